@@ -1,0 +1,128 @@
+//! The `tessera` command line: `serve` (default), `hash-secret`, `keygen`,
+//! `check-config`.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Environment, Settings};
+use crate::startup::Application;
+use crate::token::{KeyAlg, write_new_key};
+
+#[derive(Parser)]
+#[command(
+    name = "tessera",
+    version,
+    about = "A standalone token service: issue, verify, revoke."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Configuration file (also TESSERA_CONFIG). TESSERA_ENV=dev|prod picks
+    /// its environment section; TESSERA__SECTION__KEY overrides any key.
+    #[arg(
+        long,
+        global = true,
+        env = "TESSERA_CONFIG",
+        default_value = "config.yaml"
+    )]
+    config: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP service (the default).
+    Serve,
+    /// Read a client secret on stdin and print its Argon2id PHC hash for `clients[].secret_hash`.
+    HashSecret,
+    /// Write a new private signing key (PKCS#8 PEM, mode 0600); never overwrites.
+    Keygen {
+        /// Signature algorithm of the key.
+        #[arg(long, default_value = "EdDSA", value_parser = parse_alg)]
+        alg: KeyAlg,
+        /// Where to write the key.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Load and validate the configuration, print it with secrets masked,
+    /// and exit non-zero naming the bad key if it is invalid.
+    CheckConfig,
+}
+
+fn parse_alg(s: &str) -> Result<KeyAlg, String> {
+    KeyAlg::parse(s).ok_or_else(|| format!("`{s}` is not one of EdDSA, ES256, RS256"))
+}
+
+fn environment() -> Result<Environment, String> {
+    match std::env::var("TESSERA_ENV") {
+        Ok(v) => Environment::parse(&v).map_err(|e| e.to_string()),
+        Err(_) => Ok(Environment::Dev),
+    }
+}
+
+fn load_settings(path: &Path) -> Result<Settings, String> {
+    let env = environment()?;
+    Settings::load(path, env).map_err(|e| format!("configuration error: {e}"))
+}
+
+/// Parses the command line and runs it.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(&cli.config),
+        Command::HashSecret => hash_secret(),
+        Command::Keygen { alg, out } => write_new_key(&out, alg)
+            .map(|()| println!("wrote a new {} key to {}", alg.as_str(), out.display()))
+            .map_err(|e| e.to_string()),
+        Command::CheckConfig => check_config(&cli.config),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("tessera: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn hash_secret() -> Result<(), String> {
+    let mut input = String::new();
+    std::io::stdin()
+        .read_to_string(&mut input)
+        .map_err(|e| format!("cannot read stdin: {e}"))?;
+    let secret = input.trim_end_matches(['\r', '\n']);
+    if secret.len() < 16 {
+        return Err("the secret must be at least 16 characters".into());
+    }
+    let phc = crate::auth::hash_secret(secret)?;
+    println!("{phc}");
+    Ok(())
+}
+
+fn check_config(path: &Path) -> Result<(), String> {
+    let settings = load_settings(path)?;
+    crate::logging::load(&settings.logging.config, settings.env).map_err(|e| e.to_string())?;
+    if !settings.keys.is_empty() {
+        crate::token::KeySet::from_settings(&settings).map_err(|e| e.to_string())?;
+    }
+    println!("{}", settings.masked_json());
+    eprintln!("configuration OK (env {})", settings.env);
+    Ok(())
+}
+
+fn serve(path: &Path) -> Result<(), String> {
+    let settings = load_settings(path)?;
+    crate::logging::init(&settings.logging.config, settings.env).map_err(|e| e.to_string())?;
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(settings)
+            .await
+            .map_err(|e| format!("start-up failed: {e}"))?;
+        app.run_until_stopped()
+            .await
+            .map_err(|e| format!("server error: {e}"))?;
+        log::info!("tessera stopped");
+        Ok(())
+    })
+}

@@ -1,0 +1,85 @@
+//! `POST /token/introspect` (RFC 7662, grant `introspect`): always `200`
+//! for an authenticated caller, `{"active": false}` for anything not valid.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::revoke::hint;
+use super::{Body, State};
+use crate::auth::require_client;
+use crate::domain::Grant;
+use crate::error::ApiError;
+use crate::service::TokenKind;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IntrospectBody {
+    token: Option<String>,
+    token_type_hint: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+const FORM_FIELDS: &[&str] = &["token", "token_type_hint", "client_id", "client_secret"];
+
+pub async fn introspect(
+    req: HttpRequest,
+    body: Body,
+    state: State,
+) -> Result<HttpResponse, ApiError> {
+    let b: IntrospectBody = body.require(FORM_FIELDS)?;
+    let form_creds = b.client_id.as_deref().zip(b.client_secret.as_deref());
+    require_client(&state.clients, &req, form_creds, Grant::Introspect).await?;
+    let token = b
+        .token
+        .ok_or_else(|| ApiError::InvalidRequest("field `token` is required".into()))?;
+    let order = match hint(b.token_type_hint.as_deref()) {
+        Some(TokenKind::Refresh) => [TokenKind::Refresh, TokenKind::Access],
+        _ => [TokenKind::Access, TokenKind::Refresh],
+    };
+    let mut answer = json!({ "active": false });
+    for kind in order {
+        if let Some(found) = describe(&state, &token, kind).await? {
+            answer = found;
+            break;
+        }
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(answer))
+}
+
+async fn describe(
+    state: &State,
+    token: &str,
+    kind: TokenKind,
+) -> Result<Option<serde_json::Value>, ApiError> {
+    match kind {
+        TokenKind::Access => match state.tokens.verify(token, None).await {
+            Ok(c) => {
+                let mut v = json!({
+                    "active": true, "token_type": "access_token", "scope": c.scope,
+                    "client_id": c.client_id, "sub": c.sub, "aud": c.aud, "iss": c.iss,
+                    "exp": c.exp, "iat": c.iat, "nbf": c.nbf, "jti": c.jti, "sid": c.sid,
+                });
+                if let Some(map) = v.as_object_mut() {
+                    for (k, val) in c.extra {
+                        map.entry(k).or_insert(val);
+                    }
+                }
+                Ok(Some(v))
+            }
+            Err(ApiError::InvalidToken(_)) => Ok(None),
+            Err(e) => Err(e),
+        },
+        TokenKind::Refresh => Ok(state.tokens.refresh_session(token).await?.map(|s| {
+            json!({
+                "active": true, "token_type": "refresh_token", "scope": s.scope,
+                "client_id": s.client_id, "sub": s.sub, "aud": s.aud, "iss": state.issuer,
+                "exp": s.exp, "iat": s.refreshed, "nbf": s.refreshed, "sid": s.sid.to_string(),
+            })
+        })),
+    }
+}

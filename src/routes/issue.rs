@@ -1,0 +1,89 @@
+//! `POST /token/issue` (grant `issue`).
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use super::{Body, State, request_id};
+use crate::auth::require_client;
+use crate::domain::{Audience, CustomClaims, Grant, Scope, Subject};
+use crate::error::ApiError;
+use crate::service::{IssueRequest, Issued};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IssueBody {
+    sub: Option<String>,
+    aud: Option<String>,
+    scope: Option<String>,
+    ttl: Option<u64>,
+    claims: Option<serde_json::Map<String, serde_json::Value>>,
+    refresh: Option<bool>,
+}
+
+fn field<T, E: ToString>(r: Result<T, E>) -> Result<T, ApiError> {
+    r.map_err(|e| ApiError::InvalidRequest(e.to_string()))
+}
+
+impl TryFrom<IssueBody> for IssueRequest {
+    type Error = ApiError;
+
+    fn try_from(b: IssueBody) -> Result<Self, ApiError> {
+        let sub = b
+            .sub
+            .ok_or_else(|| ApiError::InvalidRequest("field `sub` is required".into()))?;
+        Ok(IssueRequest {
+            sub: field(Subject::parse(&sub))?,
+            aud: b
+                .aud
+                .as_deref()
+                .map(Audience::parse)
+                .transpose()
+                .map_err(|e| ApiError::InvalidRequest(e.to_string()))?,
+            scope: field(Scope::parse(b.scope.as_deref().unwrap_or_default()))?,
+            ttl: b.ttl,
+            claims: field(CustomClaims::parse(b.claims.unwrap_or_default()))?,
+            refresh: b.refresh,
+        })
+    }
+}
+
+/// RFC 6749 §5.1 token response.
+#[derive(Serialize)]
+pub struct TokenResponse<'a> {
+    access_token: &'a str,
+    token_type: &'static str,
+    expires_in: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_expires_in: Option<i64>,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    scope: &'a str,
+}
+
+/// The `200` answer for a minted pair; never cached by anyone.
+pub fn token_response(issued: &Issued) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(TokenResponse {
+            access_token: &issued.access_token,
+            token_type: "Bearer",
+            expires_in: issued.expires_in,
+            refresh_token: issued.refresh_token.as_deref(),
+            refresh_expires_in: issued.refresh_expires_in,
+            scope: &issued.scope,
+        })
+}
+
+pub async fn issue(req: HttpRequest, body: Body, state: State) -> Result<HttpResponse, ApiError> {
+    let client = require_client(&state.clients, &req, None, Grant::Issue).await?;
+    let parsed: IssueBody = body.require(&[])?;
+    let request = IssueRequest::try_from(parsed)?;
+    let issued = state
+        .tokens
+        .issue(&client, request, &request_id(&req))
+        .await?;
+    Ok(token_response(&issued))
+}

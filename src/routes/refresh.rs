@@ -1,0 +1,56 @@
+//! `POST /token/refresh` (grant `issue`): rotation with reuse detection.
+
+use actix_web::{HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+use super::issue::token_response;
+use super::{Body, State, request_id};
+use crate::auth::require_client;
+use crate::domain::{Grant, Scope};
+use crate::error::ApiError;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefreshBody {
+    refresh_token: Option<String>,
+    scope: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    grant_type: Option<String>,
+}
+
+const FORM_FIELDS: &[&str] = &[
+    "refresh_token",
+    "scope",
+    "client_id",
+    "client_secret",
+    "grant_type",
+];
+
+pub async fn refresh(req: HttpRequest, body: Body, state: State) -> Result<HttpResponse, ApiError> {
+    let b: RefreshBody = body.require(FORM_FIELDS)?;
+    let form_creds = b.client_id.as_deref().zip(b.client_secret.as_deref());
+    let client = require_client(&state.clients, &req, form_creds, Grant::Issue).await?;
+    if let Some(gt) = &b.grant_type
+        && gt != "refresh_token"
+    {
+        return Err(ApiError::InvalidRequest(
+            "`grant_type` must be `refresh_token` when given".into(),
+        ));
+    }
+    let token = b
+        .refresh_token
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::InvalidRequest("field `refresh_token` is required".into()))?;
+    let scope = b
+        .scope
+        .as_deref()
+        .map(Scope::parse)
+        .transpose()
+        .map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
+    let issued = state
+        .tokens
+        .refresh(&client, &token, scope, &request_id(&req))
+        .await?;
+    Ok(token_response(&issued))
+}

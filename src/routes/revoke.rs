@@ -1,0 +1,61 @@
+//! `POST /token/revoke` (RFC 7009, grant `revoke`); an `admin` client may
+//! instead send `{"sub": ...}` to end every session of a user.
+
+use actix_web::{HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+use super::{Body, State, request_id};
+use crate::auth::require_client;
+use crate::domain::{Grant, Subject};
+use crate::error::ApiError;
+use crate::service::TokenKind;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevokeBody {
+    token: Option<String>,
+    token_type_hint: Option<String>,
+    sub: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+const FORM_FIELDS: &[&str] = &["token", "token_type_hint", "client_id", "client_secret"];
+
+/// Unknown hints are ignored (RFC 7009 §2.1 lets the server search anyway).
+pub fn hint(raw: Option<&str>) -> Option<TokenKind> {
+    match raw {
+        Some("access_token") => Some(TokenKind::Access),
+        Some("refresh_token") => Some(TokenKind::Refresh),
+        _ => None,
+    }
+}
+
+pub async fn revoke(req: HttpRequest, body: Body, state: State) -> Result<HttpResponse, ApiError> {
+    let b: RevokeBody = body.require(FORM_FIELDS)?;
+    let form_creds = b.client_id.as_deref().zip(b.client_secret.as_deref());
+    let rid = request_id(&req);
+    match (b.token, b.sub) {
+        (Some(_), Some(_)) => Err(ApiError::InvalidRequest(
+            "send either `token` or `sub`, not both".into(),
+        )),
+        (None, Some(sub)) => {
+            let client = require_client(&state.clients, &req, form_creds, Grant::Admin).await?;
+            let sub = Subject::parse(&sub).map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
+            let n = state.tokens.revoke_user(&client, &sub, &rid).await?;
+            Ok(HttpResponse::Ok().json(serde_json::json!({ "revoked": n })))
+        }
+        (Some(token), None) => {
+            let client = require_client(&state.clients, &req, form_creds, Grant::Revoke).await?;
+            state
+                .tokens
+                .revoke_token(&client, &token, hint(b.token_type_hint.as_deref()), &rid)
+                .await?;
+            Ok(HttpResponse::Ok().finish())
+        }
+        (None, None) => {
+            require_client(&state.clients, &req, form_creds, Grant::Revoke).await?;
+            Err(ApiError::InvalidRequest("field `token` is required".into()))
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! `GET /users/{sub}/sessions` and `DELETE /users/{sub}/sessions/{sid}`
+//! (grant `admin`).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Serialize;
+use serde_json::json;
+
+use super::{State, request_id};
+use crate::audit;
+use crate::auth::require_client;
+use crate::domain::{Grant, Sid, Subject};
+use crate::error::ApiError;
+use crate::store::TokenStore;
+
+#[derive(Serialize)]
+struct SessionView {
+    sid: String,
+    client_id: String,
+    scope: String,
+    created: i64,
+    last_refreshed: i64,
+    expires: i64,
+}
+
+fn subject(raw: &str) -> Result<Subject, ApiError> {
+    Subject::parse(raw).map_err(|e| ApiError::InvalidRequest(e.to_string()))
+}
+
+pub async fn list(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: State,
+) -> Result<HttpResponse, ApiError> {
+    require_client(&state.clients, &req, None, Grant::Admin).await?;
+    let sub = subject(&path)?;
+    let now = chrono::Utc::now().timestamp();
+    let sessions: Vec<SessionView> = state
+        .tokens
+        .store
+        .list_sessions(sub.as_str(), now)
+        .await?
+        .into_iter()
+        .map(|s| SessionView {
+            sid: s.sid.to_string(),
+            client_id: s.client_id,
+            scope: s.scope,
+            created: s.created,
+            last_refreshed: s.refreshed,
+            expires: s.exp,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "sub": sub.as_str(), "sessions": sessions })))
+}
+
+pub async fn delete(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: State,
+) -> Result<HttpResponse, ApiError> {
+    let client = require_client(&state.clients, &req, None, Grant::Admin).await?;
+    let (sub, sid) = path.into_inner();
+    let sub = subject(&sub)?;
+    let sid = Sid::parse(&sid).map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
+    if !state.tokens.store.revoke_family(sub.as_str(), &sid).await? {
+        return Err(ApiError::NotFound);
+    }
+    audit::event(
+        "session_revoked",
+        &request_id(&req),
+        json!({"client_id": client.id.as_str(), "sub": sub.as_str(), "sid": sid.to_string()}),
+    );
+    Ok(HttpResponse::NoContent().finish())
+}

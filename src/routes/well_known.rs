@@ -1,0 +1,41 @@
+//! Public metadata: the JWKS (RFC 7517) and RFC 8414 server metadata.
+
+use actix_web::HttpResponse;
+use actix_web::http::header;
+use serde_json::json;
+
+use super::State;
+
+/// How long callers may cache the key set. Keep it well under the window
+/// between adding a key and promoting it (see the README's rotation runbook).
+const JWKS_MAX_AGE_SECS: u32 = 300;
+
+pub async fn jwks(state: State) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((
+            header::CACHE_CONTROL,
+            format!("public, max-age={JWKS_MAX_AGE_SECS}"),
+        ))
+        .json(state.tokens.keys.jwks(chrono::Utc::now()))
+}
+
+pub async fn metadata(state: State) -> HttpResponse {
+    let issuer = state.issuer.trim_end_matches('/');
+    let url = |path: &str| format!("{issuer}{path}");
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .json(json!({
+            "issuer": state.issuer,
+            "jwks_uri": url("/.well-known/jwks.json"),
+            "token_endpoint": url("/token/refresh"),
+            "introspection_endpoint": url("/token/introspect"),
+            "revocation_endpoint": url("/token/revoke"),
+            "grant_types_supported": ["refresh_token"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "access_token_signing_alg_values_supported": state.tokens.keys.algorithms(),
+            "response_types_supported": [],
+            "scopes_supported": [],
+        }))
+}

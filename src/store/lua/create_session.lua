@@ -1,0 +1,23 @@
+-- A new session: family hash, first access token, index entry, and the cap.
+-- KEYS[1] family hash, KEYS[2] first access record, KEYS[3] sessions index
+-- ARGV[1] base, ARGV[2] sid, ARGV[3] family expiry ms, ARGV[4] access record,
+-- ARGV[5] access ttl ms, ARGV[6] jti, ARGV[7] access expiry s,
+-- ARGV[8] now ms, ARGV[9] max sessions, ARGV[10..] family field/value pairs
+local fields = {}
+for i = 10, #ARGV do
+  fields[#fields + 1] = ARGV[i]
+end
+redis.call('HSET', KEYS[1], 'j:' .. ARGV[6], ARGV[7], unpack(fields))
+redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[5])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[8])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[2])
+local evicted = {}
+local max = tonumber(ARGV[9])
+while redis.call('ZCARD', KEYS[3]) > max do
+  local oldest = redis.call('ZRANGE', KEYS[3], 0, 0)[1]
+  revoke_family(ARGV[1], oldest)
+  evicted[#evicted + 1] = oldest
+end
+expire_index(KEYS[3])
+return evicted

@@ -1,0 +1,23 @@
+-- Shared helpers, prepended to every script that revokes a family.
+-- `base` is the user's key prefix, e.g. "tessera:{user-42}:"; every key a
+-- script touches starts with it, so all of them live in one hash slot.
+
+local function revoke_family(base, sid)
+  local fam = base .. 'fam:' .. sid
+  local fields = redis.call('HKEYS', fam)
+  for _, f in ipairs(fields) do
+    if string.sub(f, 1, 2) == 'j:' then
+      redis.call('DEL', base .. 'at:' .. string.sub(f, 3))
+    end
+  end
+  redis.call('ZREM', base .. 'sessions', sid)
+  return redis.call('DEL', fam)
+end
+
+-- Sets the index's own TTL to its latest member's expiry (ms), or drops it.
+local function expire_index(key)
+  local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+  if last[2] then
+    redis.call('PEXPIREAT', key, last[2])
+  end
+end

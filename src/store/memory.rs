@@ -1,0 +1,223 @@
+//! The embedded store: the Redis semantics in one process, for `dev` and
+//! tests. Every operation holds one lock, so each is atomic like the Redis
+//! scripts; expiry is real (checked on read, swept on write).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::{
+    AccessRecord, NewSession, REMEMBERED_DIGESTS, RotateOutcome, Rotation, SessionRecord,
+    StoreError, TokenStore, now_ms,
+};
+use crate::domain::{Jti, Sid};
+
+/// Writes between two sweeps of every user's expired entries.
+const SWEEP_EVERY: u64 = 4096;
+
+#[derive(Clone, Default)]
+pub struct MemoryStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    users: Mutex<HashMap<String, User>>,
+    writes: AtomicU64,
+}
+
+#[derive(Default)]
+struct User {
+    /// Every live access token of the user, with or without a family.
+    access: HashMap<Jti, AccessRecord>,
+    sessions: HashMap<Sid, Family>,
+}
+
+struct Family {
+    rec: SessionRecord,
+    jtis: Vec<Jti>,
+}
+
+fn live(exp_secs: i64, now_ms: i64) -> bool {
+    exp_secs.saturating_mul(1000) > now_ms
+}
+
+impl User {
+    fn sweep(&mut self, now: i64) {
+        self.access.retain(|_, r| live(r.exp, now));
+        self.sessions.retain(|_, f| live(f.rec.exp, now));
+    }
+
+    fn is_empty(&self) -> bool {
+        self.access.is_empty() && self.sessions.is_empty()
+    }
+
+    fn remove_family(&mut self, sid: &Sid, now: i64) -> bool {
+        match self.sessions.remove(sid) {
+            Some(family) => {
+                for jti in &family.jtis {
+                    self.access.remove(jti);
+                }
+                live(family.rec.exp, now)
+            }
+            None => false,
+        }
+    }
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn users(&self) -> Result<MutexGuard<'_, HashMap<String, User>>, StoreError> {
+        self.inner
+            .users
+            .lock()
+            .map_err(|_| StoreError::Backend("memory store lock poisoned".into()))
+    }
+
+    /// Runs `f` on the user's entry after sweeping it; drops empty users.
+    fn write<T>(&self, sub: &str, f: impl FnOnce(&mut User, i64) -> T) -> Result<T, StoreError> {
+        let now = now_ms();
+        let mut users = self.users()?;
+        if self.inner.writes.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
+            users.retain(|_, u| {
+                u.sweep(now);
+                !u.is_empty()
+            });
+        }
+        let user = users.entry(sub.to_owned()).or_default();
+        user.sweep(now);
+        let out = f(user, now);
+        if user.is_empty() {
+            users.remove(sub);
+        }
+        Ok(out)
+    }
+
+    fn read<T>(&self, sub: &str, f: impl FnOnce(&User, i64) -> T) -> Result<Option<T>, StoreError> {
+        let now = now_ms();
+        let users = self.users()?;
+        Ok(users.get(sub).map(|u| f(u, now)))
+    }
+}
+
+impl TokenStore for MemoryStore {
+    async fn put_access(&self, jti: &Jti, rec: &AccessRecord) -> Result<(), StoreError> {
+        self.write(&rec.sub, |user, _| {
+            user.access.insert(*jti, rec.clone());
+        })
+    }
+
+    async fn get_access(&self, sub: &str, jti: &Jti) -> Result<Option<AccessRecord>, StoreError> {
+        Ok(self
+            .read(sub, |user, now| {
+                user.access.get(jti).filter(|r| live(r.exp, now)).cloned()
+            })?
+            .flatten())
+    }
+
+    async fn revoke_access(&self, sub: &str, jti: &Jti) -> Result<bool, StoreError> {
+        self.write(sub, |user, _| user.access.remove(jti).is_some())
+    }
+
+    async fn create_session(&self, new: NewSession<'_>) -> Result<Vec<Sid>, StoreError> {
+        let session = new.session;
+        self.write(&session.sub, |user, now| {
+            user.access.insert(*new.first_jti, new.first_access.clone());
+            let mut rec = session.clone();
+            rec.refresh = new.refresh.to_hex();
+            user.sessions.insert(
+                session.sid,
+                Family {
+                    rec,
+                    jtis: vec![*new.first_jti],
+                },
+            );
+            let mut evicted = Vec::new();
+            while user.sessions.len() > new.max_sessions {
+                let oldest = user
+                    .sessions
+                    .values()
+                    .min_by_key(|f| (f.rec.exp, f.rec.created))
+                    .map(|f| f.rec.sid);
+                let Some(sid) = oldest else { break };
+                user.remove_family(&sid, now);
+                evicted.push(sid);
+            }
+            evicted
+        })
+    }
+
+    async fn get_session(&self, sub: &str, sid: &Sid) -> Result<Option<SessionRecord>, StoreError> {
+        Ok(self
+            .read(sub, |user, now| {
+                user.sessions
+                    .get(sid)
+                    .filter(|f| live(f.rec.exp, now))
+                    .map(|f| f.rec.clone())
+            })?
+            .flatten())
+    }
+
+    async fn rotate(&self, r: Rotation<'_>) -> Result<RotateOutcome, StoreError> {
+        let presented = r.presented.to_hex();
+        self.write(r.sub, |user, now| {
+            let Some(family) = user.sessions.get_mut(r.sid) else {
+                return RotateOutcome::Unknown;
+            };
+            if family.rec.refresh == presented {
+                let old = std::mem::replace(&mut family.rec.refresh, r.next.to_hex());
+                family.rec.previous.insert(0, old);
+                family.rec.previous.truncate(REMEMBERED_DIGESTS);
+                family.rec.refreshed = r.now;
+                family.jtis.push(*r.jti);
+                let access = &user.access;
+                family.jtis.retain(|j| access.contains_key(j) || j == r.jti);
+                user.access.insert(*r.jti, r.access.clone());
+                RotateOutcome::Rotated
+            } else if family.rec.previous.contains(&presented) {
+                user.remove_family(r.sid, now);
+                RotateOutcome::Reused
+            } else {
+                RotateOutcome::Unknown
+            }
+        })
+    }
+
+    async fn revoke_family(&self, sub: &str, sid: &Sid) -> Result<bool, StoreError> {
+        self.write(sub, |user, now| user.remove_family(sid, now))
+    }
+
+    async fn revoke_user(&self, sub: &str) -> Result<u64, StoreError> {
+        self.write(sub, |user, now| {
+            let sids: Vec<Sid> = user.sessions.keys().copied().collect();
+            let ended = sids
+                .iter()
+                .filter(|sid| user.remove_family(sid, now))
+                .count();
+            user.access.clear();
+            ended as u64
+        })
+    }
+
+    async fn list_sessions(&self, sub: &str, now: i64) -> Result<Vec<SessionRecord>, StoreError> {
+        let now_ms = now.saturating_mul(1000);
+        let mut list = self
+            .read(sub, |user, _| {
+                user.sessions
+                    .values()
+                    .filter(|f| live(f.rec.exp, now_ms))
+                    .map(|f| f.rec.clone())
+                    .collect::<Vec<_>>()
+            })?
+            .unwrap_or_default();
+        list.sort_by_key(|s| (s.exp, s.created));
+        Ok(list)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.users().map(|_| ())
+    }
+}

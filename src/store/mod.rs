@@ -1,0 +1,204 @@
+//! Token state: which access tokens and sessions are live. The trait speaks
+//! the domain; `redis.rs` and `memory.rs` implement it with the same
+//! semantics, proven by one conformance suite (`tests/api/store.rs`).
+
+mod memory;
+mod record;
+pub mod redis;
+
+use std::future::Future;
+
+pub use memory::MemoryStore;
+pub use record::{AccessRecord, SessionRecord};
+pub use redis::RedisStore;
+
+use crate::domain::{Jti, Sid};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backend cannot be reached in time: callers answer 503.
+    #[error("token store unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else (a bug, a corrupt record): callers answer 500.
+    #[error("token store error: {0}")]
+    Backend(String),
+}
+
+/// SHA-256 of a refresh token; the token itself is never stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefreshDigest(pub [u8; 32]);
+
+impl RefreshDigest {
+    pub fn to_hex(&self) -> String {
+        use std::fmt::Write;
+        self.0.iter().fold(String::with_capacity(64), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+    }
+}
+
+/// What a rotation did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RotateOutcome {
+    /// The presented token was current; the new one replaces it.
+    Rotated,
+    /// The presented token was already rotated: the family is revoked.
+    Reused,
+    /// No such session, or a token it never issued.
+    Unknown,
+}
+
+/// A new session's first state.
+pub struct NewSession<'a> {
+    pub session: &'a SessionRecord,
+    pub refresh: &'a RefreshDigest,
+    pub first_jti: &'a Jti,
+    pub first_access: &'a AccessRecord,
+    /// Live sessions a user may hold; the earliest-expiring are revoked past it.
+    pub max_sessions: usize,
+}
+
+/// One refresh: the presented digest is swapped for a new one atomically,
+/// and a new access token joins the family.
+pub struct Rotation<'a> {
+    pub sub: &'a str,
+    pub sid: &'a Sid,
+    pub presented: &'a RefreshDigest,
+    pub next: &'a RefreshDigest,
+    pub jti: &'a Jti,
+    pub access: &'a AccessRecord,
+    pub now: i64,
+}
+
+/// The domain operations on token state. All times are Unix seconds.
+pub trait TokenStore {
+    /// Records a stand-alone access token (no refresh family) until `rec.exp`.
+    fn put_access(
+        &self,
+        jti: &Jti,
+        rec: &AccessRecord,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The live record of an access token, if any.
+    fn get_access(
+        &self,
+        sub: &str,
+        jti: &Jti,
+    ) -> impl Future<Output = Result<Option<AccessRecord>, StoreError>> + Send;
+
+    /// Deletes one access token's record; true if it was live.
+    fn revoke_access(
+        &self,
+        sub: &str,
+        jti: &Jti,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Creates a session with its refresh digest and first access token.
+    /// Returns the sessions revoked to keep the user under the cap.
+    fn create_session(
+        &self,
+        new: NewSession<'_>,
+    ) -> impl Future<Output = Result<Vec<Sid>, StoreError>> + Send;
+
+    /// A live session, with its current and recent refresh digests.
+    fn get_session(
+        &self,
+        sub: &str,
+        sid: &Sid,
+    ) -> impl Future<Output = Result<Option<SessionRecord>, StoreError>> + Send;
+
+    /// Swaps the refresh digest atomically; reuse of an old digest revokes
+    /// the whole family.
+    fn rotate(
+        &self,
+        rotation: Rotation<'_>,
+    ) -> impl Future<Output = Result<RotateOutcome, StoreError>> + Send;
+
+    /// Revokes a session and every access token of it; true if it was live.
+    fn revoke_family(
+        &self,
+        sub: &str,
+        sid: &Sid,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Revokes every token of a user; returns the number of sessions ended.
+    fn revoke_user(&self, sub: &str) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// The user's live sessions, earliest expiry first.
+    fn list_sessions(
+        &self,
+        sub: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<Vec<SessionRecord>, StoreError>> + Send;
+
+    /// Whether the backend answers.
+    fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// The configured store; static dispatch over the implementations.
+#[derive(Clone)]
+pub enum Store {
+    Memory(MemoryStore),
+    Redis(RedisStore),
+}
+
+impl Store {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Store::Memory(_) => "memory",
+            Store::Redis(_) => "redis",
+        }
+    }
+}
+
+macro_rules! dispatch {
+    ($self:ident, $s:ident => $call:expr) => {
+        match $self {
+            Store::Memory($s) => $call.await,
+            Store::Redis($s) => $call.await,
+        }
+    };
+}
+
+impl TokenStore for Store {
+    async fn put_access(&self, jti: &Jti, rec: &AccessRecord) -> Result<(), StoreError> {
+        dispatch!(self, s => s.put_access(jti, rec))
+    }
+    async fn get_access(&self, sub: &str, jti: &Jti) -> Result<Option<AccessRecord>, StoreError> {
+        dispatch!(self, s => s.get_access(sub, jti))
+    }
+    async fn revoke_access(&self, sub: &str, jti: &Jti) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.revoke_access(sub, jti))
+    }
+    async fn create_session(&self, new: NewSession<'_>) -> Result<Vec<Sid>, StoreError> {
+        dispatch!(self, s => s.create_session(new))
+    }
+    async fn get_session(&self, sub: &str, sid: &Sid) -> Result<Option<SessionRecord>, StoreError> {
+        dispatch!(self, s => s.get_session(sub, sid))
+    }
+    async fn rotate(&self, rotation: Rotation<'_>) -> Result<RotateOutcome, StoreError> {
+        dispatch!(self, s => s.rotate(rotation))
+    }
+    async fn revoke_family(&self, sub: &str, sid: &Sid) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.revoke_family(sub, sid))
+    }
+    async fn revoke_user(&self, sub: &str) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.revoke_user(sub))
+    }
+    async fn list_sessions(&self, sub: &str, now: i64) -> Result<Vec<SessionRecord>, StoreError> {
+        dispatch!(self, s => s.list_sessions(sub, now))
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        dispatch!(self, s => s.ping())
+    }
+}
+
+/// How many superseded refresh digests a session remembers for reuse
+/// detection (older ones are merely unknown).
+pub const REMEMBERED_DIGESTS: usize = 8;
+
+/// Current Unix time in milliseconds.
+pub(crate) fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

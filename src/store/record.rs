@@ -1,0 +1,176 @@
+//! The records a store keeps, and their compact encoding. No record ever
+//! holds token text: refresh tokens appear only as SHA-256 digests.
+
+use serde::{Deserialize, Serialize};
+
+use super::StoreError;
+use crate::domain::Sid;
+
+/// What verify needs about a live access token. The key holds its `jti`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccessRecord {
+    #[serde(rename = "u")]
+    pub sub: String,
+    #[serde(rename = "c")]
+    pub client_id: String,
+    #[serde(rename = "i")]
+    pub sid: Sid,
+    #[serde(rename = "s", default, skip_serializing_if = "String::is_empty")]
+    pub scope: String,
+    #[serde(rename = "a")]
+    pub aud: String,
+    #[serde(
+        rename = "x",
+        default,
+        skip_serializing_if = "serde_json::Map::is_empty"
+    )]
+    pub claims: serde_json::Map<String, serde_json::Value>,
+    /// Expiry, Unix seconds; the store's TTL ends with it.
+    #[serde(rename = "e")]
+    pub exp: i64,
+}
+
+impl AccessRecord {
+    pub fn encode(&self) -> String {
+        // Serialising plain strings and maps cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    pub fn decode(raw: &[u8]) -> Result<Self, StoreError> {
+        serde_json::from_slice(raw)
+            .map_err(|e| StoreError::Backend(format!("corrupt access record: {e}")))
+    }
+}
+
+/// A session (refresh family): what a refresh needs to mint the next pair.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRecord {
+    pub sid: Sid,
+    pub sub: String,
+    pub client_id: String,
+    pub scope: String,
+    pub aud: String,
+    pub claims: serde_json::Map<String, serde_json::Value>,
+    /// Unix seconds.
+    pub created: i64,
+    pub refreshed: i64,
+    pub exp: i64,
+    /// Hex SHA-256 of the current refresh token.
+    pub refresh: String,
+    /// Hex SHA-256 of recently superseded refresh tokens (for reuse detection).
+    pub previous: Vec<String>,
+}
+
+impl SessionRecord {
+    /// Field/value pairs of the Redis hash.
+    pub(crate) fn to_fields(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("c", self.client_id.clone()),
+            ("s", self.scope.clone()),
+            ("a", self.aud.clone()),
+            (
+                "x",
+                serde_json::Value::Object(self.claims.clone()).to_string(),
+            ),
+            ("cr", self.created.to_string()),
+            ("rf", self.refreshed.to_string()),
+            ("e", self.exp.to_string()),
+            ("rt", self.refresh.clone()),
+            ("p", self.previous.join(",")),
+        ]
+    }
+
+    /// Rebuilds a record from the hash's field/value pairs.
+    pub(crate) fn from_fields(
+        sub: &str,
+        sid: Sid,
+        fields: &[(String, String)],
+    ) -> Result<Self, StoreError> {
+        let get = |name: &str| {
+            fields
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        let corrupt = |what: &str| StoreError::Backend(format!("corrupt session record: {what}"));
+        let num = |name: &str| -> Result<i64, StoreError> {
+            get(name)
+                .ok_or_else(|| corrupt(name))?
+                .parse()
+                .map_err(|_| corrupt(name))
+        };
+        let claims = match get("x") {
+            Some(raw) if !raw.is_empty() => {
+                serde_json::from_str(raw).map_err(|_| corrupt("claims"))?
+            }
+            _ => serde_json::Map::new(),
+        };
+        Ok(SessionRecord {
+            sid,
+            sub: sub.to_owned(),
+            client_id: get("c").ok_or_else(|| corrupt("client"))?.to_owned(),
+            scope: get("s").unwrap_or_default().to_owned(),
+            aud: get("a").unwrap_or_default().to_owned(),
+            claims,
+            created: num("cr")?,
+            refreshed: num("rf")?,
+            exp: num("e")?,
+            refresh: get("rt").unwrap_or_default().to_owned(),
+            previous: get("p")
+                .unwrap_or_default()
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_record_round_trips_and_stays_compact() {
+        let rec = AccessRecord {
+            sub: "user-42".into(),
+            client_id: "login".into(),
+            sid: Sid::new_random(),
+            scope: "read".into(),
+            aud: "api".into(),
+            claims: serde_json::Map::new(),
+            exp: 1_900_000_000,
+        };
+        let raw = rec.encode();
+        assert!(raw.len() < 120, "{raw}");
+        assert_eq!(AccessRecord::decode(raw.as_bytes()).unwrap(), rec);
+    }
+
+    #[test]
+    fn session_record_round_trips_through_fields() {
+        let mut claims = serde_json::Map::new();
+        claims.insert("role".into(), "editor".into());
+        let rec = SessionRecord {
+            sid: Sid::new_random(),
+            sub: "u".into(),
+            client_id: "c".into(),
+            scope: "a b".into(),
+            aud: "api".into(),
+            claims,
+            created: 1,
+            refreshed: 2,
+            exp: 3,
+            refresh: "ab".into(),
+            previous: vec!["cd".into(), "ef".into()],
+        };
+        let fields: Vec<(String, String)> = rec
+            .to_fields()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        assert_eq!(
+            SessionRecord::from_fields("u", rec.sid, &fields).unwrap(),
+            rec
+        );
+    }
+}

@@ -1,0 +1,316 @@
+//! The Redis store. Keys of one user share the hash tag `{sub}`:
+//!
+//! | key                               | type   | TTL                     |
+//! |-----------------------------------|--------|-------------------------|
+//! | `<prefix>{<sub>}:at:<jti>`        | string | the access token's life |
+//! | `<prefix>{<sub>}:fam:<sid>`       | hash   | the session's life      |
+//! | `<prefix>{<sub>}:sessions`        | zset   | latest session expiry   |
+//! | `<prefix>{<sub>}:ats`             | zset   | latest stand-alone token|
+//!
+//! Every multi-key change is one Lua script (`lua/*.lua`), so it is atomic
+//! and runs unchanged on Redis Cluster.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_redis::redis::{self, AsyncCommands, ErrorKind, Script, ServerErrorKind};
+use deadpool_redis::{Config, Pool, PoolConfig, Runtime, Timeouts};
+
+use super::{
+    AccessRecord, NewSession, REMEMBERED_DIGESTS, RotateOutcome, Rotation, SessionRecord,
+    StoreError, TokenStore, now_ms,
+};
+use crate::domain::{Jti, Sid};
+
+const LIB: &str = include_str!("lua/lib.lua");
+
+struct Scripts {
+    put_access: Script,
+    create_session: Script,
+    rotate: Script,
+    revoke_family: Script,
+    revoke_user: Script,
+    list_sessions: Script,
+}
+
+impl Scripts {
+    fn new() -> Self {
+        let with_lib = |body: &str| Script::new(&format!("{LIB}\n{body}"));
+        Scripts {
+            put_access: with_lib(include_str!("lua/put_access.lua")),
+            create_session: with_lib(include_str!("lua/create_session.lua")),
+            rotate: with_lib(include_str!("lua/rotate.lua")),
+            revoke_family: with_lib(include_str!("lua/revoke_family.lua")),
+            revoke_user: with_lib(include_str!("lua/revoke_user.lua")),
+            list_sessions: with_lib(include_str!("lua/list_sessions.lua")),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct RedisStore {
+    pool: Pool,
+    prefix: Arc<str>,
+    timeout: Duration,
+    scripts: Arc<Scripts>,
+}
+
+/// Connection settings for [`RedisStore::connect`].
+pub struct RedisOptions<'a> {
+    pub url: &'a str,
+    pub key_prefix: &'a str,
+    pub pool_size: usize,
+    pub timeout: Duration,
+}
+
+fn classify(e: redis::RedisError) -> StoreError {
+    match e.kind() {
+        ErrorKind::Parse
+        | ErrorKind::UnexpectedReturnType
+        | ErrorKind::Server(ServerErrorKind::ResponseError)
+        | ErrorKind::Server(ServerErrorKind::CrossSlot) => StoreError::Backend(e.to_string()),
+        _ => StoreError::Unavailable(e.to_string()),
+    }
+}
+
+impl RedisStore {
+    /// Builds the pool; connections are made lazily, so a Redis that is
+    /// down at start-up only makes requests fail until it is back.
+    pub fn connect(opts: RedisOptions<'_>) -> Result<Self, StoreError> {
+        let mut cfg = Config::from_url(opts.url);
+        let mut pool_cfg = PoolConfig::new(opts.pool_size.max(1));
+        pool_cfg.timeouts = Timeouts {
+            wait: Some(opts.timeout),
+            create: Some(opts.timeout),
+            recycle: Some(opts.timeout),
+        };
+        cfg.pool = Some(pool_cfg);
+        let pool = cfg
+            .create_pool(Some(Runtime::Tokio1))
+            .map_err(|e| StoreError::Backend(format!("invalid Redis configuration: {e}")))?;
+        Ok(RedisStore {
+            pool,
+            prefix: opts.key_prefix.into(),
+            timeout: opts.timeout,
+            scripts: Arc::new(Scripts::new()),
+        })
+    }
+
+    /// `<prefix>{<sub>}:`, the start of every key of one user.
+    fn base(&self, sub: &str) -> String {
+        format!("{}{{{}}}:", self.prefix, sub)
+    }
+
+    /// Runs `f` with a pooled connection, bounded by the configured timeout.
+    async fn run<T, F, Fut>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(deadpool_redis::Connection) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        let work = async {
+            let conn = self
+                .pool
+                .get()
+                .await
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            f(conn).await.map_err(classify)
+        };
+        tokio::time::timeout(self.timeout, work)
+            .await
+            .map_err(|_| StoreError::Unavailable("Redis did not answer in time".into()))?
+    }
+
+    /// Pool figures for metrics: (size, available, waiting).
+    pub fn pool_status(&self) -> (usize, usize, usize) {
+        let s = self.pool.status();
+        (s.size, s.available, s.waiting)
+    }
+}
+
+fn ttl_ms(exp_secs: i64, now: i64) -> i64 {
+    (exp_secs.saturating_mul(1000) - now).max(1)
+}
+
+impl TokenStore for RedisStore {
+    async fn put_access(&self, jti: &Jti, rec: &AccessRecord) -> Result<(), StoreError> {
+        let base = self.base(&rec.sub);
+        let now = now_ms();
+        let script = &self.scripts.put_access;
+        self.run(|mut c| async move {
+            script
+                .key(format!("{base}at:{jti}"))
+                .key(format!("{base}ats"))
+                .arg(rec.encode())
+                .arg(ttl_ms(rec.exp, now))
+                .arg(rec.exp.saturating_mul(1000))
+                .arg(jti.to_string())
+                .arg(now)
+                .invoke_async::<i64>(&mut c)
+                .await
+                .map(drop)
+        })
+        .await
+    }
+
+    async fn get_access(&self, sub: &str, jti: &Jti) -> Result<Option<AccessRecord>, StoreError> {
+        let key = format!("{}at:{jti}", self.base(sub));
+        let raw: Option<Vec<u8>> = self.run(|mut c| async move { c.get(key).await }).await?;
+        raw.map(|r| AccessRecord::decode(&r)).transpose()
+    }
+
+    async fn revoke_access(&self, sub: &str, jti: &Jti) -> Result<bool, StoreError> {
+        let base = self.base(sub);
+        let (deleted, _): (i64, i64) = self
+            .run(|mut c| async move {
+                redis::pipe()
+                    .atomic()
+                    .del(format!("{base}at:{jti}"))
+                    .zrem(format!("{base}ats"), jti.to_string())
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(deleted > 0)
+    }
+
+    async fn create_session(&self, new: NewSession<'_>) -> Result<Vec<Sid>, StoreError> {
+        let s = new.session;
+        let base = self.base(&s.sub);
+        let now = now_ms();
+        let mut rec = s.clone();
+        rec.refresh = new.refresh.to_hex();
+        let script = &self.scripts.create_session;
+        let mut inv = script.prepare_invoke();
+        inv.key(format!("{base}fam:{}", s.sid))
+            .key(format!("{base}at:{}", new.first_jti))
+            .key(format!("{base}sessions"))
+            .arg(&base)
+            .arg(s.sid.to_string())
+            .arg(s.exp.saturating_mul(1000))
+            .arg(new.first_access.encode())
+            .arg(ttl_ms(new.first_access.exp, now))
+            .arg(new.first_jti.to_string())
+            .arg(new.first_access.exp)
+            .arg(now)
+            .arg(new.max_sessions);
+        for (field, value) in rec.to_fields() {
+            inv.arg(field).arg(value);
+        }
+        let evicted: Vec<String> = self
+            .run(|mut c| async move { inv.invoke_async(&mut c).await })
+            .await?;
+        evicted
+            .iter()
+            .map(|s| Sid::parse(s).map_err(|e| StoreError::Backend(e.to_string())))
+            .collect()
+    }
+
+    async fn get_session(&self, sub: &str, sid: &Sid) -> Result<Option<SessionRecord>, StoreError> {
+        let key = format!("{}fam:{sid}", self.base(sub));
+        let fields: Vec<(String, String)> = self
+            .run(|mut c| async move { c.hgetall(key).await })
+            .await?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        let rec = SessionRecord::from_fields(sub, *sid, &fields)?;
+        Ok((rec.exp.saturating_mul(1000) > now_ms()).then_some(rec))
+    }
+
+    async fn rotate(&self, r: Rotation<'_>) -> Result<RotateOutcome, StoreError> {
+        let base = self.base(r.sub);
+        let script = &self.scripts.rotate;
+        let now = now_ms();
+        let outcome: String = self
+            .run(|mut c| async move {
+                script
+                    .key(format!("{base}fam:{}", r.sid))
+                    .key(format!("{base}at:{}", r.jti))
+                    .arg(&base)
+                    .arg(r.sid.to_string())
+                    .arg(r.presented.to_hex())
+                    .arg(r.next.to_hex())
+                    .arg(r.access.encode())
+                    .arg(ttl_ms(r.access.exp, now))
+                    .arg(r.jti.to_string())
+                    .arg(r.access.exp)
+                    .arg(r.now)
+                    .arg(REMEMBERED_DIGESTS)
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        match outcome.as_str() {
+            "rotated" => Ok(RotateOutcome::Rotated),
+            "reused" => Ok(RotateOutcome::Reused),
+            "unknown" => Ok(RotateOutcome::Unknown),
+            other => Err(StoreError::Backend(format!("rotate answered `{other}`"))),
+        }
+    }
+
+    async fn revoke_family(&self, sub: &str, sid: &Sid) -> Result<bool, StoreError> {
+        let base = self.base(sub);
+        let script = &self.scripts.revoke_family;
+        let n: i64 = self
+            .run(|mut c| async move {
+                script
+                    .key(format!("{base}fam:{sid}"))
+                    .arg(&base)
+                    .arg(sid.to_string())
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(n > 0)
+    }
+
+    async fn revoke_user(&self, sub: &str) -> Result<u64, StoreError> {
+        let base = self.base(sub);
+        let script = &self.scripts.revoke_user;
+        let now = now_ms();
+        let n: u64 = self
+            .run(|mut c| async move {
+                script
+                    .key(format!("{base}sessions"))
+                    .key(format!("{base}ats"))
+                    .arg(&base)
+                    .arg(now)
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(n)
+    }
+
+    async fn list_sessions(&self, sub: &str, now: i64) -> Result<Vec<SessionRecord>, StoreError> {
+        let base = self.base(sub);
+        let script = &self.scripts.list_sessions;
+        let rows: Vec<(String, Vec<(String, String)>)> = self
+            .run(|mut c| async move {
+                script
+                    .key(format!("{base}sessions"))
+                    .arg(&base)
+                    .arg(now.saturating_mul(1000))
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        rows.iter()
+            .map(|(sid, fields)| {
+                let sid = Sid::parse(sid).map_err(|e| StoreError::Backend(e.to_string()))?;
+                SessionRecord::from_fields(sub, sid, fields)
+            })
+            .collect()
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let pong: String = self
+            .run(|mut c| async move { redis::cmd("PING").query_async(&mut c).await })
+            .await?;
+        if pong == "PONG" {
+            Ok(())
+        } else {
+            Err(StoreError::Backend(format!("PING answered `{pong}`")))
+        }
+    }
+}

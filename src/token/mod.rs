@@ -1,0 +1,221 @@
+//! Access tokens: claims, the key set, signing and signature verification.
+//! Stateful checks (is the record still live?) belong to `service`.
+
+mod claims;
+mod keys;
+mod refresh;
+
+pub use claims::AccessClaims;
+pub use keys::{KeyAlg, KeyError, SigningKey, generate_pem, write_new_key};
+pub use refresh::{RefreshToken, RefreshTokenError};
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Header, Validation};
+
+use crate::config::{Environment, KeySettings, KeyStatus, Settings};
+use crate::domain::{Audience, Kid};
+
+/// The media type of access tokens (RFC 9068 §2.1).
+pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+
+/// Tokens longer than this are refused before any parsing.
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+
+/// Why a token is not valid. The phrase is short, fixed, and safe to return.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    Malformed,
+    WrongType,
+    UnknownKey,
+    BadSignature,
+    Expired,
+    NotYetValid,
+    WrongIssuer,
+    WrongAudience,
+    Revoked,
+}
+
+impl Rejection {
+    pub fn phrase(self) -> &'static str {
+        match self {
+            Rejection::Malformed => "malformed token",
+            Rejection::WrongType => "wrong token type",
+            Rejection::UnknownKey => "unknown signing key",
+            Rejection::BadSignature => "bad signature",
+            Rejection::Expired => "token expired",
+            Rejection::NotYetValid => "token not yet valid",
+            Rejection::WrongIssuer => "wrong issuer",
+            Rejection::WrongAudience => "wrong audience",
+            Rejection::Revoked => "token revoked",
+        }
+    }
+
+    /// The label used in metrics and audit lines.
+    pub fn label(self) -> &'static str {
+        match self {
+            Rejection::Malformed | Rejection::WrongType => "malformed",
+            Rejection::UnknownKey | Rejection::BadSignature => "bad_signature",
+            Rejection::Expired | Rejection::NotYetValid => "expired",
+            Rejection::WrongIssuer => "wrong_issuer",
+            Rejection::WrongAudience => "wrong_audience",
+            Rejection::Revoked => "revoked",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("signing failed: {0}")]
+pub struct SignError(String);
+
+/// The signing keys: one active, others retired but still verifying.
+#[derive(Debug, Clone)]
+pub struct KeySet {
+    keys: Arc<Vec<SigningKey>>,
+    active: usize,
+}
+
+impl KeySet {
+    pub fn new(keys: Vec<SigningKey>) -> Result<Self, KeyError> {
+        let active = keys
+            .iter()
+            .position(|k| k.status == KeyStatus::Active)
+            .ok_or_else(|| KeyError::Invalid {
+                kid: String::new(),
+                reason: "no key has status `active`".into(),
+            })?;
+        Ok(KeySet {
+            keys: Arc::new(keys),
+            active,
+        })
+    }
+
+    /// Loads the configured keys; in `dev` with none configured, loads or
+    /// creates the key at `tokens.dev_key_path` (and says so).
+    pub fn from_settings(settings: &Settings) -> Result<Self, KeyError> {
+        if settings.keys.is_empty() && settings.env == Environment::Dev {
+            let path = &settings.tokens.dev_key_path;
+            if !path.exists() {
+                log::warn!(
+                    "no signing key configured: generating an Ed25519 dev key at {} (dev only; configure `keys` for production)",
+                    path.display()
+                );
+                write_new_key(path, KeyAlg::EdDSA)?;
+            } else {
+                log::warn!(
+                    "no signing key configured: using the dev key at {}",
+                    path.display()
+                );
+            }
+            let dev = KeySettings {
+                kid: "dev".into(),
+                path: path.clone(),
+                alg: KeyAlg::EdDSA,
+                status: KeyStatus::Active,
+                verify_until: None,
+            };
+            return KeySet::new(vec![SigningKey::load(&dev)?]);
+        }
+        let keys = settings
+            .keys
+            .iter()
+            .map(SigningKey::load)
+            .collect::<Result<Vec<_>, _>>()?;
+        KeySet::new(keys)
+    }
+
+    pub fn active(&self) -> &SigningKey {
+        &self.keys[self.active]
+    }
+
+    pub fn find(&self, kid: &str) -> Option<&SigningKey> {
+        self.keys.iter().find(|k| k.kid.as_str() == kid)
+    }
+
+    /// The public keys that verify at `now` (RFC 7517).
+    pub fn jwks(&self, now: DateTime<Utc>) -> JwkSet {
+        JwkSet {
+            keys: self
+                .keys
+                .iter()
+                .filter(|k| k.verifies_at(now))
+                .map(|k| k.jwk.clone())
+                .collect(),
+        }
+    }
+
+    /// The algorithms of the published keys, for discovery metadata.
+    pub fn algorithms(&self) -> Vec<&'static str> {
+        let mut algs: Vec<&'static str> = self.keys.iter().map(|k| k.alg.as_str()).collect();
+        algs.sort_unstable();
+        algs.dedup();
+        algs
+    }
+
+    /// Signs `claims` with the active key.
+    pub fn sign(&self, claims: &AccessClaims) -> Result<String, SignError> {
+        let key = self.active();
+        let mut header = Header::new(key.alg.jwt_alg());
+        header.typ = Some(ACCESS_TOKEN_TYP.into());
+        header.kid = Some(key.kid.to_string());
+        jsonwebtoken::encode(&header, claims, &key.encoding).map_err(|e| SignError(e.to_string()))
+    }
+
+    /// Checks a token's form, key, signature and time/issuer/audience
+    /// claims. The algorithm comes from the key found by `kid`, never from
+    /// the header.
+    pub fn verify(
+        &self,
+        token: &str,
+        issuer: &str,
+        leeway_secs: u64,
+        audience: Option<&Audience>,
+        now: DateTime<Utc>,
+    ) -> Result<AccessClaims, Rejection> {
+        if token.is_empty() || token.len() > MAX_TOKEN_BYTES || token.split('.').count() != 3 {
+            return Err(Rejection::Malformed);
+        }
+        let header = jsonwebtoken::decode_header(token).map_err(|_| Rejection::Malformed)?;
+        if !header.typ.as_deref().is_some_and(|t| {
+            t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || t.eq_ignore_ascii_case("application/at+jwt")
+        }) {
+            return Err(Rejection::WrongType);
+        }
+        let kid = header.kid.as_deref().ok_or(Rejection::UnknownKey)?;
+        Kid::parse(kid).map_err(|_| Rejection::UnknownKey)?;
+        let key = self
+            .find(kid)
+            .filter(|k| k.verifies_at(now))
+            .ok_or(Rejection::UnknownKey)?;
+        let alg = key.alg.jwt_alg();
+        if header.alg != alg {
+            return Err(Rejection::BadSignature);
+        }
+        let mut validation = Validation::new(alg);
+        validation.leeway = leeway_secs;
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "sub", "aud"]);
+        validation.set_issuer(&[issuer]);
+        match audience {
+            Some(aud) => validation.set_audience(&[aud.as_str()]),
+            None => validation.validate_aud = false,
+        }
+        let data = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation)
+            .map_err(|e| match e.kind() {
+                ErrorKind::InvalidSignature
+                | ErrorKind::InvalidAlgorithm
+                | ErrorKind::InvalidEcdsaKey
+                | ErrorKind::InvalidEddsaKey
+                | ErrorKind::InvalidRsaKey(_) => Rejection::BadSignature,
+                ErrorKind::ExpiredSignature => Rejection::Expired,
+                ErrorKind::ImmatureSignature => Rejection::NotYetValid,
+                ErrorKind::InvalidIssuer => Rejection::WrongIssuer,
+                ErrorKind::InvalidAudience => Rejection::WrongAudience,
+                _ => Rejection::Malformed,
+            })?;
+        Ok(data.claims)
+    }
+}
