@@ -36,6 +36,8 @@ struct User {
 struct Family {
     rec: SessionRecord,
     jtis: Vec<Jti>,
+    /// Creation order, to break ties between equal expiries.
+    seq: u64,
 }
 
 fn live(exp_secs: i64, now_ms: i64) -> bool {
@@ -78,10 +80,15 @@ impl MemoryStore {
     }
 
     /// Runs `f` on the user's entry after sweeping it; drops empty users.
-    fn write<T>(&self, sub: &str, f: impl FnOnce(&mut User, i64) -> T) -> Result<T, StoreError> {
+    fn write<T>(
+        &self,
+        sub: &str,
+        f: impl FnOnce(&mut User, i64, u64) -> T,
+    ) -> Result<T, StoreError> {
         let now = now_ms();
         let mut users = self.users()?;
-        if self.inner.writes.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
+        let seq = self.inner.writes.fetch_add(1, Ordering::Relaxed);
+        if seq % SWEEP_EVERY == SWEEP_EVERY - 1 {
             users.retain(|_, u| {
                 u.sweep(now);
                 !u.is_empty()
@@ -89,7 +96,7 @@ impl MemoryStore {
         }
         let user = users.entry(sub.to_owned()).or_default();
         user.sweep(now);
-        let out = f(user, now);
+        let out = f(user, now, seq);
         if user.is_empty() {
             users.remove(sub);
         }
@@ -105,7 +112,7 @@ impl MemoryStore {
 
 impl TokenStore for MemoryStore {
     async fn put_access(&self, jti: &Jti, rec: &AccessRecord) -> Result<(), StoreError> {
-        self.write(&rec.sub, |user, _| {
+        self.write(&rec.sub, |user, _, _| {
             user.access.insert(*jti, rec.clone());
         })
     }
@@ -119,12 +126,12 @@ impl TokenStore for MemoryStore {
     }
 
     async fn revoke_access(&self, sub: &str, jti: &Jti) -> Result<bool, StoreError> {
-        self.write(sub, |user, _| user.access.remove(jti).is_some())
+        self.write(sub, |user, _, _| user.access.remove(jti).is_some())
     }
 
     async fn create_session(&self, new: NewSession<'_>) -> Result<Vec<Sid>, StoreError> {
         let session = new.session;
-        self.write(&session.sub, |user, now| {
+        self.write(&session.sub, |user, now, seq| {
             user.access.insert(*new.first_jti, new.first_access.clone());
             let mut rec = session.clone();
             rec.refresh = new.refresh.to_hex();
@@ -133,6 +140,7 @@ impl TokenStore for MemoryStore {
                 Family {
                     rec,
                     jtis: vec![*new.first_jti],
+                    seq,
                 },
             );
             let mut evicted = Vec::new();
@@ -140,7 +148,7 @@ impl TokenStore for MemoryStore {
                 let oldest = user
                     .sessions
                     .values()
-                    .min_by_key(|f| (f.rec.exp, f.rec.created))
+                    .min_by_key(|f| (f.rec.exp, f.seq))
                     .map(|f| f.rec.sid);
                 let Some(sid) = oldest else { break };
                 user.remove_family(&sid, now);
@@ -163,7 +171,7 @@ impl TokenStore for MemoryStore {
 
     async fn rotate(&self, r: Rotation<'_>) -> Result<RotateOutcome, StoreError> {
         let presented = r.presented.to_hex();
-        self.write(r.sub, |user, now| {
+        self.write(r.sub, |user, now, _| {
             let Some(family) = user.sessions.get_mut(r.sid) else {
                 return RotateOutcome::Unknown;
             };
@@ -187,11 +195,11 @@ impl TokenStore for MemoryStore {
     }
 
     async fn revoke_family(&self, sub: &str, sid: &Sid) -> Result<bool, StoreError> {
-        self.write(sub, |user, now| user.remove_family(sid, now))
+        self.write(sub, |user, now, _| user.remove_family(sid, now))
     }
 
     async fn revoke_user(&self, sub: &str) -> Result<u64, StoreError> {
-        self.write(sub, |user, now| {
+        self.write(sub, |user, now, _| {
             let sids: Vec<Sid> = user.sessions.keys().copied().collect();
             let ended = sids
                 .iter()
@@ -204,17 +212,17 @@ impl TokenStore for MemoryStore {
 
     async fn list_sessions(&self, sub: &str, now: i64) -> Result<Vec<SessionRecord>, StoreError> {
         let now_ms = now.saturating_mul(1000);
-        let mut list = self
+        let mut list: Vec<(u64, SessionRecord)> = self
             .read(sub, |user, _| {
                 user.sessions
                     .values()
                     .filter(|f| live(f.rec.exp, now_ms))
-                    .map(|f| f.rec.clone())
+                    .map(|f| (f.seq, f.rec.clone()))
                     .collect::<Vec<_>>()
             })?
             .unwrap_or_default();
-        list.sort_by_key(|s| (s.exp, s.created));
-        Ok(list)
+        list.sort_by_key(|(seq, s)| (s.exp, *seq));
+        Ok(list.into_iter().map(|(_, s)| s).collect())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

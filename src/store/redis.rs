@@ -186,7 +186,8 @@ impl TokenStore for RedisStore {
             .key(format!("{base}sessions"))
             .arg(&base)
             .arg(s.sid.to_string())
-            .arg(s.exp.saturating_mul(1000))
+            // Millisecond expiry: orders sessions created in the same second.
+            .arg(now + (s.exp - s.created).max(1).saturating_mul(1000))
             .arg(new.first_access.encode())
             .arg(ttl_ms(new.first_access.exp, now))
             .arg(new.first_jti.to_string())

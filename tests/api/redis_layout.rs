@@ -1,0 +1,73 @@
+//! What Tessera leaves in Redis: keys, TTLs, and no token text.
+
+use deadpool_redis::redis;
+use serde_json::json;
+
+use crate::helpers::{Backend, claims_of, spawn_app};
+
+fn keys(app: &crate::helpers::TestApp) -> Vec<String> {
+    let mut conn = app.redis.as_ref().unwrap().connection();
+    let mut keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}*", app.prefix))
+        .query(&mut conn)
+        .unwrap();
+    keys.sort();
+    keys
+}
+
+#[tokio::test]
+async fn the_access_record_ttl_matches_the_token_exp() {
+    let app = spawn_app(Backend::Redis).await;
+    let v = app.issue_ok(json!({"sub": "user-42", "ttl": 600})).await;
+    let c = claims_of(v["access_token"].as_str().unwrap());
+    let key = format!(
+        "{}{{user-42}}:at:{}",
+        app.prefix,
+        c["jti"].as_str().unwrap()
+    );
+    let pttl = app.pttl(&key);
+    let exp_ms = c["exp"].as_i64().unwrap() * 1000;
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    assert!(pttl > 0, "record {key} has no TTL ({pttl})");
+    assert!(
+        (exp_ms - now_ms - pttl).abs() < 2000,
+        "PTTL {pttl} vs exp in {} ms",
+        exp_ms - now_ms
+    );
+}
+
+#[tokio::test]
+async fn keys_live_under_the_prefix_and_the_user_hash_tag() {
+    let app = spawn_app(Backend::Redis).await;
+    app.issue_ok(json!({"sub": "alice"})).await;
+    app.issue_ok(json!({"sub": "alice", "refresh": true})).await;
+    let keys = keys(&app);
+    assert!(!keys.is_empty());
+    for k in &keys {
+        assert!(
+            k.starts_with(&format!("{}{{alice}}:", app.prefix)),
+            "stray key {k}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn redis_never_holds_token_text() {
+    let app = spawn_app(Backend::Redis).await;
+    let v = app.issue_ok(json!({"sub": "bob", "refresh": true})).await;
+    let access = v["access_token"].as_str().unwrap();
+    let refresh = v["refresh_token"].as_str().unwrap();
+    let secret_part = refresh.rsplit('.').next().unwrap();
+    let signature = access.rsplit('.').next().unwrap();
+    let mut conn = app.redis.as_ref().unwrap().connection();
+    let dump: String = redis::cmd("EVAL")
+        .arg("local out = {} for _, k in ipairs(redis.call('KEYS', ARGV[1])) do local t = redis.call('TYPE', k).ok if t == 'string' then out[#out+1] = redis.call('GET', k) elseif t == 'hash' then for _, v in ipairs(redis.call('HGETALL', k)) do out[#out+1] = v end elseif t == 'zset' then for _, v in ipairs(redis.call('ZRANGE', k, 0, -1)) do out[#out+1] = v end end end return table.concat(out, '|')")
+        .arg(0)
+        .arg(format!("{}*", app.prefix))
+        .query(&mut conn)
+        .unwrap();
+    assert!(!dump.is_empty());
+    assert!(!dump.contains(signature), "access token signature stored");
+    assert!(!dump.contains(secret_part), "refresh secret stored");
+    assert!(!dump.contains(refresh), "refresh token stored");
+}

@@ -1,0 +1,366 @@
+//! Sessions over HTTP: refresh rotation, reuse detection, races, logout
+//! everywhere, listing and the per-user cap.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, SECRET, TestApp, assert_error, claims_of, spawn_app};
+
+crate::both_backends!(
+    issue_with_refresh_returns_an_opaque_256_bit_refresh_token,
+    refresh_rotates_and_the_old_refresh_token_stops_working,
+    reusing_a_rotated_refresh_token_revokes_the_whole_family,
+    refresh_can_narrow_the_scope_but_never_widen_it,
+    a_refresh_token_works_only_for_its_own_client,
+    fifty_concurrent_refreshes_yield_exactly_one_success,
+    a_revoke_racing_a_refresh_never_leaves_a_live_token_in_the_family,
+    revoking_a_refresh_token_revokes_its_family,
+    logout_everywhere_ends_every_session_and_counts_them,
+    logout_everywhere_needs_the_admin_grant,
+    session_listing_shows_live_families_and_delete_revokes_one,
+    listing_a_user_without_sessions_is_an_empty_list,
+    past_the_session_cap_the_oldest_family_is_revoked,
+);
+
+async fn session(app: &TestApp, sub: &str) -> (String, String) {
+    let v = app
+        .issue_ok(json!({"sub": sub, "refresh": true, "scope": "read write"}))
+        .await;
+    (
+        v["access_token"].as_str().unwrap().to_owned(),
+        v["refresh_token"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn refresh_ok(app: &TestApp, refresh: &str) -> Value {
+    let res = app.refresh(refresh).await;
+    assert_eq!(res.status(), 200, "refresh failed");
+    res.json().await.unwrap()
+}
+
+async fn issue_with_refresh_returns_an_opaque_256_bit_refresh_token(b: Backend) {
+    let app = spawn_app(b).await;
+    let v = app.issue_ok(json!({"sub": "u", "refresh": true})).await;
+    let rt = v["refresh_token"].as_str().unwrap();
+    let secret = rt.rsplit('.').next().unwrap();
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(secret)
+        .expect("base64url");
+    assert!(raw.len() >= 32, "only {} random bytes", raw.len());
+    assert_eq!(v["refresh_expires_in"], 2_592_000);
+    let (_, other) = session(&app, "u").await;
+    assert_ne!(rt, other);
+}
+
+async fn refresh_rotates_and_the_old_refresh_token_stops_working(b: Backend) {
+    let app = spawn_app(b).await;
+    let (at1, rt1) = session(&app, "u").await;
+    let v = refresh_ok(&app, &rt1).await;
+    let (at2, rt2) = (
+        v["access_token"].as_str().unwrap(),
+        v["refresh_token"].as_str().unwrap(),
+    );
+    assert_ne!(rt1, rt2);
+    assert_eq!(claims_of(at2)["sid"], claims_of(&at1)["sid"], "same family");
+    assert_eq!(app.verify_get(at2).await.status(), 200);
+    assert_eq!(
+        app.verify_get(&at1).await.status(),
+        200,
+        "older access tokens live on"
+    );
+    let v = refresh_ok(&app, rt2).await;
+    assert!(v["refresh_token"].is_string());
+}
+
+async fn reusing_a_rotated_refresh_token_revokes_the_whole_family(b: Backend) {
+    let app = spawn_app(b).await;
+    let (at1, rt1) = session(&app, "u").await;
+    let v = refresh_ok(&app, &rt1).await;
+    let (at2, rt2) = (
+        v["access_token"].as_str().unwrap().to_owned(),
+        v["refresh_token"].as_str().unwrap().to_owned(),
+    );
+    let (other_at, _) = session(&app, "u").await;
+
+    let res = app.refresh(&rt1).await;
+    let body = assert_error(res, 401, "invalid_token").await;
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("reused"),
+        "{body}"
+    );
+
+    for at in [&at1, &at2] {
+        assert_eq!(
+            app.verify_get(at).await.status(),
+            401,
+            "family access token still live"
+        );
+    }
+    assert_error(app.refresh(&rt2).await, 401, "invalid_token").await;
+    assert_eq!(
+        app.verify_get(&other_at).await.status(),
+        200,
+        "other sessions untouched"
+    );
+}
+
+async fn refresh_can_narrow_the_scope_but_never_widen_it(b: Backend) {
+    let app = spawn_app(b).await;
+    let (_, rt) = session(&app, "u").await;
+    let res = app
+        .api
+        .post(app.url("/token/refresh"))
+        .basic_auth("issuer-app", Some(SECRET))
+        .json(&json!({"refresh_token": rt, "scope": "read admin"}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, 400, "invalid_request").await;
+    let res = app
+        .api
+        .post(app.url("/token/refresh"))
+        .basic_auth("issuer-app", Some(SECRET))
+        .json(&json!({"refresh_token": rt, "scope": "read"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        200,
+        "the failed widening must not consume the token"
+    );
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["scope"], "read");
+    assert_eq!(
+        claims_of(v["access_token"].as_str().unwrap())["scope"],
+        "read"
+    );
+}
+
+async fn a_refresh_token_works_only_for_its_own_client(b: Backend) {
+    let app = spawn_app(b).await;
+    let (_, rt) = session(&app, "u").await;
+    assert_error(app.refresh_as("other-app", &rt).await, 401, "invalid_token").await;
+    assert_eq!(
+        app.refresh(&rt).await.status(),
+        200,
+        "still valid for its owner"
+    );
+}
+
+async fn fifty_concurrent_refreshes_yield_exactly_one_success(b: Backend) {
+    let app = Arc::new(spawn_app(b).await);
+    let (_, rt) = session(&app, "u").await;
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let (app, rt) = (app.clone(), rt.clone());
+            tokio::spawn(async move { app.refresh(&rt).await.status().as_u16() })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 401),
+        "{statuses:?}"
+    );
+}
+
+async fn a_revoke_racing_a_refresh_never_leaves_a_live_token_in_the_family(b: Backend) {
+    let app = Arc::new(spawn_app(b).await);
+    for round in 0..10 {
+        let (_, rt) = session(&app, &format!("racer-{round}")).await;
+        let (a, r) = (app.clone(), rt.clone());
+        let refresh = tokio::spawn(async move {
+            let res = a.refresh(&r).await;
+            if res.status() == 200 {
+                let v: Value = res.json().await.unwrap();
+                Some(v["access_token"].as_str().unwrap().to_owned())
+            } else {
+                None
+            }
+        });
+        let (a, r) = (app.clone(), rt.clone());
+        let revoke = tokio::spawn(async move {
+            a.revoke_as(
+                "issuer-app",
+                &[("token", &r), ("token_type_hint", "refresh_token")],
+            )
+            .await
+            .status()
+        });
+        let minted = refresh.await.unwrap();
+        assert_eq!(revoke.await.unwrap(), 200);
+        // Whatever the order, once both finished no token of the family is
+        // live... unless the refresh won and the revoke then saw a rotated
+        // token: that revoke still ends the family.
+        if let Some(at) = minted {
+            assert_eq!(
+                app.verify_get(&at).await.status(),
+                401,
+                "round {round}: live token in a revoked family"
+            );
+        }
+        let list: Value = app
+            .admin_get(&format!("/users/racer-{round}/sessions"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            list["sessions"].as_array().unwrap().len(),
+            0,
+            "round {round}: {list}"
+        );
+    }
+}
+
+async fn revoking_a_refresh_token_revokes_its_family(b: Backend) {
+    let app = spawn_app(b).await;
+    let (at, rt) = session(&app, "u").await;
+    let res = app
+        .revoke_as(
+            "issuer-app",
+            &[("token", &rt), ("token_type_hint", "refresh_token")],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.verify_get(&at).await.status(), 401);
+    assert_error(app.refresh(&rt).await, 401, "invalid_token").await;
+}
+
+async fn logout_everywhere_ends_every_session_and_counts_them(b: Backend) {
+    let app = spawn_app(b).await;
+    let (a1, _) = session(&app, "u").await;
+    let (a2, r2) = session(&app, "u").await;
+    let lone = app.access_token("u").await;
+    let (keep, _) = session(&app, "someone-else").await;
+    let res = app
+        .api
+        .post(app.url("/token/revoke"))
+        .basic_auth("admin-app", Some(SECRET))
+        .json(&json!({"sub": "u"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["revoked"], 2);
+    for at in [&a1, &a2, &lone] {
+        assert_eq!(app.verify_get(at).await.status(), 401);
+    }
+    assert_error(app.refresh(&r2).await, 401, "invalid_token").await;
+    assert_eq!(app.verify_get(&keep).await.status(), 200);
+}
+
+async fn logout_everywhere_needs_the_admin_grant(b: Backend) {
+    let app = spawn_app(b).await;
+    let res = app
+        .api
+        .post(app.url("/token/revoke"))
+        .basic_auth("issuer-app", Some(SECRET))
+        .json(&json!({"sub": "u"}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, 403, "unauthorized_client").await;
+    let res = app
+        .api
+        .get(app.url("/users/u/sessions"))
+        .basic_auth("issuer-app", Some(SECRET))
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, 403, "unauthorized_client").await;
+}
+
+async fn session_listing_shows_live_families_and_delete_revokes_one(b: Backend) {
+    let app = spawn_app(b).await;
+    let (at1, _) = session(&app, "u").await;
+    let (at2, rt2) = session(&app, "u").await;
+    refresh_ok(&app, &rt2).await;
+    let v: Value = app
+        .admin_get("/users/u/sessions")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let list = v["sessions"].as_array().unwrap();
+    assert_eq!(list.len(), 2, "{v}");
+    for s in list {
+        for field in [
+            "sid",
+            "client_id",
+            "scope",
+            "created",
+            "last_refreshed",
+            "expires",
+        ] {
+            assert!(s.get(field).is_some(), "{field} missing in {s}");
+        }
+        assert_eq!(s["client_id"], "issuer-app");
+    }
+    let sid1 = claims_of(&at1)["sid"].as_str().unwrap().to_owned();
+    let res = app
+        .api
+        .delete(app.url(&format!("/users/u/sessions/{sid1}")))
+        .basic_auth("admin-app", Some(SECRET))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(app.verify_get(&at1).await.status(), 401);
+    assert_eq!(app.verify_get(&at2).await.status(), 200);
+    let res = app
+        .api
+        .delete(app.url(&format!("/users/u/sessions/{sid1}")))
+        .basic_auth("admin-app", Some(SECRET))
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, 404, "not_found").await;
+    let v: Value = app
+        .admin_get("/users/u/sessions")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["sessions"].as_array().unwrap().len(), 1);
+}
+
+async fn listing_a_user_without_sessions_is_an_empty_list(b: Backend) {
+    let app = spawn_app(b).await;
+    let res = app.admin_get("/users/nobody/sessions").await;
+    assert_eq!(res.status(), 200);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["sessions"], json!([]));
+}
+
+async fn past_the_session_cap_the_oldest_family_is_revoked(b: Backend) {
+    // The test config caps users at 5 sessions.
+    let app = spawn_app(b).await;
+    let (first_at, first_rt) = session(&app, "u").await;
+    for _ in 0..5 {
+        session(&app, "u").await;
+    }
+    let v: Value = app
+        .admin_get("/users/u/sessions")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["sessions"].as_array().unwrap().len(), 5);
+    assert_eq!(app.verify_get(&first_at).await.status(), 401);
+    assert_error(app.refresh(&first_rt).await, 401, "invalid_token").await;
+}

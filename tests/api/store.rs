@@ -1,0 +1,352 @@
+//! The store conformance suite: the same scenarios, written once against
+//! the `TokenStore` trait, run on every implementation.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tessera::domain::{Jti, Sid};
+use tessera::store::redis::RedisOptions;
+use tessera::store::{
+    AccessRecord, MemoryStore, NewSession, RedisStore, RefreshDigest, RotateOutcome, Rotation,
+    SessionRecord, Store, TokenStore,
+};
+
+use crate::helpers::Backend;
+use crate::redis_server::RedisServer;
+
+crate::both_backends!(
+    a_put_record_reads_back,
+    an_unknown_token_has_no_record,
+    records_expire_with_the_token,
+    revoking_one_access_token_leaves_the_others,
+    a_created_session_reads_back_with_its_digest,
+    rotation_swaps_the_digest_and_remembers_the_old_one,
+    reuse_of_a_rotated_digest_revokes_the_family_and_its_tokens,
+    an_unknown_digest_changes_nothing,
+    revoking_a_family_revokes_its_access_tokens,
+    revoking_a_user_ends_every_session_and_token,
+    listing_sessions_skips_expired_ones_and_orders_by_expiry,
+    the_session_cap_evicts_the_earliest_expiring,
+    fifty_concurrent_rotations_yield_exactly_one_success,
+    users_do_not_see_each_other,
+    ping_answers,
+);
+
+struct Fixture {
+    store: Store,
+    _redis: Option<RedisServer>,
+}
+
+fn fixture(b: Backend) -> Fixture {
+    match b {
+        Backend::Memory => Fixture {
+            store: Store::Memory(MemoryStore::new()),
+            _redis: None,
+        },
+        Backend::Redis => {
+            let redis = RedisServer::start();
+            let store = RedisStore::connect(RedisOptions {
+                url: &redis.url(),
+                key_prefix: "conf:",
+                pool_size: 8,
+                timeout: Duration::from_millis(1000),
+            })
+            .unwrap();
+            Fixture {
+                store: Store::Redis(store),
+                _redis: Some(redis),
+            }
+        }
+    }
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn access(sub: &str, sid: Sid, exp: i64) -> AccessRecord {
+    AccessRecord {
+        sub: sub.into(),
+        client_id: "app".into(),
+        sid,
+        scope: "read".into(),
+        aud: "api".into(),
+        claims: serde_json::Map::new(),
+        exp,
+    }
+}
+
+fn digest(n: u8) -> RefreshDigest {
+    RefreshDigest([n; 32])
+}
+
+fn session(sub: &str, exp: i64) -> SessionRecord {
+    SessionRecord {
+        sid: Sid::new_random(),
+        sub: sub.into(),
+        client_id: "app".into(),
+        scope: "read write".into(),
+        aud: "api".into(),
+        claims: serde_json::Map::new(),
+        created: now(),
+        refreshed: now(),
+        exp,
+        refresh: String::new(),
+        previous: Vec::new(),
+    }
+}
+
+/// Creates a session with refresh digest `d`; returns it and its first jti.
+async fn open_session(store: &Store, sub: &str, d: u8, exp: i64) -> (SessionRecord, Jti) {
+    let s = session(sub, exp);
+    let jti = Jti::new_random();
+    store
+        .create_session(NewSession {
+            session: &s,
+            refresh: &digest(d),
+            first_jti: &jti,
+            first_access: &access(sub, s.sid, now() + 60),
+            max_sessions: 100,
+        })
+        .await
+        .unwrap();
+    (s, jti)
+}
+
+async fn rotate(store: &Store, s: &SessionRecord, from: u8, to: u8) -> (RotateOutcome, Jti) {
+    let jti = Jti::new_random();
+    let out = store
+        .rotate(Rotation {
+            sub: &s.sub,
+            sid: &s.sid,
+            presented: &digest(from),
+            next: &digest(to),
+            jti: &jti,
+            access: &access(&s.sub, s.sid, now() + 60),
+            now: now(),
+        })
+        .await
+        .unwrap();
+    (out, jti)
+}
+
+async fn a_put_record_reads_back(b: Backend) {
+    let f = fixture(b);
+    let jti = Jti::new_random();
+    let rec = access("u", Sid::new_random(), now() + 60);
+    f.store.put_access(&jti, &rec).await.unwrap();
+    assert_eq!(f.store.get_access("u", &jti).await.unwrap(), Some(rec));
+}
+
+async fn an_unknown_token_has_no_record(b: Backend) {
+    let f = fixture(b);
+    assert_eq!(
+        f.store.get_access("u", &Jti::new_random()).await.unwrap(),
+        None
+    );
+}
+
+async fn records_expire_with_the_token(b: Backend) {
+    let f = fixture(b);
+    let jti = Jti::new_random();
+    f.store
+        .put_access(&jti, &access("u", Sid::new_random(), now() + 1))
+        .await
+        .unwrap();
+    assert!(f.store.get_access("u", &jti).await.unwrap().is_some());
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(f.store.get_access("u", &jti).await.unwrap(), None);
+}
+
+async fn revoking_one_access_token_leaves_the_others(b: Backend) {
+    let f = fixture(b);
+    let (a, c) = (Jti::new_random(), Jti::new_random());
+    let sid = Sid::new_random();
+    f.store
+        .put_access(&a, &access("u", sid, now() + 60))
+        .await
+        .unwrap();
+    f.store
+        .put_access(&c, &access("u", sid, now() + 60))
+        .await
+        .unwrap();
+    assert!(f.store.revoke_access("u", &a).await.unwrap());
+    assert!(
+        !f.store.revoke_access("u", &a).await.unwrap(),
+        "second revoke reports nothing"
+    );
+    assert_eq!(f.store.get_access("u", &a).await.unwrap(), None);
+    assert!(f.store.get_access("u", &c).await.unwrap().is_some());
+}
+
+async fn a_created_session_reads_back_with_its_digest(b: Backend) {
+    let f = fixture(b);
+    let (s, jti) = open_session(&f.store, "u", 1, now() + 3600).await;
+    let got = f.store.get_session("u", &s.sid).await.unwrap().unwrap();
+    assert_eq!(got.refresh, digest(1).to_hex());
+    assert_eq!(got.client_id, "app");
+    assert_eq!(got.scope, "read write");
+    assert_eq!(got.exp, s.exp);
+    assert!(f.store.get_access("u", &jti).await.unwrap().is_some());
+}
+
+async fn rotation_swaps_the_digest_and_remembers_the_old_one(b: Backend) {
+    let f = fixture(b);
+    let (s, _) = open_session(&f.store, "u", 1, now() + 3600).await;
+    let (out, jti) = rotate(&f.store, &s, 1, 2).await;
+    assert_eq!(out, RotateOutcome::Rotated);
+    let got = f.store.get_session("u", &s.sid).await.unwrap().unwrap();
+    assert_eq!(got.refresh, digest(2).to_hex());
+    assert_eq!(got.previous, vec![digest(1).to_hex()]);
+    assert!(f.store.get_access("u", &jti).await.unwrap().is_some());
+}
+
+async fn reuse_of_a_rotated_digest_revokes_the_family_and_its_tokens(b: Backend) {
+    let f = fixture(b);
+    let (s, first) = open_session(&f.store, "u", 1, now() + 3600).await;
+    let (_, second) = rotate(&f.store, &s, 1, 2).await;
+    let (out, _) = rotate(&f.store, &s, 1, 3).await;
+    assert_eq!(out, RotateOutcome::Reused);
+    assert_eq!(f.store.get_session("u", &s.sid).await.unwrap(), None);
+    assert_eq!(f.store.get_access("u", &first).await.unwrap(), None);
+    assert_eq!(f.store.get_access("u", &second).await.unwrap(), None);
+    let (out, _) = rotate(&f.store, &s, 2, 4).await;
+    assert_eq!(
+        out,
+        RotateOutcome::Unknown,
+        "the current digest died with the family"
+    );
+}
+
+async fn an_unknown_digest_changes_nothing(b: Backend) {
+    let f = fixture(b);
+    let (s, jti) = open_session(&f.store, "u", 1, now() + 3600).await;
+    let (out, _) = rotate(&f.store, &s, 9, 2).await;
+    assert_eq!(out, RotateOutcome::Unknown);
+    assert!(f.store.get_session("u", &s.sid).await.unwrap().is_some());
+    assert!(f.store.get_access("u", &jti).await.unwrap().is_some());
+}
+
+async fn revoking_a_family_revokes_its_access_tokens(b: Backend) {
+    let f = fixture(b);
+    let (s, first) = open_session(&f.store, "u", 1, now() + 3600).await;
+    let (_, second) = rotate(&f.store, &s, 1, 2).await;
+    let (other, other_jti) = open_session(&f.store, "u", 5, now() + 3600).await;
+    assert!(f.store.revoke_family("u", &s.sid).await.unwrap());
+    assert!(!f.store.revoke_family("u", &s.sid).await.unwrap());
+    assert_eq!(f.store.get_access("u", &first).await.unwrap(), None);
+    assert_eq!(f.store.get_access("u", &second).await.unwrap(), None);
+    assert!(
+        f.store
+            .get_session("u", &other.sid)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(f.store.get_access("u", &other_jti).await.unwrap().is_some());
+}
+
+async fn revoking_a_user_ends_every_session_and_token(b: Backend) {
+    let f = fixture(b);
+    let (s1, j1) = open_session(&f.store, "u", 1, now() + 3600).await;
+    let (s2, _) = open_session(&f.store, "u", 2, now() + 3600).await;
+    let lone = Jti::new_random();
+    f.store
+        .put_access(&lone, &access("u", Sid::new_random(), now() + 60))
+        .await
+        .unwrap();
+    let (keep, keep_jti) = open_session(&f.store, "v", 3, now() + 3600).await;
+    assert_eq!(f.store.revoke_user("u").await.unwrap(), 2);
+    for sid in [s1.sid, s2.sid] {
+        assert_eq!(f.store.get_session("u", &sid).await.unwrap(), None);
+    }
+    assert_eq!(f.store.get_access("u", &j1).await.unwrap(), None);
+    assert_eq!(f.store.get_access("u", &lone).await.unwrap(), None);
+    assert!(f.store.get_session("v", &keep.sid).await.unwrap().is_some());
+    assert!(f.store.get_access("v", &keep_jti).await.unwrap().is_some());
+    assert_eq!(f.store.revoke_user("u").await.unwrap(), 0);
+}
+
+async fn listing_sessions_skips_expired_ones_and_orders_by_expiry(b: Backend) {
+    let f = fixture(b);
+    assert!(f.store.list_sessions("u", now()).await.unwrap().is_empty());
+    let (late, _) = open_session(&f.store, "u", 1, now() + 7200).await;
+    let (early, _) = open_session(&f.store, "u", 2, now() + 3600).await;
+    let (_short, _) = open_session(&f.store, "u", 3, now() + 1).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let list = f.store.list_sessions("u", now()).await.unwrap();
+    let sids: Vec<Sid> = list.iter().map(|s| s.sid).collect();
+    assert_eq!(sids, vec![early.sid, late.sid]);
+}
+
+async fn the_session_cap_evicts_the_earliest_expiring(b: Backend) {
+    let f = fixture(b);
+    let mut sids = Vec::new();
+    for i in 0..3u8 {
+        let s = session("u", now() + 3600 + i64::from(i));
+        f.store
+            .create_session(NewSession {
+                session: &s,
+                refresh: &digest(i),
+                first_jti: &Jti::new_random(),
+                first_access: &access("u", s.sid, now() + 60),
+                max_sessions: 2,
+            })
+            .await
+            .map(|evicted| {
+                if i == 2 {
+                    assert_eq!(evicted, vec![sids[0]], "the earliest-expiring goes");
+                } else {
+                    assert!(evicted.is_empty());
+                }
+            })
+            .unwrap();
+        sids.push(s.sid);
+    }
+    let left: Vec<Sid> = f
+        .store
+        .list_sessions("u", now())
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.sid)
+        .collect();
+    assert_eq!(left, vec![sids[1], sids[2]]);
+}
+
+async fn fifty_concurrent_rotations_yield_exactly_one_success(b: Backend) {
+    let f = fixture(b);
+    let (s, _) = open_session(&f.store, "u", 1, now() + 3600).await;
+    let store = Arc::new(f.store.clone());
+    let s = Arc::new(s);
+    let tasks: Vec<_> = (0..50u8)
+        .map(|i| {
+            let (store, s) = (store.clone(), s.clone());
+            tokio::spawn(async move { rotate(&store, &s, 1, 100 + i).await.0 })
+        })
+        .collect();
+    let mut rotated = 0;
+    for t in tasks {
+        if t.await.unwrap() == RotateOutcome::Rotated {
+            rotated += 1;
+        }
+    }
+    assert_eq!(rotated, 1);
+}
+
+async fn users_do_not_see_each_other(b: Backend) {
+    let f = fixture(b);
+    let jti = Jti::new_random();
+    f.store
+        .put_access(&jti, &access("alice", Sid::new_random(), now() + 60))
+        .await
+        .unwrap();
+    assert_eq!(f.store.get_access("bob", &jti).await.unwrap(), None);
+    assert!(!f.store.revoke_access("bob", &jti).await.unwrap());
+    assert!(f.store.get_access("alice", &jti).await.unwrap().is_some());
+}
+
+async fn ping_answers(b: Backend) {
+    let f = fixture(b);
+    f.store.ping().await.unwrap();
+}
