@@ -260,7 +260,12 @@ pub fn generate_pem(alg: KeyAlg) -> Result<String, KeyError> {
             doc.as_ref().to_vec()
         }
     };
-    Ok(pem::encode(&pem::Pem::new("PRIVATE KEY", der)))
+    // LF line endings, like `openssl genpkey` (the crate's default is CRLF).
+    let config = pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF);
+    Ok(pem::encode_config(
+        &pem::Pem::new("PRIVATE KEY", der),
+        config,
+    ))
 }
 
 /// Writes a new key to `path` with owner-only permissions; never overwrites.
