@@ -62,6 +62,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(verify::verify_get))
                 .route(web::post().to(verify::verify_post)),
         )
+        .service(web::resource("/token/verify/{path:.*}").to(verify::verify_forward))
         .service(resource("/token/revoke").route(web::post().to(revoke::revoke)))
         .service(resource("/token/introspect").route(web::post().to(introspect::introspect)))
         .service(resource("/users/{sub}/sessions").route(web::get().to(sessions::list)))

@@ -122,6 +122,20 @@ pub async fn verify_get(req: HttpRequest, state: State) -> Result<HttpResponse, 
         .map_err(|e| ApiError::InvalidRequest(format!("invalid query string: {e}")))?;
     let token = bearer(&req)?;
     let claims = check(&req, &state, token, audience(query.aud.as_deref())?).await?;
+    Ok(gateway_response(&claims))
+}
+
+/// Any method on `/token/verify/{path}`: forward auth for gateways that
+/// append the original request's path and keep its method (Envoy's HTTP
+/// `ext_authz` with `path_prefix: /token/verify`). The token comes from the
+/// `Authorization` header only; the path, query and body are ignored.
+pub async fn verify_forward(req: HttpRequest, state: State) -> Result<HttpResponse, ApiError> {
+    let token = bearer(&req)?;
+    let claims = check(&req, &state, token, None).await?;
+    Ok(gateway_response(&claims))
+}
+
+fn gateway_response(claims: &AccessClaims) -> HttpResponse {
     let mut res = HttpResponse::Ok();
     res.insert_header((header::CACHE_CONTROL, "no-store"));
     for (name, value) in [
@@ -133,5 +147,5 @@ pub async fn verify_get(req: HttpRequest, state: State) -> Result<HttpResponse, 
             res.insert_header((HeaderName::from_static(name), v));
         }
     }
-    Ok(res.json(body_of(&claims)))
+    res.json(body_of(claims))
 }
