@@ -10,10 +10,28 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+# nginx: the forward-auth test (tests/api/nginx.rs) runs one of its own.
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+# python3 + venv: the local JWKS verification test runs PyJWT from target/py-venv.
+command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test.sh: installing ${missing[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# PyJWT (with cryptography, for EdDSA/ES256/RS256) in a venv under target/.
+PY_VENV=target/py-venv
+if ! "$PY_VENV/bin/python" -c 'import jwt, cryptography' >/dev/null 2>&1; then
+  echo "test.sh: creating $PY_VENV with pyjwt[crypto]"
+  rm -rf "$PY_VENV"
+  if ! python3 -m venv "$PY_VENV" >/dev/null 2>&1; then
+    rm -rf "$PY_VENV"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-venv
+    python3 -m venv "$PY_VENV"
+  fi
+  "$PY_VENV/bin/pip" install -q --disable-pip-version-check 'pyjwt[crypto]>=2.8,<3'
 fi
 
 cargo test --locked --all-targets "$@"
