@@ -2,7 +2,11 @@
 //! a private `redis-server` per test.
 
 mod core;
+mod forward_auth;
 mod helpers;
+mod keys;
+mod local_verify;
+mod nginx;
 mod redis_faults;
 mod redis_layout;
 mod redis_server;
