@@ -12,6 +12,11 @@ missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 # nginx: the forward-auth test (tests/api/nginx.rs) runs one of its own.
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+# Apache httpd + mod_auth_openidc (RFC 7662 introspection test, tests/api/apache.rs);
+# openssl makes its throwaway TLS certificate.
+{ [ -x /usr/sbin/apache2 ] && [ -f /usr/lib/apache2/modules/mod_auth_openidc.so ]; } ||
+  missing+=(apache2 libapache2-mod-auth-openidc)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 # python3 + venv: the local JWKS verification test runs PyJWT from target/py-venv.
 command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -1,6 +1,7 @@
 //! Black-box tests: the real server on port 0, against the memory store and
 //! a private `redis-server` per test.
 
+mod apache;
 mod core;
 mod forward_auth;
 mod helpers;
