@@ -274,7 +274,7 @@ async fn zero_downtime_rotation_on_a_shared_redis() {
     assert_eq!(header_of(&t_a2)["kid"], "A");
 
     // 3. B is promoted; A verifies only for a few more seconds.
-    let until = in_secs(4);
+    let until = in_secs(6);
     let step3 = [
         KeySpec::active("B", b),
         KeySpec::retired("A", a, Some(until)),
