@@ -178,6 +178,7 @@ impl KeySet {
         if token.is_empty() || token.len() > MAX_TOKEN_BYTES || token.split('.').count() != 3 {
             return Err(Rejection::Malformed);
         }
+        reject_repeated_keys(token)?;
         let header = jsonwebtoken::decode_header(token).map_err(|_| Rejection::Malformed)?;
         if !header.typ.as_deref().is_some_and(|t| {
             t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || t.eq_ignore_ascii_case("application/at+jwt")
@@ -218,4 +219,19 @@ impl KeySet {
             })?;
         Ok(data.claims)
     }
+}
+
+/// Header and payload must be base64url JSON objects without a repeated
+/// key: parsers disagree on which copy wins, so such a token is refused on
+/// purpose rather than read as serde_json happens to (the last copy).
+fn reject_repeated_keys(token: &str) -> Result<(), Rejection> {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    for segment in token.split('.').take(2) {
+        let json = URL_SAFE_NO_PAD
+            .decode(segment)
+            .map_err(|_| Rejection::Malformed)?;
+        crate::strict_json::check_no_duplicate_keys(&json).map_err(|_| Rejection::Malformed)?;
+    }
+    Ok(())
 }

@@ -1,11 +1,19 @@
 //! Black-box tests: the real server on port 0, against the memory store and
 //! a private `redis-server` per test.
 
+mod apps;
+mod attacks;
+mod bad_input;
 mod core;
 mod helpers;
+mod process;
+mod random_bodies;
+mod rate_limits;
 mod redis_faults;
 mod redis_layout;
 mod redis_server;
+mod secrets;
 mod sessions;
+mod shutdown;
 mod standards;
 mod store;
