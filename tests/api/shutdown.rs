@@ -69,7 +69,7 @@ fn sigterm_finishes_accepted_requests_refuses_new_ones_and_exits_0() {
     let clients: Vec<_> = (0..IN_FLIGHT)
         .map(|i| {
             let sent = sent.clone();
-            std::thread::spawn(move || request(port, i, &sent))
+            std::thread::spawn(move || (request(port, i, &sent), Instant::now()))
         })
         .collect();
     sent.wait();
@@ -94,8 +94,11 @@ fn sigterm_finishes_accepted_requests_refuses_new_ones_and_exits_0() {
 
     let mut complete = 0;
     let mut problems = Vec::new();
+    let mut last_answer = Duration::ZERO;
     for (i, c) in clients.into_iter().enumerate() {
-        match c.join().unwrap() {
+        let (result, finished) = c.join().unwrap();
+        last_answer = last_answer.max(finished.saturating_duration_since(signalled));
+        match result {
             Ok(res) if res.starts_with("HTTP/1.1 401") && res.trim_end().ends_with('}') => {
                 complete += 1
             }
@@ -109,9 +112,9 @@ fn sigterm_finishes_accepted_requests_refuses_new_ones_and_exits_0() {
     let exited_after = signalled.elapsed();
     let still_running_when_refused = refused_after.is_some_and(|r| r < exited_after);
     eprintln!(
-        "shutdown: {complete}/{IN_FLIGHT} in-flight requests answered; new connections refused \
-         {refused_after:?} after SIGTERM (process still draining: {still_running_when_refused}); \
-         exited {status} after {exited_after:?}"
+        "shutdown: {complete}/{IN_FLIGHT} in-flight requests answered, the last {last_answer:?} \
+         after SIGTERM; new connections refused {refused_after:?} after SIGTERM (process still \
+         draining: {still_running_when_refused}); exited {status} after {exited_after:?}"
     );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     assert!(
