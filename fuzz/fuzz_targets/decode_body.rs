@@ -24,9 +24,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let _ = decode_issue_request(&body);
     let _ = body.parse::<serde_json::Value>(FORM_FIELDS);
-    if let Ok(Some(serde_json::Value::Object(map))) =
-        body.parse::<serde_json::Value>(FORM_FIELDS)
-    {
+    if let Ok(Some(serde_json::Value::Object(map))) = body.parse::<serde_json::Value>(FORM_FIELDS) {
         let _ = CustomClaims::parse(map);
     }
     let text = String::from_utf8_lossy(rest);
