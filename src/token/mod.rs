@@ -235,3 +235,51 @@ fn reject_repeated_keys(token: &str) -> Result<(), Rejection> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use jsonwebtoken::Algorithm;
+
+    #[test]
+    fn a_repeated_claim_is_refused_although_jsonwebtoken_alone_accepts_it() {
+        let pem = generate_pem(KeyAlg::EdDSA).unwrap();
+        let key = SigningKey::from_pem(
+            Kid::parse("k1").unwrap(),
+            KeyAlg::EdDSA,
+            KeyStatus::Active,
+            None,
+            pem.as_bytes(),
+        )
+        .unwrap();
+        let now = Utc::now().timestamp();
+        let header = r#"{"alg":"EdDSA","typ":"at+jwt","kid":"k1"}"#;
+        let payload = format!(
+            r#"{{"iss":"http://t","sub":"u","aud":"a","exp":{},"iat":{now},"nbf":{now},"jti":"j","client_id":"c","sid":"s","role":"user","role":"admin"}}"#,
+            now + 600
+        );
+        let msg = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode(&payload)
+        );
+        let sig =
+            jsonwebtoken::crypto::sign(msg.as_bytes(), &key.encoding, Algorithm::EdDSA).unwrap();
+        let token = format!("{msg}.{sig}");
+
+        // What serde_json does on its own: the last copy silently wins.
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.validate_aud = false;
+        let plain = jsonwebtoken::decode::<AccessClaims>(&token, &key.decoding, &validation)
+            .expect("jsonwebtoken accepts repeated keys");
+        assert_eq!(plain.claims.extra["role"], "admin");
+
+        let keys = KeySet::new(vec![key]).unwrap();
+        assert_eq!(
+            keys.verify(&token, "http://t", 0, None, Utc::now()),
+            Err(Rejection::Malformed)
+        );
+    }
+}
