@@ -19,6 +19,8 @@ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 # python3 + venv: the local JWKS verification test runs PyJWT from target/py-venv.
 command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-venv)
+# Fault and shutdown tests signal processes with the `kill` command.
+type -P kill >/dev/null 2>&1 || missing+=(procps)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test.sh: installing ${missing[*]}"
   $SUDO apt-get update -qq

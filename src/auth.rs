@@ -290,6 +290,35 @@ mod tests {
     }
 
     #[test]
+    fn the_dummy_hash_costs_what_a_real_client_hash_costs() {
+        let yaml = r#"
+issuer: "http://t.test"
+keys: []
+"#;
+        let settings = crate::config::Settings::from_yaml_with_env(
+            yaml,
+            crate::config::Environment::Dev,
+            Vec::new(),
+        )
+        .unwrap();
+        let clients = Clients::from_settings(&settings).unwrap();
+        let real = hash_secret("a-client-secret-123").unwrap();
+        let dummy = PasswordHash::new(&clients.dummy_hash).unwrap();
+        let real = PasswordHash::new(&real).unwrap();
+        assert_eq!(dummy.algorithm, real.algorithm);
+        assert_eq!(dummy.version, real.version);
+        assert_eq!(dummy.params, real.params, "same m, t, p");
+        assert_eq!(
+            dummy.hash.map(|h| h.len()),
+            real.hash.map(|h| h.len()),
+            "same output length"
+        );
+        assert!(dummy.salt.is_some());
+        // And it is a real hash the verifier runs to the end (and rejects).
+        assert!(!verify_phc(&clients.dummy_hash, "a-client-secret-123"));
+    }
+
+    #[test]
     fn check_phc_refuses_other_algorithms() {
         assert!(check_phc("plain").is_err());
         assert!(

@@ -92,6 +92,8 @@ pub struct Settings {
     pub verify: VerifySettings,
     #[serde(default)]
     pub logging: LoggingSettings,
+    #[serde(default)]
+    pub rate_limit: RateLimitSettings,
     /// Per-environment overrides; consumed by [`Settings::load`].
     #[serde(default, skip_serializing)]
     pub environments: Option<serde_json::Value>,
@@ -281,6 +283,38 @@ impl Default for LoggingSettings {
     }
 }
 
+/// Request rate limits (token buckets): per source IP before client
+/// authentication, per client id after it. A request over either gets 429.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitSettings {
+    /// Whether issue, refresh and introspect are limited at all.
+    pub enabled: bool,
+    /// Sustained requests per second one authenticated client may make.
+    pub per_client_per_sec: u32,
+    /// Requests one client may make at once above the sustained rate.
+    pub per_client_burst: u32,
+    /// Sustained requests per second from one source IP (the TCP peer).
+    pub per_ip_per_sec: u32,
+    /// Requests one IP may make at once above the sustained rate.
+    pub per_ip_burst: u32,
+    /// Whether `/token/verify` (the hot path) is limited too.
+    pub verify: bool,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        RateLimitSettings {
+            enabled: true,
+            per_client_per_sec: 1000,
+            per_client_burst: 2000,
+            per_ip_per_sec: 1000,
+            per_ip_burst: 2000,
+            verify: false,
+        }
+    }
+}
+
 fn mask<S: serde::Serializer>(_: &SecretString, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str("***")
 }
@@ -409,7 +443,26 @@ impl Settings {
             ));
         }
         self.validate_keys()?;
+        self.validate_rate_limit()?;
         self.validate_clients()
+    }
+
+    fn validate_rate_limit(&self) -> Result<(), ConfigError> {
+        let r = &self.rate_limit;
+        for (key, value) in [
+            ("rate_limit.per_client_per_sec", r.per_client_per_sec),
+            ("rate_limit.per_client_burst", r.per_client_burst),
+            ("rate_limit.per_ip_per_sec", r.per_ip_per_sec),
+            ("rate_limit.per_ip_burst", r.per_ip_burst),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::invalid(
+                    key,
+                    "must be above 0 (set rate_limit.enabled: false to turn limits off)",
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn validate_keys(&self) -> Result<(), ConfigError> {

@@ -95,6 +95,7 @@ impl Application {
             issuer: settings.issuer.clone(),
             body_limit: settings.server.body_limit_bytes,
             require_client_auth_on_verify: settings.verify.require_client_auth,
+            rate_limits: crate::rate_limit::RateLimits::from_settings(&settings.rate_limit),
         }));
         let addr = settings.server.listen.clone();
         let listener = TcpListener::bind(&addr).map_err(|source| StartupError::Bind {
@@ -149,8 +150,13 @@ impl Application {
         self.server.handle()
     }
 
+    /// Serves until stopped (SIGTERM/SIGINT: stop accepting, let in-flight
+    /// requests finish within `server.shutdown_timeout_secs`), then closes
+    /// the store's connection pool.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        self.store.close();
+        result
     }
 }
 

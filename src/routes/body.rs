@@ -105,13 +105,15 @@ impl Body {
     pub fn parse<T: DeserializeOwned>(&self, form_fields: &[&str]) -> Result<Option<T>, ApiError> {
         match self.kind {
             BodyKind::Empty => Ok(None),
-            BodyKind::Json => serde_json::from_slice(&self.bytes)
+            BodyKind::Json => crate::strict_json::check_no_duplicate_keys(&self.bytes)
+                .and_then(|()| serde_json::from_slice(&self.bytes))
                 .map(Some)
                 .map_err(|e| ApiError::InvalidRequest(format!("invalid JSON body: {e}"))),
             BodyKind::Form if form_fields.is_empty() => Err(ApiError::UnsupportedMediaType(
                 "this endpoint takes application/json".into(),
             )),
             BodyKind::Form => {
+                check_form_utf8(&self.bytes)?;
                 let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&self.bytes)
                     .map_err(|e| ApiError::InvalidRequest(format!("invalid form body: {e}")))?;
                 let mut map = serde_json::Map::new();
@@ -139,5 +141,51 @@ impl Body {
     pub fn require<T: DeserializeOwned>(&self, form_fields: &[&str]) -> Result<T, ApiError> {
         self.parse(form_fields)?
             .ok_or_else(|| ApiError::InvalidRequest("request body is required".into()))
+    }
+}
+
+/// serde_urlencoded replaces invalid UTF-8 with U+FFFD silently; a form
+/// body whose bytes or percent-escapes are not UTF-8 is refused instead.
+fn check_form_utf8(bytes: &[u8]) -> Result<(), ApiError> {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    for piece in bytes.split(|&b| b == b'&' || b == b'=') {
+        let mut decoded = Vec::with_capacity(piece.len());
+        let mut i = 0;
+        while i < piece.len() {
+            let escaped = piece
+                .get(i + 1)
+                .copied()
+                .and_then(hex)
+                .zip(piece.get(i + 2).copied().and_then(hex));
+            match (piece[i], escaped) {
+                (b'%', Some((hi, lo))) => {
+                    decoded.push(hi << 4 | lo);
+                    i += 3;
+                }
+                (b, _) => {
+                    decoded.push(b);
+                    i += 1;
+                }
+            }
+        }
+        if std::str::from_utf8(&decoded).is_err() {
+            return Err(ApiError::InvalidRequest(
+                "form body is not valid UTF-8".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_form_utf8;
+
+    #[test]
+    fn form_bodies_must_be_utf8_after_percent_decoding() {
+        assert!(check_form_utf8(b"token=abc&x=%C3%A9+y").is_ok());
+        assert!(check_form_utf8(b"token=%ZZ%").is_ok());
+        assert!(check_form_utf8(b"token=%FF").is_err());
+        assert!(check_form_utf8(&[b't', b'=', 0xff]).is_err());
     }
 }

@@ -29,9 +29,11 @@ pub async fn introspect(
     body: Body,
     state: State,
 ) -> Result<HttpResponse, ApiError> {
+    state.rate_limits.check_ip(&req)?;
     let b: IntrospectBody = body.require(FORM_FIELDS)?;
     let form_creds = b.client_id.as_deref().zip(b.client_secret.as_deref());
-    require_client(&state.clients, &req, form_creds, Grant::Introspect).await?;
+    let client = require_client(&state.clients, &req, form_creds, Grant::Introspect).await?;
+    state.rate_limits.check_client(&client.id)?;
     let token = b
         .token
         .ok_or_else(|| ApiError::InvalidRequest("field `token` is required".into()))?;

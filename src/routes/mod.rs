@@ -16,6 +16,7 @@ use std::sync::Arc;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 
 pub use body::{Body, BodyKind};
+pub use issue::decode_issue_request;
 
 use crate::auth::Clients;
 use crate::error::ApiError;
@@ -28,6 +29,7 @@ pub struct AppState {
     pub issuer: String,
     pub body_limit: usize,
     pub require_client_auth_on_verify: bool,
+    pub rate_limits: crate::rate_limit::RateLimits,
 }
 
 pub type State = web::Data<Arc<AppState>>;

@@ -28,9 +28,11 @@ const FORM_FIELDS: &[&str] = &[
 ];
 
 pub async fn refresh(req: HttpRequest, body: Body, state: State) -> Result<HttpResponse, ApiError> {
+    state.rate_limits.check_ip(&req)?;
     let b: RefreshBody = body.require(FORM_FIELDS)?;
     let form_creds = b.client_id.as_deref().zip(b.client_secret.as_deref());
     let client = require_client(&state.clients, &req, form_creds, Grant::Issue).await?;
+    state.rate_limits.check_client(&client.id)?;
     if let Some(gt) = &b.grant_type
         && gt != "refresh_token"
     {

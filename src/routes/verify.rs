@@ -66,8 +66,15 @@ async fn check(
     token: Option<String>,
     aud: Option<Audience>,
 ) -> Result<AccessClaims, ApiError> {
+    let limited = state.rate_limits.limits_verify();
+    if limited {
+        state.rate_limits.check_ip(req)?;
+    }
     if state.require_client_auth_on_verify {
-        require_client(&state.clients, req, None, Grant::Verify).await?;
+        let client = require_client(&state.clients, req, None, Grant::Verify).await?;
+        if limited {
+            state.rate_limits.check_client(&client.id)?;
+        }
     }
     let rid = request_id(req);
     let token = token.ok_or(ApiError::InvalidToken(Rejection::Malformed))?;

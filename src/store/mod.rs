@@ -150,6 +150,13 @@ impl Store {
             Store::Redis(_) => "redis",
         }
     }
+
+    /// Releases the backend's connections (on shutdown).
+    pub fn close(&self) {
+        if let Store::Redis(r) = self {
+            r.close();
+        }
+    }
 }
 
 macro_rules! dispatch {

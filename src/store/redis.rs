@@ -74,6 +74,13 @@ fn classify(e: redis::RedisError) -> StoreError {
 }
 
 impl RedisStore {
+    /// Closes the pool: idle connections are dropped, waiters fail at once.
+    pub fn close(&self) {
+        self.pool.close();
+    }
+}
+
+impl RedisStore {
     /// Builds the pool; connections are made lazily, so a Redis that is
     /// down at start-up only makes requests fail until it is back.
     pub fn connect(opts: RedisOptions<'_>) -> Result<Self, StoreError> {

@@ -178,6 +178,7 @@ impl KeySet {
         if token.is_empty() || token.len() > MAX_TOKEN_BYTES || token.split('.').count() != 3 {
             return Err(Rejection::Malformed);
         }
+        reject_repeated_keys(token)?;
         let header = jsonwebtoken::decode_header(token).map_err(|_| Rejection::Malformed)?;
         if !header.typ.as_deref().is_some_and(|t| {
             t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || t.eq_ignore_ascii_case("application/at+jwt")
@@ -217,5 +218,68 @@ impl KeySet {
                 _ => Rejection::Malformed,
             })?;
         Ok(data.claims)
+    }
+}
+
+/// Header and payload must be base64url JSON objects without a repeated
+/// key: parsers disagree on which copy wins, so such a token is refused on
+/// purpose rather than read as serde_json happens to (the last copy).
+fn reject_repeated_keys(token: &str) -> Result<(), Rejection> {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    for segment in token.split('.').take(2) {
+        let json = URL_SAFE_NO_PAD
+            .decode(segment)
+            .map_err(|_| Rejection::Malformed)?;
+        crate::strict_json::check_no_duplicate_keys(&json).map_err(|_| Rejection::Malformed)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use jsonwebtoken::Algorithm;
+
+    #[test]
+    fn a_repeated_claim_is_refused_although_jsonwebtoken_alone_accepts_it() {
+        let pem = generate_pem(KeyAlg::EdDSA).unwrap();
+        let key = SigningKey::from_pem(
+            Kid::parse("k1").unwrap(),
+            KeyAlg::EdDSA,
+            KeyStatus::Active,
+            None,
+            pem.as_bytes(),
+        )
+        .unwrap();
+        let now = Utc::now().timestamp();
+        let header = r#"{"alg":"EdDSA","typ":"at+jwt","kid":"k1"}"#;
+        let payload = format!(
+            r#"{{"iss":"http://t","sub":"u","aud":"a","exp":{},"iat":{now},"nbf":{now},"jti":"j","client_id":"c","sid":"s","role":"user","role":"admin"}}"#,
+            now + 600
+        );
+        let msg = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode(&payload)
+        );
+        let sig =
+            jsonwebtoken::crypto::sign(msg.as_bytes(), &key.encoding, Algorithm::EdDSA).unwrap();
+        let token = format!("{msg}.{sig}");
+
+        // What serde_json does on its own: the last copy silently wins.
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.validate_aud = false;
+        let plain = jsonwebtoken::decode::<AccessClaims>(&token, &key.decoding, &validation)
+            .expect("jsonwebtoken accepts repeated keys");
+        assert_eq!(plain.claims.extra["role"], "admin");
+
+        let keys = KeySet::new(vec![key]).unwrap();
+        assert_eq!(
+            keys.verify(&token, "http://t", 0, None, Utc::now()),
+            Err(Rejection::Malformed)
+        );
     }
 }

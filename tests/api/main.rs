@@ -2,15 +2,23 @@
 //! a private `redis-server` per test.
 
 mod apache;
+mod apps;
+mod attacks;
+mod bad_input;
 mod core;
 mod forward_auth;
 mod helpers;
 mod keys;
 mod local_verify;
 mod nginx;
+mod process;
+mod random_bodies;
+mod rate_limits;
 mod redis_faults;
 mod redis_layout;
 mod redis_server;
+mod secrets;
 mod sessions;
+mod shutdown;
 mod standards;
 mod store;

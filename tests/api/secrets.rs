@@ -1,0 +1,356 @@
+//! Secrets stay secret: the real binary logs a whole scenario at DEBUG to
+//! the console, its log file and its audit file, and no token, refresh
+//! token, client secret or private key appears in any line. Failed client
+//! authentication costs a real Argon2 verify whether or not the id exists.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+use tessera::token::KeyAlg;
+
+use crate::helpers::{Backend, SECRET, claims_of, spawn_app};
+use crate::process::Tessera;
+use crate::redis_server::RedisServer;
+
+const WRONG_SECRET: &str = "wrong-secret-Zq8v2Lx9";
+
+fn config(key_path: &str, redis_url: &str) -> String {
+    let hash = tessera::auth::hash_secret(SECRET).unwrap();
+    format!(
+        r#"
+server: {{ listen: "127.0.0.1:0", workers: 2 }}
+issuer: "http://tessera.test"
+redis: {{ url: "{redis_url}", key_prefix: "sec:" }}
+keys:
+  - {{ kid: "k1", path: "{key_path}", alg: "EdDSA", status: "active" }}
+clients:
+  - {{ id: "issuer-app", secret_hash: "{hash}", grants: [issue, verify, introspect, revoke, admin] }}
+logging: {{ config: "log4rs.yaml" }}
+"#
+    )
+}
+
+struct Scenario {
+    /// Every secret the scenario handled, with a name for the report.
+    secrets: Vec<(String, String)>,
+    /// Bodies of every error answer.
+    error_bodies: Vec<String>,
+    reuse_sid: String,
+}
+
+async fn run_scenario(t: &Tessera) -> Scenario {
+    let http = reqwest::Client::new();
+    let post = |path: &str| {
+        http.post(t.url(path))
+            .basic_auth("issuer-app", Some(SECRET))
+    };
+    let mut error_bodies = Vec::new();
+    let mut secrets: Vec<(String, String)> = vec![
+        ("client secret".into(), SECRET.into()),
+        ("wrong secret".into(), WRONG_SECRET.into()),
+        (
+            "Basic credentials".into(),
+            STANDARD.encode(format!("issuer-app:{SECRET}")),
+        ),
+    ];
+    let keep = |name: &str, token: &str, secrets: &mut Vec<(String, String)>| {
+        secrets.push((name.to_owned(), token.to_owned()));
+        // A partial leak counts: the signature, or the refresh token's random part.
+        if let Some(tail) = token.rsplit('.').next() {
+            secrets.push((format!("{name} (last segment)"), tail.to_owned()));
+        }
+    };
+
+    let issue = |body: Value| post("/token/issue").json(&body).send();
+    let v: Value = issue(json!({"sub": "user-42", "refresh": true, "claims": {"role": "editor"}}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let at1 = v["access_token"].as_str().unwrap().to_owned();
+    let rt1 = v["refresh_token"].as_str().unwrap().to_owned();
+    keep("access token 1", &at1, &mut secrets);
+    keep("refresh token 1", &rt1, &mut secrets);
+    let sid = claims_of(&at1)["sid"].as_str().unwrap().to_owned();
+
+    let res = http
+        .post(t.url("/token/verify"))
+        .json(&json!({"token": at1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = http
+        .get(t.url("/token/verify"))
+        .bearer_auth(&at1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    let v: Value = post("/token/refresh")
+        .json(&json!({"refresh_token": rt1}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let at2 = v["access_token"].as_str().unwrap().to_owned();
+    let rt2 = v["refresh_token"].as_str().unwrap().to_owned();
+    keep("access token 2", &at2, &mut secrets);
+    keep("refresh token 2", &rt2, &mut secrets);
+
+    // Reuse of the rotated refresh token: 401 and the session is revoked.
+    let res = post("/token/refresh")
+        .json(&json!({"refresh_token": rt1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    error_bodies.push(res.text().await.unwrap());
+
+    let v: Value = issue(json!({"sub": "user-7", "refresh": true}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let at3 = v["access_token"].as_str().unwrap().to_owned();
+    let rt3 = v["refresh_token"].as_str().unwrap().to_owned();
+    keep("access token 3", &at3, &mut secrets);
+    keep("refresh token 3", &rt3, &mut secrets);
+
+    for (token, hint) in [(&at3, "access_token"), (&rt3, "refresh_token")] {
+        let res = http
+            .post(t.url("/token/introspect"))
+            .form(&[
+                ("token", token.as_str()),
+                ("token_type_hint", hint),
+                ("client_id", "issuer-app"),
+                ("client_secret", SECRET),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let v: Value = res.json().await.unwrap();
+        assert_eq!(v["active"], true, "{hint}");
+    }
+    let res = post("/token/revoke")
+        .form(&[("token", at3.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = post("/token/revoke")
+        .json(&json!({"token": rt3, "token_type_hint": "refresh_token"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    for token in [&at1, &at2, &at3] {
+        let res = http
+            .get(t.url("/token/verify"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401, "revoked tokens fail");
+        error_bodies.push(res.text().await.unwrap());
+    }
+    let v: Value = post("/token/introspect")
+        .form(&[("token", at2.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v, json!({"active": false}));
+
+    // Failed client authentication, for a known id and an unknown one.
+    for id in ["issuer-app", "nobody"] {
+        let res = http
+            .post(t.url("/token/issue"))
+            .basic_auth(id, Some(WRONG_SECRET))
+            .json(&json!({"sub": "u"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401);
+        error_bodies.push(res.text().await.unwrap());
+    }
+    // A tampered token is logged as a failure, never echoed.
+    let tampered = format!("{at2}x");
+    keep("tampered token", &tampered, &mut secrets);
+    let res = http
+        .post(t.url("/token/verify"))
+        .json(&json!({"token": tampered}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    error_bodies.push(res.text().await.unwrap());
+
+    Scenario {
+        secrets,
+        error_bodies,
+        reuse_sid: sid,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_token_secret_or_key_appears_in_any_log_line() {
+    let redis = RedisServer::start();
+    let keys = tempfile::tempdir().unwrap();
+    let key_path = keys.path().join("k1.pem");
+    tessera::token::write_new_key(&key_path, KeyAlg::EdDSA).unwrap();
+    let pem_text = std::fs::read_to_string(&key_path).unwrap();
+    let mut t = Tessera::start(
+        &config(&key_path.display().to_string(), &redis.url()),
+        "debug",
+    );
+
+    let mut scenario = run_scenario(&t).await;
+    t.terminate();
+    let (status, _) = t.wait_exit(Duration::from_secs(15)).expect("tessera exits");
+    assert!(status.success(), "exit status {status}");
+
+    let body: String = pem_text
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    scenario.secrets.push(("private key PEM body".into(), body));
+    for (i, line) in pem_text
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .enumerate()
+    {
+        scenario
+            .secrets
+            .push((format!("private key PEM line {i}"), line.to_owned()));
+    }
+
+    let mut lines = Vec::new();
+    for file in [
+        "console.out",
+        "console.err",
+        "logs/tessera.log",
+        "logs/audit.log",
+    ] {
+        let text = std::fs::read_to_string(t.path(file)).unwrap_or_default();
+        lines.extend(text.lines().map(|l| (file, l.to_owned())));
+    }
+    let debug_lines = lines
+        .iter()
+        .filter(|(f, l)| *f == "logs/tessera.log" && l.starts_with("DEBUG"))
+        .count();
+    assert!(
+        debug_lines > 0,
+        "the log file has no DEBUG line: the test proves nothing"
+    );
+    let mut leaks = Vec::new();
+    for (name, secret) in &scenario.secrets {
+        assert!(secret.len() >= 16, "{name} is too short to grep for");
+        for (file, line) in &lines {
+            if line.contains(secret.as_str()) {
+                leaks.push(format!("- {name} in {file}: {line}"));
+            }
+        }
+        for body in &scenario.error_bodies {
+            if body.contains(secret.as_str()) {
+                leaks.push(format!("- {name} in an error body: {body}"));
+            }
+        }
+    }
+    eprintln!(
+        "secrets: {} secrets checked against {} log lines ({debug_lines} DEBUG) and {} error bodies",
+        scenario.secrets.len(),
+        lines.len(),
+        scenario.error_bodies.len()
+    );
+    assert!(leaks.is_empty(), "secrets leaked:\n{}", leaks.join("\n"));
+
+    let audit: Vec<Value> = lines
+        .iter()
+        .filter(|(f, _)| *f == "logs/audit.log")
+        .map(|(_, l)| serde_json::from_str(l).expect("audit lines are JSON"))
+        .collect();
+    let reuse = audit
+        .iter()
+        .find(|e| e["event"] == "refresh_token_reuse")
+        .unwrap_or_else(|| panic!("no refresh_token_reuse event in {audit:?}"));
+    assert_eq!(reuse["client_id"], "issuer-app");
+    assert_eq!(reuse["sub"], "user-42");
+    assert_eq!(reuse["sid"], json!(scenario.reuse_sid));
+}
+
+/// The least of `n` runs of `f`.
+async fn fastest<F, Fut>(n: usize, mut f: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut best = Duration::MAX;
+    for _ in 0..n {
+        let started = Instant::now();
+        f().await;
+        best = best.min(started.elapsed());
+    }
+    best
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_client_auth_runs_argon2_whether_or_not_the_id_exists() {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    let app = spawn_app(Backend::Memory).await;
+    let phc = tessera::auth::hash_secret(SECRET).unwrap();
+    let local_verify = || async {
+        let hash = PasswordHash::new(&phc).unwrap();
+        let _ = argon2::Argon2::default().verify_password(b"not-the-secret", &hash);
+    };
+    let attempt = |id: &'static str, secret: &'static str| {
+        let req = app
+            .api
+            .post(app.url("/token/issue"))
+            .basic_auth(id, Some(secret))
+            .json(&json!({"sub": "u"}));
+        async move {
+            assert_eq!(req.send().await.unwrap().status(), 401);
+        }
+    };
+    // Interleaved, so load and warm-up fall on both paths alike.
+    let (mut unknown_id, mut wrong_secret) = (Duration::MAX, Duration::MAX);
+    let mut argon2_cost = Duration::MAX;
+    for _ in 0..7 {
+        argon2_cost = argon2_cost.min(fastest(1, local_verify).await);
+        unknown_id = unknown_id.min(fastest(1, || attempt("nobody-at-all", WRONG_SECRET)).await);
+        wrong_secret = wrong_secret.min(fastest(1, || attempt("issuer-app", WRONG_SECRET)).await);
+    }
+    let no_hash = fastest(5, || async {
+        let res = app
+            .api
+            .post(app.url("/token/issue"))
+            .header("authorization", "Basic !!!")
+            .json(&json!({"sub": "u"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401);
+    })
+    .await;
+    eprintln!(
+        "client auth failure (fastest of 7, interleaved): unknown id {unknown_id:?}, wrong secret {wrong_secret:?}; \
+         one Argon2 verify {argon2_cost:?}; malformed header (no hashing) {no_hash:?}"
+    );
+    // Lower bounds only: load makes requests slower, never faster.
+    for (what, took) in [("unknown id", unknown_id), ("wrong secret", wrong_secret)] {
+        assert!(
+            took >= argon2_cost / 2,
+            "{what} took {took:?}, less than half an Argon2 verify ({argon2_cost:?}): no hash ran"
+        );
+    }
+}
