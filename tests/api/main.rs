@@ -3,9 +3,12 @@
 
 mod core;
 mod helpers;
+mod redis_cluster;
 mod redis_faults;
 mod redis_layout;
 mod redis_server;
+mod scale_out;
+mod scale_out_failover;
 mod sessions;
 mod standards;
 mod store;
