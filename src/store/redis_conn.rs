@@ -4,8 +4,11 @@
 //! of them. Routing, slot maps and primary discovery are deadpool-redis's
 //! own (`cluster` and `sentinel` features); this file only wraps them.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use deadpool_redis::cluster::ClusterConnection;
 use deadpool_redis::redis::aio::ConnectionLike;
 use deadpool_redis::redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
 use deadpool_redis::redis::{
@@ -33,8 +36,56 @@ pub enum Topology<'a> {
 #[derive(Clone)]
 pub(super) enum Pools {
     Standalone(deadpool_redis::Pool),
-    Cluster(cluster::Pool),
+    Cluster(SharedCluster),
     Sentinel(sentinel::Pool),
+}
+
+/// A cluster connection is multiplexed and follows the slot map by itself,
+/// so one is shared by every request (a pooled checkout would PING every
+/// primary first). It comes from deadpool's cluster pool and is replaced
+/// by a fresh one when a request on it fails at the connection level or
+/// is cut off by the timeout (e.g. while a primary is failing over).
+#[derive(Clone)]
+pub(super) struct SharedCluster {
+    pool: cluster::Pool,
+    current: Arc<Mutex<Option<(u64, ClusterConnection)>>>,
+    generation: Arc<AtomicU64>,
+}
+
+impl SharedCluster {
+    async fn get(&self) -> Result<(u64, ClusterConnection), StoreError> {
+        if let Some((g, c)) = self.lock().as_ref() {
+            return Ok((*g, c.clone()));
+        }
+        let conn = self
+            .pool
+            .get()
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let conn = cluster::Connection::take(conn);
+        let g = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut current = self.lock();
+        match current.as_ref() {
+            // Another request won the race: use its connection.
+            Some((g, c)) => Ok((*g, c.clone())),
+            None => {
+                *current = Some((g, conn.clone()));
+                Ok((g, conn))
+            }
+        }
+    }
+
+    /// Drops the shared connection if it is still generation `g`.
+    fn discard(&self, g: u64) {
+        let mut current = self.lock();
+        if current.as_ref().is_some_and(|(cg, _)| *cg == g) {
+            *current = None;
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(u64, ClusterConnection)>> {
+        self.current.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 fn pool_config(size: usize, timeout: Duration) -> PoolConfig {
@@ -70,7 +121,11 @@ impl Pools {
             Topology::Cluster { urls } => {
                 let mut cfg = cluster::Config::from_urls(urls.to_vec());
                 cfg.pool = pool;
-                Pools::Cluster(cfg.create_pool(rt).map_err(invalid)?)
+                Pools::Cluster(SharedCluster {
+                    pool: cfg.create_pool(rt).map_err(invalid)?,
+                    current: Arc::new(Mutex::new(None)),
+                    generation: Arc::new(AtomicU64::new(0)),
+                })
             }
             Topology::Sentinel { urls, master_name } => {
                 let mut cfg = sentinel::Config::from_urls(
@@ -89,19 +144,27 @@ impl Pools {
         let unavailable = |e: &dyn std::fmt::Display| StoreError::Unavailable(e.to_string());
         let inner = match self {
             Pools::Standalone(p) => Inner::Standalone(p.get().await.map_err(|e| unavailable(&e))?),
-            Pools::Cluster(p) => Inner::Cluster(p.get().await.map_err(|e| unavailable(&e))?),
+            Pools::Cluster(shared) => {
+                let (generation, conn) = shared.get().await?;
+                Inner::Cluster {
+                    conn,
+                    generation,
+                    shared: shared.clone(),
+                }
+            }
             Pools::Sentinel(p) => Inner::Sentinel(p.get().await.map_err(|e| unavailable(&e))?),
         };
         Ok(Conn {
             inner,
             broken: false,
+            in_flight: false,
         })
     }
 
     pub(super) fn status(&self) -> Status {
         match self {
             Pools::Standalone(p) => p.status(),
-            Pools::Cluster(p) => p.status(),
+            Pools::Cluster(shared) => shared.pool.status(),
             Pools::Sentinel(p) => p.status(),
         }
     }
@@ -109,36 +172,53 @@ impl Pools {
 
 enum Inner {
     Standalone(deadpool_redis::Connection),
-    Cluster(cluster::Connection),
+    Cluster {
+        conn: ClusterConnection,
+        generation: u64,
+        shared: SharedCluster,
+    },
     Sentinel(sentinel::Connection),
     Gone,
 }
 
-/// One pooled connection of any kind. A connection that answered
-/// `READONLY` (a primary demoted by a failover) is dropped from the pool
-/// instead of being handed out again, so the next checkout asks the
-/// sentinels for the new primary.
+/// One connection of any kind. A connection that answered `READONLY` (a
+/// primary demoted by a failover) or failed at the connection level is not
+/// handed out again: the next request asks the sentinels for the primary,
+/// or builds a fresh cluster connection. So is one whose request was cut
+/// off by the timeout (`in_flight` when dropped).
 pub(super) struct Conn {
     inner: Inner,
     broken: bool,
+    in_flight: bool,
 }
 
-fn is_demoted(r: &RedisResult<impl Sized>) -> bool {
-    matches!(r, Err(e) if e.kind() == redis::ErrorKind::Server(ServerErrorKind::ReadOnly))
+fn is_broken(r: &RedisResult<impl Sized>) -> bool {
+    match r {
+        Ok(_) => false,
+        Err(e) => {
+            e.kind() == redis::ErrorKind::Server(ServerErrorKind::ReadOnly)
+                || e.kind() == redis::ErrorKind::Io
+                || e.kind() == redis::ErrorKind::ClusterConnectionNotFound
+                || e.is_connection_dropped()
+                || e.is_connection_refusal()
+        }
+    }
 }
 
 impl ConnectionLike for Conn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        let broken = &mut self.broken;
+        let (broken, in_flight) = (&mut self.broken, &mut self.in_flight);
         let fut = match &mut self.inner {
             Inner::Standalone(c) => c.req_packed_command(cmd),
-            Inner::Cluster(c) => c.req_packed_command(cmd),
+            Inner::Cluster { conn, .. } => conn.req_packed_command(cmd),
             Inner::Sentinel(c) => c.req_packed_command(cmd),
             Inner::Gone => return Box::pin(async { Err(gone()) }),
         };
+        *in_flight = true;
         Box::pin(async move {
             let r = fut.await;
-            *broken |= is_demoted(&r);
+            *in_flight = false;
+            *broken |= is_broken(&r);
             r
         })
     }
@@ -149,16 +229,18 @@ impl ConnectionLike for Conn {
         offset: usize,
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
-        let broken = &mut self.broken;
+        let (broken, in_flight) = (&mut self.broken, &mut self.in_flight);
         let fut = match &mut self.inner {
             Inner::Standalone(c) => c.req_packed_commands(cmd, offset, count),
-            Inner::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+            Inner::Cluster { conn, .. } => conn.req_packed_commands(cmd, offset, count),
             Inner::Sentinel(c) => c.req_packed_commands(cmd, offset, count),
             Inner::Gone => return Box::pin(async { Err(gone()) }),
         };
+        *in_flight = true;
         Box::pin(async move {
             let r = fut.await;
-            *broken |= is_demoted(&r);
+            *in_flight = false;
+            *broken |= is_broken(&r);
             r
         })
     }
@@ -166,7 +248,7 @@ impl ConnectionLike for Conn {
     fn get_db(&self) -> i64 {
         match &self.inner {
             Inner::Standalone(c) => c.get_db(),
-            Inner::Cluster(c) => c.get_db(),
+            Inner::Cluster { conn, .. } => conn.get_db(),
             Inner::Sentinel(c) => c.get_db(),
             Inner::Gone => 0,
         }
@@ -194,11 +276,11 @@ impl Conn {
                 .max(1),
         );
         let acked: Value = match &mut self.inner {
-            Inner::Cluster(c) => {
+            Inner::Cluster { conn, .. } => {
                 // WAIT has no key; send it to the primary of `key`'s slot.
                 let route = Route::with_key(key, SlotAddr::Master);
                 let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route));
-                c.route_command(cmd, routing).await?
+                conn.route_command(cmd, routing).await?
             }
             _ => cmd.query_async(self).await?,
         };
@@ -232,13 +314,15 @@ impl Conn {
 
 impl Drop for Conn {
     fn drop(&mut self) {
-        if !self.broken {
+        if !(self.broken || self.in_flight) {
             return;
         }
         // Detach from the pool: the underlying connection just closes.
         match std::mem::replace(&mut self.inner, Inner::Gone) {
             Inner::Standalone(c) => drop(deadpool_redis::Connection::take(c)),
-            Inner::Cluster(c) => drop(cluster::Connection::take(c)),
+            Inner::Cluster {
+                generation, shared, ..
+            } => shared.discard(generation),
             Inner::Sentinel(c) => drop(sentinel::Connection::take(c)),
             Inner::Gone => {}
         }
