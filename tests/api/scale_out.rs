@@ -168,3 +168,98 @@ async fn two_instances_share_every_token_state(b: Backend) {
     let body: Value = sessions.json().await.unwrap();
     assert_eq!(body["sessions"].as_array().map(Vec::len), Some(0));
 }
+
+/// Settings from `redis:` YAML, with overriding variables.
+fn redis_settings(
+    redis: &str,
+    vars: &[(&str, &str)],
+) -> Result<Settings, tessera::config::ConfigError> {
+    let yaml = format!("issuer: \"http://tessera.test\"\nredis: {redis}\n");
+    let vars = vars.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+    Settings::from_yaml_with_env(&yaml, Environment::Dev, vars)
+}
+
+#[test]
+fn scale_out_settings_are_checked_and_errors_name_the_key() {
+    let cases: &[(&str, &str, Option<&str>)] = &[
+        (
+            "cluster with seeds",
+            r#"{ mode: cluster, urls: ["redis://127.0.0.1:7000", "redis://127.0.0.1:7001"] }"#,
+            None,
+        ),
+        (
+            "sentinel with a name",
+            r#"{ mode: sentinel, urls: ["redis://127.0.0.1:26379"], master_name: "m" }"#,
+            None,
+        ),
+        (
+            "cluster without urls",
+            "{ mode: cluster }",
+            Some("redis.urls"),
+        ),
+        (
+            "sentinel without a name",
+            r#"{ mode: sentinel, urls: ["redis://127.0.0.1:26379"] }"#,
+            Some("redis.master_name"),
+        ),
+        (
+            "a bad seed",
+            r#"{ mode: cluster, urls: ["http://x:1"] }"#,
+            Some("redis.urls[0]"),
+        ),
+        (
+            "url in cluster mode",
+            r#"{ mode: cluster, url: "redis://a:1", urls: ["redis://b:1"] }"#,
+            Some("redis.url"),
+        ),
+        (
+            "urls in standalone",
+            r#"{ url: "redis://a:1", urls: ["redis://b:1"] }"#,
+            Some("redis.urls"),
+        ),
+        (
+            "master_name in cluster",
+            r#"{ mode: cluster, urls: ["redis://b:1"], master_name: "m" }"#,
+            Some("redis.master_name"),
+        ),
+        (
+            "wait_replicas without redis",
+            "{ wait_replicas: 1 }",
+            Some("redis.wait_replicas"),
+        ),
+        ("an unknown mode", "{ mode: ring }", Some("redis.mode")),
+    ];
+    for (what, yaml, bad_key) in cases {
+        let got = redis_settings(yaml, &[]);
+        match (bad_key, got) {
+            (None, Ok(_)) => {}
+            (None, Err(e)) => panic!("{what}: refused: {e}"),
+            (Some(_), Ok(_)) => panic!("{what}: accepted"),
+            (Some(key), Err(e)) => {
+                assert!(e.to_string().contains(&format!("`{key}`")), "{what}: {e}")
+            }
+        }
+    }
+}
+
+#[test]
+fn scale_out_settings_come_from_variables_too() {
+    let s = redis_settings(
+        "{}",
+        &[
+            ("TESSERA__REDIS__MODE", "sentinel"),
+            (
+                "TESSERA__REDIS__URLS",
+                r#"["redis://127.0.0.1:26379","redis://127.0.0.1:26380"]"#,
+            ),
+            ("TESSERA__REDIS__MASTER_NAME", "tessera"),
+            ("TESSERA__REDIS__WAIT_REPLICAS", "1"),
+        ],
+    )
+    .expect("settings");
+    assert_eq!(s.redis.mode, tessera::config::RedisMode::Sentinel);
+    assert_eq!(s.redis_urls().len(), 2);
+    assert_eq!(s.redis.wait_replicas, 1);
+    assert!(s.uses_redis());
+    assert!(!s.masked_json().contains("26379"), "urls are masked");
+}
