@@ -26,7 +26,7 @@ trap cleanup EXIT
 free_port() { # a port nothing listens on
   local p
   while :; do
-    p=$(( (RANDOM % 20000) + 30000 ))
+    p=$(( (RANDOM % 10000) + 22000 )) # below the ephemeral range
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
   done
 }

@@ -22,7 +22,7 @@ in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 free_port() {
   local p
   for _ in $(seq 200); do
-    p=$(( (RANDOM % 30000) + 20000 ))
+    p=$(( (RANDOM % 12000) + 10000 )) # p and p+10000 stay below the ephemeral range
     if ! in_use "$p" && ! in_use $((p + 10000)) && ! grep -qx "$p" "$STATE/ports" 2>/dev/null; then
       echo "$p" >>"$STATE/ports"
       echo "$p"
@@ -42,7 +42,7 @@ wait_for() {
     sleep 0.1
   done
   echo "timed out after ${secs}s waiting for $what" >&2
-  exit 1
+  return 1
 }
 
 node() { # node PORT [redis-server args...]
@@ -52,7 +52,10 @@ node() { # node PORT [redis-server args...]
   redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
     --dir "$STATE/$port" --repl-diskless-sync yes --repl-diskless-sync-delay 0 \
     --daemonize yes --pidfile "$STATE/$port/pid" --logfile "$STATE/$port/log" "$@"
-  wait_for "redis on $port" 10 redis-cli -p "$port" ping
+  wait_for "redis on $port" 10 redis-cli -p "$port" ping || {
+    cat "$STATE/$port/log" >&2
+    exit 1
+  }
 }
 
 cluster_ok() { redis-cli -p "$1" cluster info | grep -q cluster_state:ok; }
@@ -84,7 +87,7 @@ up() {
     urls+=("redis://127.0.0.1:$p")
   done
   timeout 60 redis-cli --cluster create "${seeds[@]}" --cluster-replicas 1 --cluster-yes >"$STATE/cluster-create.log"
-  for p in "${ports[@]}"; do wait_for "cluster state ok on $p" 30 cluster_ok "$p"; done
+  for p in "${ports[@]}"; do wait_for "cluster state ok on $p" 30 cluster_ok "$p" || exit 1; done
 
   local primary replica sentinels=() surls=()
   primary=$(free_port)
@@ -106,11 +109,11 @@ sentinel parallel-syncs $MASTER_NAME 1
 EOF
     redis-server "$STATE/$s/sentinel.conf" --sentinel --daemonize yes \
       --pidfile "$STATE/$s/pid" --logfile "$STATE/$s/log"
-    wait_for "sentinel on $s" 10 redis-cli -p "$s" ping
+    wait_for "sentinel on $s" 10 redis-cli -p "$s" ping || exit 1
     sentinels+=("$s")
     surls+=("redis://127.0.0.1:$s")
   done
-  for s in "${sentinels[@]}"; do wait_for "sentinels to meet ($s)" 30 sentinels_ready "$s"; done
+  for s in "${sentinels[@]}"; do wait_for "sentinels to meet ($s)" 30 sentinels_ready "$s" || exit 1; done
 
   local list slist
   list=$(printf '"%s",' "${urls[@]}")

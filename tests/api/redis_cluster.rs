@@ -119,18 +119,18 @@ fn can_bind(port: u16) -> bool {
     TcpListener::bind(("127.0.0.1", port)).is_ok()
 }
 
-/// A free port whose cluster-bus port (+10000) is free too.
+/// A free port whose cluster-bus port (+10000) is free too, both below
+/// the kernel's ephemeral range (32768+), so that no outgoing connection
+/// grabs one between this check and the node's start.
 fn free_port() -> u16 {
-    for _ in 0..100 {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("no free loopback port");
-        if port <= 55_000 && can_bind(port + 10_000) {
+    for _ in 0..200 {
+        let r = uuid::Uuid::new_v4().as_u128() % 12_000;
+        let port = 10_000 + u16::try_from(r).expect("below 12000");
+        if can_bind(port) && can_bind(port + 10_000) {
             return port;
         }
     }
-    panic!("no free loopback port pair (port, port+10000)");
+    panic!("no free loopback port pair (port, port+10000) in 10000-32000");
 }
 
 fn ping(port: u16) -> bool {
