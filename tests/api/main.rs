@@ -1,5 +1,6 @@
 //! Black-box tests: the real server on port 0, against the memory store and
-//! a private `redis-server` per test.
+//! a private `redis-server` per test (and a shared Redis Cluster and
+//! Sentinel group for the scale-out suites: `redis_cluster.rs`).
 
 mod core;
 mod helpers;
