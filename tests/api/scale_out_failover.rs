@@ -244,3 +244,74 @@ async fn a_sentinel_primary_failover_answers_503_then_recovers() {
     assert_eq!(plain.revoke(&t).await.status(), StatusCode::OK);
     assert_eq!(app.verify_get(&t).await.status(), StatusCode::UNAUTHORIZED);
 }
+
+/// A planned switchover (`SENTINEL FAILOVER`): the old primary lives on as
+/// a replica, so connections to it must not keep serving (or failing)
+/// requests; every write lands on the new primary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sentinel_switchover_moves_the_instance_to_the_new_primary() {
+    let group = tokio::task::block_in_place(RedisSentinel::start);
+    let app = spawn_app_over(Backend::Sentinel, &group.urls(), None, &[]).await;
+    let (live, revoked) = tokens(&app, 4).await;
+    let stop = Arc::new(Mutex::new(false));
+    let probes = Arc::new(Mutex::new(Vec::new()));
+    let tasks = start_load(&app, live.clone(), revoked, stop.clone(), probes.clone());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let old = group.primary.port;
+    tokio::task::block_in_place(|| {
+        let mut c = group.sentinels[0].connection().expect("sentinel");
+        let _: () = deadpool_redis::redis::cmd("SENTINEL")
+            .arg("FAILOVER")
+            .arg(crate::redis_cluster::MASTER_NAME)
+            .query(&mut c)
+            .expect("SENTINEL FAILOVER");
+        crate::redis_cluster::wait_until("the switchover", Duration::from_secs(30), || {
+            let addr: Vec<String> = deadpool_redis::redis::cmd("SENTINEL")
+                .arg("GET-MASTER-ADDR-BY-NAME")
+                .arg(crate::redis_cluster::MASTER_NAME)
+                .query(&mut c)
+                .unwrap_or_default();
+            addr.get(1).is_some_and(|p| p != &old.to_string())
+        });
+    });
+    // Writes reach the new primary (a demoted connection would say READONLY).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let res = app.issue(serde_json::json!({ "sub": SUB })).await;
+        if res.status() == StatusCode::OK {
+            break;
+        }
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            Instant::now() < deadline,
+            "writes never reached the new primary"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let t = app.access_token(SUB).await;
+    assert_eq!(app.revoke(&t).await.status(), StatusCode::OK);
+    assert_eq!(app.verify_get(&t).await.status(), StatusCode::UNAUTHORIZED);
+    for t in &live {
+        assert_eq!(app.verify_get(t).await.status(), StatusCode::OK);
+    }
+    *stop.lock().unwrap() = true;
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let probes = probes.lock().unwrap().clone();
+    let unavailable = probes.iter().filter(|p| p.status == 503).count();
+    for p in &probes {
+        assert!(
+            p.status != 0 && p.took < Duration::from_secs(2),
+            "hang: {p:?}"
+        );
+        if p.kind == Kind::Revoked {
+            assert_ne!(p.status, 200, "a revoked token verified: {p:?}");
+        }
+    }
+    println!(
+        "sentinel switchover: {} requests, {unavailable} answered 503",
+        probes.len()
+    );
+}
