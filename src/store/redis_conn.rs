@@ -43,8 +43,7 @@ pub(super) enum Pools {
 /// A cluster connection is multiplexed and follows the slot map by itself,
 /// so one is shared by every request (a pooled checkout would PING every
 /// primary first). It comes from deadpool's cluster pool and is replaced
-/// by a fresh one when a request on it fails at the connection level or
-/// is cut off by the timeout (e.g. while a primary is failing over).
+/// by a fresh one when a request on it fails at the connection level.
 #[derive(Clone)]
 pub(super) struct SharedCluster {
     pool: cluster::Pool,
@@ -320,9 +319,13 @@ impl Drop for Conn {
         // Detach from the pool: the underlying connection just closes.
         match std::mem::replace(&mut self.inner, Inner::Gone) {
             Inner::Standalone(c) => drop(deadpool_redis::Connection::take(c)),
+            // A timeout alone is expected while a primary fails over: the
+            // cluster client re-routes by itself, and replacing it would
+            // stall the requests of healthy slots too.
             Inner::Cluster {
                 generation, shared, ..
-            } => shared.discard(generation),
+            } if self.broken => shared.discard(generation),
+            Inner::Cluster { .. } => {}
             Inner::Sentinel(c) => drop(sentinel::Connection::take(c)),
             Inner::Gone => {}
         }

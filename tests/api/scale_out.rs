@@ -9,6 +9,11 @@ use tessera::startup::Application;
 use crate::helpers::{Backend, TestApp, base_yaml};
 use crate::redis_cluster::{MASTER_NAME, shared_cluster, shared_sentinel};
 
+const TIMEOUT_VAR: &str = "TESSERA__REDIS__TIMEOUT_MS";
+
+/// `redis.timeout_ms` of the scale-out test apps.
+pub const SCALE_OUT_TIMEOUT_MS: u64 = 1000;
+
 /// `mode: …, urls: [...]` (and `master_name`) for a backend.
 pub fn scale_out_yaml(backend: Backend, urls: &[String]) -> String {
     let list = urls
@@ -68,9 +73,14 @@ pub async fn spawn_app_over(
         &format!("redis: {{ {}, ", scale_out_yaml(backend, urls)),
         1,
     );
-    let vars = overrides
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()));
+    // A wider Redis bound than the standalone tests' 300 ms: the first
+    // calls load scripts on several nodes, and the suite runs in parallel
+    // on few cores. `overrides` come later and win.
+    let vars = std::iter::once((TIMEOUT_VAR.to_string(), SCALE_OUT_TIMEOUT_MS.to_string())).chain(
+        overrides
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
     let settings =
         Settings::from_yaml_with_env(&yaml, Environment::Dev, vars).expect("test config");
     let app = Application::build(settings).await.expect("build app");
