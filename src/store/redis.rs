@@ -26,6 +26,7 @@ const LIB: &str = include_str!("lua/lib.lua");
 
 struct Scripts {
     put_access: Script,
+    revoke_access: Script,
     create_session: Script,
     rotate: Script,
     revoke_family: Script,
@@ -38,6 +39,7 @@ impl Scripts {
         let with_lib = |body: &str| Script::new(&format!("{LIB}\n{body}"));
         Scripts {
             put_access: with_lib(include_str!("lua/put_access.lua")),
+            revoke_access: Script::new(include_str!("lua/revoke_access.lua")),
             create_session: with_lib(include_str!("lua/create_session.lua")),
             rotate: with_lib(include_str!("lua/rotate.lua")),
             revoke_family: with_lib(include_str!("lua/revoke_family.lua")),
@@ -166,14 +168,15 @@ impl TokenStore for RedisStore {
 
     async fn revoke_access(&self, sub: &str, jti: &Jti) -> Result<bool, StoreError> {
         let base = self.base(sub);
-        let (deleted, _): (i64, i64) = self
+        let script = &self.scripts.revoke_access;
+        let deleted: i64 = self
             .run(|mut c| async move {
                 let key = format!("{base}at:{jti}");
-                let out = redis::pipe()
-                    .atomic()
-                    .del(&key)
-                    .zrem(format!("{base}ats"), jti.to_string())
-                    .query_async(&mut c)
+                let out = script
+                    .key(&key)
+                    .key(format!("{base}ats"))
+                    .arg(jti.to_string())
+                    .invoke_async(&mut c)
                     .await?;
                 self.acknowledge(&mut c, &key).await?;
                 Ok(out)

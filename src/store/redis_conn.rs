@@ -156,7 +156,6 @@ impl Pools {
         Ok(Conn {
             inner,
             broken: false,
-            in_flight: false,
         })
     }
 
@@ -183,12 +182,13 @@ enum Inner {
 /// One connection of any kind. A connection that answered `READONLY` (a
 /// primary demoted by a failover) or failed at the connection level is not
 /// handed out again: the next request asks the sentinels for the primary,
-/// or builds a fresh cluster connection. So is one whose request was cut
-/// off by the timeout (`in_flight` when dropped).
+/// or builds a fresh cluster connection. A timeout alone does not count:
+/// the cluster client re-routes by itself while a primary fails over (a
+/// new connection would stall healthy slots too), and a pooled connection
+/// whose reply was abandoned stays usable.
 pub(super) struct Conn {
     inner: Inner,
     broken: bool,
-    in_flight: bool,
 }
 
 fn is_broken(r: &RedisResult<impl Sized>) -> bool {
@@ -206,17 +206,15 @@ fn is_broken(r: &RedisResult<impl Sized>) -> bool {
 
 impl ConnectionLike for Conn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        let (broken, in_flight) = (&mut self.broken, &mut self.in_flight);
+        let broken = &mut self.broken;
         let fut = match &mut self.inner {
             Inner::Standalone(c) => c.req_packed_command(cmd),
             Inner::Cluster { conn, .. } => conn.req_packed_command(cmd),
             Inner::Sentinel(c) => c.req_packed_command(cmd),
             Inner::Gone => return Box::pin(async { Err(gone()) }),
         };
-        *in_flight = true;
         Box::pin(async move {
             let r = fut.await;
-            *in_flight = false;
             *broken |= is_broken(&r);
             r
         })
@@ -228,17 +226,15 @@ impl ConnectionLike for Conn {
         offset: usize,
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
-        let (broken, in_flight) = (&mut self.broken, &mut self.in_flight);
+        let broken = &mut self.broken;
         let fut = match &mut self.inner {
             Inner::Standalone(c) => c.req_packed_commands(cmd, offset, count),
             Inner::Cluster { conn, .. } => conn.req_packed_commands(cmd, offset, count),
             Inner::Sentinel(c) => c.req_packed_commands(cmd, offset, count),
             Inner::Gone => return Box::pin(async { Err(gone()) }),
         };
-        *in_flight = true;
         Box::pin(async move {
             let r = fut.await;
-            *in_flight = false;
             *broken |= is_broken(&r);
             r
         })
@@ -313,19 +309,15 @@ impl Conn {
 
 impl Drop for Conn {
     fn drop(&mut self) {
-        if !(self.broken || self.in_flight) {
+        if !self.broken {
             return;
         }
         // Detach from the pool: the underlying connection just closes.
         match std::mem::replace(&mut self.inner, Inner::Gone) {
             Inner::Standalone(c) => drop(deadpool_redis::Connection::take(c)),
-            // A timeout alone is expected while a primary fails over: the
-            // cluster client re-routes by itself, and replacing it would
-            // stall the requests of healthy slots too.
             Inner::Cluster {
                 generation, shared, ..
-            } if self.broken => shared.discard(generation),
-            Inner::Cluster { .. } => {}
+            } => shared.discard(generation),
             Inner::Sentinel(c) => drop(sentinel::Connection::take(c)),
             Inner::Gone => {}
         }
