@@ -150,6 +150,27 @@ pub struct RedisSettings {
     /// Bound on waiting for, creating or recycling a pooled connection and on
     /// each command, in milliseconds. Past it a request fails with 503.
     pub timeout_ms: u64,
+    /// `standalone` (one server at `url`), `cluster` (seed nodes in `urls`)
+    /// or `sentinel` (sentinels in `urls`, primary named `master_name`).
+    pub mode: RedisMode,
+    /// Cluster seed nodes or sentinels, `redis://host:port` each.
+    #[serde(serialize_with = "mask_vec")]
+    pub urls: Vec<SecretString>,
+    /// The primary's name as the sentinels know it (mode `sentinel`).
+    pub master_name: Option<String>,
+    /// After each revocation, `WAIT` for this many replicas to acknowledge
+    /// it (0 = off); fewer within half of `timeout_ms` answers 503.
+    pub wait_replicas: usize,
+}
+
+/// How Tessera reaches Redis.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RedisMode {
+    #[default]
+    Standalone,
+    Cluster,
+    Sentinel,
 }
 
 impl Default for RedisSettings {
@@ -159,6 +180,10 @@ impl Default for RedisSettings {
             key_prefix: "tessera:".into(),
             pool_size: 0,
             timeout_ms: 500,
+            mode: RedisMode::Standalone,
+            urls: Vec::new(),
+            master_name: None,
+            wait_replicas: 0,
         }
     }
 }
@@ -170,6 +195,10 @@ impl fmt::Debug for RedisSettings {
             .field("key_prefix", &self.key_prefix)
             .field("pool_size", &self.pool_size)
             .field("timeout_ms", &self.timeout_ms)
+            .field("mode", &self.mode)
+            .field("urls", &vec!["***"; self.urls.len()])
+            .field("master_name", &self.master_name)
+            .field("wait_replicas", &self.wait_replicas)
             .finish()
     }
 }
@@ -319,6 +348,15 @@ fn mask<S: serde::Serializer>(_: &SecretString, s: S) -> Result<S::Ok, S::Error>
     s.serialize_str("***")
 }
 
+fn mask_vec<S: serde::Serializer>(v: &[SecretString], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    let mut seq = s.serialize_seq(Some(v.len()))?;
+    for _ in v {
+        seq.serialize_element("***")?;
+    }
+    seq.end()
+}
+
 fn mask_opt<S: serde::Serializer>(v: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
     match v {
         Some(_) => s.serialize_str("***"),
@@ -399,7 +437,22 @@ impl Settings {
         if self.redis.timeout_ms == 0 {
             return Err(ConfigError::invalid("redis.timeout_ms", "must be above 0"));
         }
+        if self.redis.mode != RedisMode::Standalone {
+            self.validate_scale_out()?;
+        } else if let Some(key) = self.scale_out_key_in_standalone() {
+            return Err(ConfigError::invalid(
+                key,
+                "is only for redis.mode `cluster` or `sentinel`",
+            ));
+        }
         match &self.redis.url {
+            Some(_) if self.redis.mode != RedisMode::Standalone => {
+                return Err(ConfigError::invalid(
+                    "redis.url",
+                    "is for redis.mode `standalone`; list cluster nodes or sentinels in redis.urls",
+                ));
+            }
+            None if self.redis.mode != RedisMode::Standalone => {}
             Some(url) => {
                 let url = url.expose_secret();
                 if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
@@ -416,6 +469,12 @@ impl Settings {
                 ));
             }
             None => {}
+        }
+        if self.redis.wait_replicas > 0 && !self.uses_redis() {
+            return Err(ConfigError::invalid(
+                "redis.wait_replicas",
+                "needs Redis (redis.url, or redis.urls with redis.mode)",
+            ));
         }
         let t = &self.tokens;
         if t.access_ttl_secs == 0 || t.access_ttl_secs > 24 * 3600 {
@@ -463,6 +522,51 @@ impl Settings {
             }
         }
         Ok(())
+    }
+
+    /// A scale-out key set while `redis.mode` is `standalone`.
+    fn scale_out_key_in_standalone(&self) -> Option<&'static str> {
+        if !self.redis.urls.is_empty() {
+            Some("redis.urls")
+        } else if self.redis.master_name.is_some() {
+            Some("redis.master_name")
+        } else {
+            None
+        }
+    }
+
+    /// Rules of `redis.mode: cluster | sentinel`.
+    fn validate_scale_out(&self) -> Result<(), ConfigError> {
+        let r = &self.redis;
+        if r.urls.is_empty() {
+            return Err(ConfigError::invalid(
+                "redis.urls",
+                "must list at least one node (cluster seeds or sentinels) when redis.mode is not standalone",
+            ));
+        }
+        for (i, url) in r.urls.iter().enumerate() {
+            let url = url.expose_secret();
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                return Err(ConfigError::invalid(
+                    format!("redis.urls[{i}]"),
+                    "must start with redis:// or rediss://",
+                ));
+            }
+        }
+        match (r.mode, &r.master_name) {
+            (RedisMode::Sentinel, None) => Err(ConfigError::invalid(
+                "redis.master_name",
+                "is required when redis.mode is sentinel",
+            )),
+            (RedisMode::Sentinel, Some(name)) if name.trim().is_empty() => Err(
+                ConfigError::invalid("redis.master_name", "must not be empty"),
+            ),
+            (RedisMode::Cluster, Some(_)) => Err(ConfigError::invalid(
+                "redis.master_name",
+                "is only for redis.mode sentinel",
+            )),
+            _ => Ok(()),
+        }
     }
 
     fn validate_keys(&self) -> Result<(), ConfigError> {
@@ -542,6 +646,20 @@ impl Settings {
     /// The configuration with every secret replaced by `***`, as YAML-ish JSON.
     pub fn masked_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("<unprintable: {e}>"))
+    }
+
+    /// Whether Redis is configured in any mode (else the memory store).
+    pub fn uses_redis(&self) -> bool {
+        self.redis.url.is_some() || self.redis.mode != RedisMode::Standalone
+    }
+
+    /// The cluster seeds or sentinels (`redis.urls`).
+    pub fn redis_urls(&self) -> Vec<String> {
+        self.redis
+            .urls
+            .iter()
+            .map(|u| u.expose_secret().to_owned())
+            .collect()
     }
 
     /// The Redis URL, if one is configured.

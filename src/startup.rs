@@ -12,10 +12,11 @@ use actix_web::middleware::Next;
 use actix_web::{App, HttpMessage, HttpServer, web};
 
 use crate::auth::Clients;
-use crate::config::Settings;
+use crate::config::{RedisMode, Settings};
 use crate::error::ApiError;
 use crate::routes::{self, AppState, RequestId};
 use crate::service::Tokens;
+use crate::store::redis_conn::Topology;
 use crate::store::{MemoryStore, RedisStore, Store, redis::RedisOptions};
 use crate::token::KeySet;
 
@@ -48,6 +49,9 @@ fn cores() -> usize {
 
 /// The store the settings ask for: Redis when a URL is set, else memory.
 pub fn build_store(settings: &Settings) -> Result<Store, StartupError> {
+    if settings.redis.mode != RedisMode::Standalone || settings.redis.wait_replicas > 0 {
+        return build_redis_store(settings);
+    }
     match settings.redis_url() {
         Some(url) => {
             let pool_size = match settings.redis.pool_size {
@@ -68,6 +72,37 @@ pub fn build_store(settings: &Settings) -> Result<Store, StartupError> {
             Ok(Store::Memory(MemoryStore::new()))
         }
     }
+}
+
+/// The Redis store in any `redis.mode`, with `redis.wait_replicas`.
+fn build_redis_store(settings: &Settings) -> Result<Store, StartupError> {
+    let urls = settings.redis_urls();
+    let master_name = settings.redis.master_name.clone().unwrap_or_default();
+    let topology = match settings.redis.mode {
+        RedisMode::Sentinel => Topology::Sentinel {
+            urls: &urls,
+            master_name: &master_name,
+        },
+        RedisMode::Cluster => Topology::Cluster { urls: &urls },
+        RedisMode::Standalone => Topology::Standalone {
+            url: settings.redis_url().unwrap_or_default(),
+        },
+    };
+    let pool_size = match settings.redis.pool_size {
+        0 => cores() * 4,
+        n => n,
+    };
+    let opts = RedisOptions {
+        url: "",
+        key_prefix: &settings.redis.key_prefix,
+        pool_size,
+        timeout: Duration::from_millis(settings.redis.timeout_ms),
+    };
+    Ok(Store::Redis(RedisStore::connect_to(
+        topology,
+        &opts,
+        settings.redis.wait_replicas,
+    )?))
 }
 
 impl Application {

@@ -5,6 +5,7 @@
 mod memory;
 mod record;
 pub mod redis;
+pub mod redis_conn;
 
 use std::future::Future;
 

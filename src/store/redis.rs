@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_redis::redis::{self, AsyncCommands, ErrorKind, Script, ServerErrorKind};
-use deadpool_redis::{Config, Pool, PoolConfig, Runtime, Timeouts};
 
+use super::redis_conn::{Conn, Pools, Topology};
 use super::{
     AccessRecord, NewSession, REMEMBERED_DIGESTS, RotateOutcome, Rotation, SessionRecord,
     StoreError, TokenStore, now_ms,
@@ -26,6 +26,7 @@ const LIB: &str = include_str!("lua/lib.lua");
 
 struct Scripts {
     put_access: Script,
+    revoke_access: Script,
     create_session: Script,
     rotate: Script,
     revoke_family: Script,
@@ -38,6 +39,7 @@ impl Scripts {
         let with_lib = |body: &str| Script::new(&format!("{LIB}\n{body}"));
         Scripts {
             put_access: with_lib(include_str!("lua/put_access.lua")),
+            revoke_access: Script::new(include_str!("lua/revoke_access.lua")),
             create_session: with_lib(include_str!("lua/create_session.lua")),
             rotate: with_lib(include_str!("lua/rotate.lua")),
             revoke_family: with_lib(include_str!("lua/revoke_family.lua")),
@@ -49,10 +51,12 @@ impl Scripts {
 
 #[derive(Clone)]
 pub struct RedisStore {
-    pool: Pool,
+    pool: Pools,
     prefix: Arc<str>,
     timeout: Duration,
     scripts: Arc<Scripts>,
+    /// Replicas that must acknowledge a revocation (`WAIT`); 0 = off.
+    wait_replicas: usize,
 }
 
 /// Connection settings for [`RedisStore::connect`].
@@ -78,29 +82,35 @@ impl RedisStore {
     pub fn close(&self) {
         self.pool.close();
     }
-}
 
-impl RedisStore {
-    /// Builds the pool; connections are made lazily, so a Redis that is
-    /// down at start-up only makes requests fail until it is back.
+    /// Builds a standalone pool over `opts.url`.
     pub fn connect(opts: RedisOptions<'_>) -> Result<Self, StoreError> {
-        let mut cfg = Config::from_url(opts.url);
-        let mut pool_cfg = PoolConfig::new(opts.pool_size.max(1));
-        pool_cfg.timeouts = Timeouts {
-            wait: Some(opts.timeout),
-            create: Some(opts.timeout),
-            recycle: Some(opts.timeout),
-        };
-        cfg.pool = Some(pool_cfg);
-        let pool = cfg
-            .create_pool(Some(Runtime::Tokio1))
-            .map_err(|e| StoreError::Backend(format!("invalid Redis configuration: {e}")))?;
+        Self::connect_to(Topology::Standalone { url: opts.url }, &opts, 0)
+    }
+
+    /// Builds the pool for any `redis.mode` (`opts.url` is not read);
+    /// connections are made lazily, so a Redis that is down at start-up
+    /// only makes requests fail until it is back. `wait_replicas` > 0 makes
+    /// every revocation wait for that many replica acknowledgements.
+    pub fn connect_to(
+        topology: Topology<'_>,
+        opts: &RedisOptions<'_>,
+        wait_replicas: usize,
+    ) -> Result<Self, StoreError> {
         Ok(RedisStore {
-            pool,
+            pool: Pools::create(topology, opts.pool_size, opts.timeout)?,
             prefix: opts.key_prefix.into(),
             timeout: opts.timeout,
             scripts: Arc::new(Scripts::new()),
+            wait_replicas,
         })
+    }
+
+    /// `WAIT` for the configured replicas after a revocation written to
+    /// `key`'s node; bounded by half the timeout, leaving room for the rest.
+    async fn acknowledge(&self, c: &mut Conn, key: &str) -> redis::RedisResult<()> {
+        c.acknowledge(key, self.wait_replicas, self.timeout / 2)
+            .await
     }
 
     /// `<prefix>{<sub>}:`, the start of every key of one user.
@@ -111,15 +121,11 @@ impl RedisStore {
     /// Runs `f` with a pooled connection, bounded by the configured timeout.
     async fn run<T, F, Fut>(&self, f: F) -> Result<T, StoreError>
     where
-        F: FnOnce(deadpool_redis::Connection) -> Fut,
+        F: FnOnce(Conn) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         let work = async {
-            let conn = self
-                .pool
-                .get()
-                .await
-                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            let conn = self.pool.get().await?;
             f(conn).await.map_err(classify)
         };
         tokio::time::timeout(self.timeout, work)
@@ -167,14 +173,18 @@ impl TokenStore for RedisStore {
 
     async fn revoke_access(&self, sub: &str, jti: &Jti) -> Result<bool, StoreError> {
         let base = self.base(sub);
-        let (deleted, _): (i64, i64) = self
+        let script = &self.scripts.revoke_access;
+        let deleted: i64 = self
             .run(|mut c| async move {
-                redis::pipe()
-                    .atomic()
-                    .del(format!("{base}at:{jti}"))
-                    .zrem(format!("{base}ats"), jti.to_string())
-                    .query_async(&mut c)
-                    .await
+                let key = format!("{base}at:{jti}");
+                let out = script
+                    .key(&key)
+                    .key(format!("{base}ats"))
+                    .arg(jti.to_string())
+                    .invoke_async(&mut c)
+                    .await?;
+                self.acknowledge(&mut c, &key).await?;
+                Ok(out)
             })
             .await?;
         Ok(deleted > 0)
@@ -231,8 +241,9 @@ impl TokenStore for RedisStore {
         let now = now_ms();
         let outcome: String = self
             .run(|mut c| async move {
-                script
-                    .key(format!("{base}fam:{}", r.sid))
+                let fam = format!("{base}fam:{}", r.sid);
+                let out = script
+                    .key(&fam)
                     .key(format!("{base}at:{}", r.jti))
                     .arg(&base)
                     .arg(r.sid.to_string())
@@ -245,7 +256,10 @@ impl TokenStore for RedisStore {
                     .arg(r.now)
                     .arg(REMEMBERED_DIGESTS)
                     .invoke_async(&mut c)
-                    .await
+                    .await?;
+                // A rotation revokes the presented refresh token.
+                self.acknowledge(&mut c, &fam).await?;
+                Ok(out)
             })
             .await?;
         match outcome.as_str() {
@@ -261,12 +275,15 @@ impl TokenStore for RedisStore {
         let script = &self.scripts.revoke_family;
         let n: i64 = self
             .run(|mut c| async move {
-                script
-                    .key(format!("{base}fam:{sid}"))
+                let fam = format!("{base}fam:{sid}");
+                let n = script
+                    .key(&fam)
                     .arg(&base)
                     .arg(sid.to_string())
                     .invoke_async(&mut c)
-                    .await
+                    .await?;
+                self.acknowledge(&mut c, &fam).await?;
+                Ok(n)
             })
             .await?;
         Ok(n > 0)
@@ -278,13 +295,16 @@ impl TokenStore for RedisStore {
         let now = now_ms();
         let n: u64 = self
             .run(|mut c| async move {
-                script
-                    .key(format!("{base}sessions"))
+                let sessions = format!("{base}sessions");
+                let n = script
+                    .key(&sessions)
                     .key(format!("{base}ats"))
                     .arg(&base)
                     .arg(now)
                     .invoke_async(&mut c)
-                    .await
+                    .await?;
+                self.acknowledge(&mut c, &sessions).await?;
+                Ok(n)
             })
             .await?;
         Ok(n)

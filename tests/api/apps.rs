@@ -13,6 +13,9 @@ pub async fn spawn_app_keyed(backend: Backend, alg: KeyAlg, overrides: &[(&str, 
     let redis = match backend {
         Backend::Memory => None,
         Backend::Redis => Some(RedisServer::start()),
+        Backend::Cluster | Backend::Sentinel => {
+            panic!("spawn_app_keyed builds memory or standalone Redis apps only")
+        }
     };
     let dir = tempfile::tempdir().expect("tempdir");
     let key_path = dir.path().join("k1.pem");

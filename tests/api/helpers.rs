@@ -17,6 +17,10 @@ pub const SECRET: &str = "test-secret-0123456789";
 pub enum Backend {
     Memory,
     Redis,
+    /// The shared 3+3 Redis Cluster (`redis_cluster::shared_cluster`).
+    Cluster,
+    /// The shared Sentinel group (`redis_cluster::shared_sentinel`).
+    Sentinel,
 }
 
 /// Runs each named scenario once per backend:
@@ -37,6 +41,30 @@ macro_rules! both_backends {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     super::$name($crate::helpers::Backend::Redis).await
+                }
+            )*
+        }
+    };
+}
+
+/// Runs each named scenario on the scale-out backends too:
+/// `<module>::cluster::<name>` and `<module>::sentinel::<name>`.
+#[macro_export]
+macro_rules! scale_out_backends {
+    ($($name:ident),* $(,)?) => {
+        mod cluster {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Cluster).await
+                }
+            )*
+        }
+        mod sentinel {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Sentinel).await
                 }
             )*
         }
@@ -91,6 +119,9 @@ pub async fn spawn_app_with(backend: Backend, overrides: &[(&str, &str)]) -> Tes
     let redis = match backend {
         Backend::Memory => None,
         Backend::Redis => Some(RedisServer::start()),
+        Backend::Cluster | Backend::Sentinel => {
+            return crate::scale_out::spawn_scaled_app(backend, None, overrides).await;
+        }
     };
     spawn_app_on(redis, overrides).await
 }

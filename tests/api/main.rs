@@ -1,5 +1,6 @@
 //! Black-box tests: the real server on port 0, against the memory store and
-//! a private `redis-server` per test.
+//! a private `redis-server` per test (and a shared Redis Cluster and
+//! Sentinel group for the scale-out suites: `redis_cluster.rs`).
 
 mod apache;
 mod apps;
@@ -14,9 +15,12 @@ mod nginx;
 mod process;
 mod random_bodies;
 mod rate_limits;
+mod redis_cluster;
 mod redis_faults;
 mod redis_layout;
 mod redis_server;
+mod scale_out;
+mod scale_out_failover;
 mod secrets;
 mod sessions;
 mod shutdown;

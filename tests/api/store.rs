@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tessera::domain::{Jti, Sid};
 use tessera::store::redis::RedisOptions;
+use tessera::store::redis_conn::Topology;
 use tessera::store::{
     AccessRecord, MemoryStore, NewSession, RedisStore, RefreshDigest, RotateOutcome, Rotation,
     SessionRecord, Store, TokenStore,
@@ -32,6 +33,46 @@ crate::both_backends!(
     ping_answers,
 );
 
+// The same suite on the shared Redis Cluster and Sentinel group; each
+// test keeps to its own key prefix.
+crate::scale_out_backends!(
+    a_put_record_reads_back,
+    an_unknown_token_has_no_record,
+    records_expire_with_the_token,
+    revoking_one_access_token_leaves_the_others,
+    a_created_session_reads_back_with_its_digest,
+    rotation_swaps_the_digest_and_remembers_the_old_one,
+    reuse_of_a_rotated_digest_revokes_the_family_and_its_tokens,
+    an_unknown_digest_changes_nothing,
+    revoking_a_family_revokes_its_access_tokens,
+    revoking_a_user_ends_every_session_and_token,
+    listing_sessions_skips_expired_ones_and_orders_by_expiry,
+    the_session_cap_evicts_the_earliest_expiring,
+    fifty_concurrent_rotations_yield_exactly_one_success,
+    users_do_not_see_each_other,
+    ping_answers,
+);
+
+/// A store over the shared cluster or sentinel group, with its own prefix.
+fn scaled_out_store(b: Backend) -> Store {
+    let urls = crate::scale_out::shared_urls(b);
+    let prefix = format!("conf{}:", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let topology = match b {
+        Backend::Cluster => Topology::Cluster { urls: &urls },
+        _ => Topology::Sentinel {
+            urls: &urls,
+            master_name: crate::redis_cluster::MASTER_NAME,
+        },
+    };
+    let opts = RedisOptions {
+        url: "",
+        key_prefix: &prefix,
+        pool_size: 8,
+        timeout: Duration::from_millis(2000),
+    };
+    Store::Redis(RedisStore::connect_to(topology, &opts, 0).unwrap())
+}
+
 struct Fixture {
     store: Store,
     _redis: Option<RedisServer>,
@@ -57,6 +98,10 @@ fn fixture(b: Backend) -> Fixture {
                 _redis: Some(redis),
             }
         }
+        Backend::Cluster | Backend::Sentinel => Fixture {
+            store: scaled_out_store(b),
+            _redis: None,
+        },
     }
 }
 

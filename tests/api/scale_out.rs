@@ -1,0 +1,275 @@
+//! Many Tessera instances over one Redis Cluster (or Sentinel group): what
+//! one instance writes, every other sees at once.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tessera::config::{Environment, Settings};
+use tessera::startup::Application;
+
+use crate::helpers::{Backend, TestApp, base_yaml};
+use crate::redis_cluster::{MASTER_NAME, shared_cluster, shared_sentinel};
+
+const TIMEOUT_VAR: &str = "TESSERA__REDIS__TIMEOUT_MS";
+
+/// `redis.timeout_ms` of the scale-out test apps.
+pub const SCALE_OUT_TIMEOUT_MS: u64 = 1000;
+
+/// `mode: …, urls: [...]` (and `master_name`) for a backend.
+pub fn scale_out_yaml(backend: Backend, urls: &[String]) -> String {
+    let list = urls
+        .iter()
+        .map(|u| format!("\"{u}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    match backend {
+        Backend::Cluster => format!("mode: cluster, urls: [{list}]"),
+        Backend::Sentinel => {
+            format!("mode: sentinel, urls: [{list}], master_name: \"{MASTER_NAME}\"")
+        }
+        other => panic!("{other:?} is not a scale-out backend"),
+    }
+}
+
+/// The seed nodes or sentinels of the shared fixture for `backend`.
+pub fn shared_urls(backend: Backend) -> Vec<String> {
+    tokio::task::block_in_place(|| match backend {
+        Backend::Cluster => shared_cluster().urls(),
+        Backend::Sentinel => shared_sentinel().urls(),
+        other => panic!("{other:?} is not a scale-out backend"),
+    })
+}
+
+/// Starts an app over the shared cluster or sentinel group. With `peer`,
+/// the new app shares its signing key and key prefix: a second instance
+/// of the same deployment.
+pub async fn spawn_scaled_app(
+    backend: Backend,
+    peer: Option<&TestApp>,
+    overrides: &[(&str, &str)],
+) -> TestApp {
+    spawn_app_over(backend, &shared_urls(backend), peer, overrides).await
+}
+
+/// As [`spawn_scaled_app`], over the given nodes.
+pub async fn spawn_app_over(
+    backend: Backend,
+    urls: &[String],
+    peer: Option<&TestApp>,
+    overrides: &[(&str, &str)],
+) -> TestApp {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (key_path, prefix) = match peer {
+        Some(p) => (p.dir.path().join("k1.pem"), p.prefix.clone()),
+        None => {
+            let key_path = dir.path().join("k1.pem");
+            tessera::token::write_new_key(&key_path, tessera::token::KeyAlg::EdDSA)
+                .expect("keygen");
+            let prefix = format!("t{}:", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+            (key_path, prefix)
+        }
+    };
+    let yaml = base_yaml(&key_path.display().to_string(), &prefix, None).replacen(
+        "redis: { ",
+        &format!("redis: {{ {}, ", scale_out_yaml(backend, urls)),
+        1,
+    );
+    // A wider Redis bound than the standalone tests' 300 ms: the first
+    // calls load scripts on several nodes, and the suite runs in parallel
+    // on few cores. `overrides` come later and win.
+    let vars = std::iter::once((TIMEOUT_VAR.to_string(), SCALE_OUT_TIMEOUT_MS.to_string())).chain(
+        overrides
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    let settings =
+        Settings::from_yaml_with_env(&yaml, Environment::Dev, vars).expect("test config");
+    let app = Application::build(settings).await.expect("build app");
+    let port = app.port();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        api: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .expect("client"),
+        redis: None,
+        prefix,
+        dir,
+    }
+}
+
+crate::scale_out_backends!(
+    two_instances_share_every_token_state,
+    a_scaled_out_app_is_ready_and_issues,
+);
+
+async fn a_scaled_out_app_is_ready_and_issues(b: Backend) {
+    let app = spawn_scaled_app(b, None, &[]).await;
+    assert_eq!(app.get("/readyz").await.status(), StatusCode::OK);
+    let token = app.access_token("ready-user").await;
+    assert_eq!(app.verify_get(&token).await.status(), StatusCode::OK);
+}
+
+async fn two_instances_share_every_token_state(b: Backend) {
+    let a = spawn_scaled_app(b, None, &[]).await;
+    let b2 = spawn_scaled_app(b, Some(&a), &[]).await;
+    assert_ne!(a.address, b2.address);
+
+    // Issued by A, verifies on B; revoked on B, fails on A at once.
+    let token = a.access_token("user-many").await;
+    assert_eq!(b2.verify_get(&token).await.status(), StatusCode::OK);
+    assert_eq!(b2.revoke(&token).await.status(), StatusCode::OK);
+    assert_eq!(
+        a.verify_get(&token).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    // A refresh on A rotates the token for B: B refuses the old refresh
+    // token (as reuse) and the session dies on both.
+    let v: Value = a
+        .issue_ok(json!({ "sub": "user-many", "refresh": true }))
+        .await;
+    let rt1 = v["refresh_token"].as_str().unwrap().to_owned();
+    let res = a.refresh(&rt1).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let v2: Value = res.json().await.unwrap();
+    let at2 = v2["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(b2.verify_get(&at2).await.status(), StatusCode::OK);
+    assert_eq!(b2.refresh(&rt1).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(a.verify_get(&at2).await.status(), StatusCode::UNAUTHORIZED);
+
+    // A fresh session rotated on A, refreshed onward on B.
+    let v: Value = a
+        .issue_ok(json!({ "sub": "user-many", "refresh": true }))
+        .await;
+    let rt = v["refresh_token"].as_str().unwrap().to_owned();
+    let res = a.refresh(&rt).await;
+    let rt_next = res.json::<Value>().await.unwrap()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(b2.refresh(&rt_next).await.status(), StatusCode::OK);
+
+    // Logout-everywhere on B ends the sessions A issued.
+    let mut tokens = Vec::new();
+    for _ in 0..3 {
+        let v = a
+            .issue_ok(json!({ "sub": "user-everywhere", "refresh": true }))
+            .await;
+        tokens.push(v["access_token"].as_str().unwrap().to_owned());
+    }
+    tokens.push(a.access_token("user-everywhere").await);
+    let res = b2
+        .api
+        .post(b2.url("/token/revoke"))
+        .basic_auth("admin-app", Some(crate::helpers::SECRET))
+        .json(&json!({ "sub": "user-everywhere" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["revoked"], 3);
+    for t in &tokens {
+        assert_eq!(a.verify_get(t).await.status(), StatusCode::UNAUTHORIZED);
+    }
+    let sessions = a.admin_get("/users/user-everywhere/sessions").await;
+    let body: Value = sessions.json().await.unwrap();
+    assert_eq!(body["sessions"].as_array().map(Vec::len), Some(0));
+}
+
+/// Settings from `redis:` YAML, with overriding variables.
+fn redis_settings(
+    redis: &str,
+    vars: &[(&str, &str)],
+) -> Result<Settings, tessera::config::ConfigError> {
+    let yaml = format!("issuer: \"http://tessera.test\"\nredis: {redis}\n");
+    let vars = vars.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+    Settings::from_yaml_with_env(&yaml, Environment::Dev, vars)
+}
+
+#[test]
+fn scale_out_settings_are_checked_and_errors_name_the_key() {
+    let cases: &[(&str, &str, Option<&str>)] = &[
+        (
+            "cluster with seeds",
+            r#"{ mode: cluster, urls: ["redis://127.0.0.1:7000", "redis://127.0.0.1:7001"] }"#,
+            None,
+        ),
+        (
+            "sentinel with a name",
+            r#"{ mode: sentinel, urls: ["redis://127.0.0.1:26379"], master_name: "m" }"#,
+            None,
+        ),
+        (
+            "cluster without urls",
+            "{ mode: cluster }",
+            Some("redis.urls"),
+        ),
+        (
+            "sentinel without a name",
+            r#"{ mode: sentinel, urls: ["redis://127.0.0.1:26379"] }"#,
+            Some("redis.master_name"),
+        ),
+        (
+            "a bad seed",
+            r#"{ mode: cluster, urls: ["http://x:1"] }"#,
+            Some("redis.urls[0]"),
+        ),
+        (
+            "url in cluster mode",
+            r#"{ mode: cluster, url: "redis://a:1", urls: ["redis://b:1"] }"#,
+            Some("redis.url"),
+        ),
+        (
+            "urls in standalone",
+            r#"{ url: "redis://a:1", urls: ["redis://b:1"] }"#,
+            Some("redis.urls"),
+        ),
+        (
+            "master_name in cluster",
+            r#"{ mode: cluster, urls: ["redis://b:1"], master_name: "m" }"#,
+            Some("redis.master_name"),
+        ),
+        (
+            "wait_replicas without redis",
+            "{ wait_replicas: 1 }",
+            Some("redis.wait_replicas"),
+        ),
+        ("an unknown mode", "{ mode: ring }", Some("redis.mode")),
+    ];
+    for (what, yaml, bad_key) in cases {
+        let got = redis_settings(yaml, &[]);
+        match (bad_key, got) {
+            (None, Ok(_)) => {}
+            (None, Err(e)) => panic!("{what}: refused: {e}"),
+            (Some(_), Ok(_)) => panic!("{what}: accepted"),
+            (Some(key), Err(e)) => {
+                assert!(e.to_string().contains(&format!("`{key}`")), "{what}: {e}")
+            }
+        }
+    }
+}
+
+#[test]
+fn scale_out_settings_come_from_variables_too() {
+    let s = redis_settings(
+        "{}",
+        &[
+            ("TESSERA__REDIS__MODE", "sentinel"),
+            (
+                "TESSERA__REDIS__URLS",
+                r#"["redis://127.0.0.1:26379","redis://127.0.0.1:26380"]"#,
+            ),
+            ("TESSERA__REDIS__MASTER_NAME", "tessera"),
+            ("TESSERA__REDIS__WAIT_REPLICAS", "1"),
+        ],
+    )
+    .expect("settings");
+    assert_eq!(s.redis.mode, tessera::config::RedisMode::Sentinel);
+    assert_eq!(s.redis_urls().len(), 2);
+    assert_eq!(s.redis.wait_replicas, 1);
+    assert!(s.uses_redis());
+    assert!(!s.masked_json().contains("26379"), "urls are masked");
+}
