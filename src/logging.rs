@@ -133,10 +133,15 @@ fn watch(path: &Path, env: Environment, every: Duration, mut last: String, handl
                 handle.set_config(loaded.config);
                 log::warn!("logging configuration reloaded from {}", path.display());
             }
-            Err(reason) => log::error!(
-                "logging configuration {} is invalid ({reason}); keeping the last good configuration",
-                path.display()
-            ),
+            Err(reason) => {
+                // One line per event: parser messages span several lines.
+                let reason: Vec<&str> = reason.lines().map(str::trim).collect();
+                log::error!(
+                    "logging configuration {} is invalid ({}); keeping the last good configuration",
+                    path.display(),
+                    reason.join(" ")
+                )
+            }
         }
         last = text;
     }

@@ -53,6 +53,8 @@ pub struct RedisStore {
     prefix: Arc<str>,
     timeout: Duration,
     scripts: Arc<Scripts>,
+    /// Where each call's latency goes (the owning app's metrics), if set.
+    latency: Option<metrics::Histogram>,
 }
 
 /// Connection settings for [`RedisStore::connect`].
@@ -93,6 +95,7 @@ impl RedisStore {
             prefix: opts.key_prefix.into(),
             timeout: opts.timeout,
             scripts: Arc::new(Scripts::new()),
+            latency: None,
         })
     }
 
@@ -115,9 +118,20 @@ impl RedisStore {
                 .map_err(|e| StoreError::Unavailable(e.to_string()))?;
             f(conn).await.map_err(classify)
         };
-        tokio::time::timeout(self.timeout, work)
-            .await
-            .map_err(|_| StoreError::Unavailable("Redis did not answer in time".into()))?
+        let started = std::time::Instant::now();
+        let result = tokio::time::timeout(self.timeout, work).await;
+        if let Some(h) = &self.latency {
+            h.record(started.elapsed().as_secs_f64());
+        }
+        result.map_err(|_| StoreError::Unavailable("Redis did not answer in time".into()))?
+    }
+
+    /// This store, recording call latencies into `metrics`.
+    pub fn with_metrics(&self, metrics: &crate::telemetry::Metrics) -> Self {
+        RedisStore {
+            latency: Some(metrics.redis_latency()),
+            ..self.clone()
+        }
     }
 
     /// Pool figures for metrics: (size, available, waiting).

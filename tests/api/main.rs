@@ -1,8 +1,12 @@
 //! Black-box tests: the real server on port 0, against the memory store and
 //! a private `redis-server` per test.
 
+mod binary;
+mod cli;
 mod core;
 mod helpers;
+mod operations;
+mod operator_logging;
 mod redis_faults;
 mod redis_layout;
 mod redis_server;
