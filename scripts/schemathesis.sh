@@ -32,7 +32,8 @@ cp log4rs.yaml "$WORK/log4rs.yaml"
     "$BIN" serve >"$WORK/stdout.log" 2>"$WORK/stderr.log"
 ) &
 PID=$!
-for _ in $(seq 1 100); do
+for i in $(seq 1 300); do
+  if [ "$i" -eq 300 ]; then echo "tessera did not answer on /healthz" >&2; exit 1; fi
   if python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$PORT/healthz', timeout=1)" 2>/dev/null; then break; fi
   if ! kill -0 "$PID" 2>/dev/null; then echo "tessera exited:" >&2; cat "$WORK/stderr.log" "$WORK/stdout.log" >&2; exit 1; fi
   sleep 0.1
@@ -43,6 +44,7 @@ if [ "${SCHEMATHESIS_SEED:-}" = "random" ]; then SEED_ARGS=(); fi
 
 # positive_data_acceptance is off: schema-valid input is often rightly
 # refused (unknown tokens are 401, unknown users have no sessions).
+cd "$WORK"   # schemathesis keeps a .schemathesis/ cache in its working directory
 "$VENV/bin/st" run "http://127.0.0.1:$PORT/openapi.json" \
   --auth demo-app:demo-secret-not-for-production \
   --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-20}" \
@@ -51,5 +53,5 @@ if [ "${SCHEMATHESIS_SEED:-}" = "random" ]; then SEED_ARGS=(); fi
   --generation-database none \
   --request-timeout 10 \
   --no-color \
-  --report junit --report-dir "$PWD/target/schemathesis"
+  --report junit --report-dir "$REPO/target/schemathesis"
 echo "schemathesis: passed"

@@ -14,7 +14,7 @@ use crate::service::{IssueRequest, Issued};
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IssueBody {
-    #[schema(required = true, example = "user-42")]
+    #[schema(required = true, example = "user-42", min_length = 1, max_length = 256)]
     sub: Option<String>,
     aud: Option<String>,
     scope: Option<String>,

@@ -33,7 +33,7 @@ pub struct SessionList<'a> {
 }
 
 #[utoipa::path(get, path = "/users/{sub}/sessions", tag = "sessions",
-    params(("sub" = String, Path, description = "The user")),
+    params(("sub" = String, Path, description = "The user", min_length = 1, max_length = 256)),
     security(("client_basic" = [])),
     responses((status = 200, body = SessionList, description = "Live sessions, earliest expiry first"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
@@ -67,7 +67,7 @@ pub async fn list(
 }
 
 #[utoipa::path(delete, path = "/users/{sub}/sessions/{sid}", tag = "sessions",
-    params(("sub" = String, Path, description = "The user"), ("sid" = String, Path, description = "The session id (UUID)")),
+    params(("sub" = String, Path, description = "The user", min_length = 1, max_length = 256), ("sid" = String, Path, description = "The session id (a UUID)")),
     security(("client_basic" = [])),
     responses((status = 204, description = "Revoked"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "No such live session")))]
