@@ -134,6 +134,13 @@ fn watch(path: &Path, env: Environment, every: Duration, mut last: String, handl
                 log::warn!("logging configuration reloaded from {}", path.display());
             }
             Err(reason) => {
+                // An editor may be half-way through writing the file: look
+                // again before complaining, and parse the finished text
+                // next round.
+                std::thread::sleep(Duration::from_millis(200));
+                if std::fs::read_to_string(path).ok().as_deref() != Some(text.as_str()) {
+                    continue;
+                }
                 // One line per event: parser messages span several lines.
                 let reason: Vec<&str> = reason.lines().map(str::trim).collect();
                 log::error!(
