@@ -98,9 +98,22 @@ impl Modify for CommonErrors {
                         .entry((*status).to_owned())
                         .or_insert_with(|| error_response(description).into());
                 }
+                for response in responses.values_mut() {
+                    if let RefOr::T(r) = response {
+                        r.headers.insert("x-request-id".into(), request_id_header());
+                    }
+                }
             }
         }
     }
+}
+
+fn request_id_header() -> utoipa::openapi::header::Header {
+    let mut h = utoipa::openapi::header::Header::default();
+    h.description = Some(
+        "The request's id: the caller's X-Request-Id if sane (1-128 of A-Za-z0-9._-), else a new UUID; also in the logs".into(),
+    );
+    h
 }
 
 /// Form bodies ignore parameters they do not know (RFC 6749 §3.2), while
