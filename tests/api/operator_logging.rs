@@ -67,6 +67,9 @@ logging: {{ config: "log4rs.yaml" }}
     };
     let t = Tessera::start_in(dir, config, &shipped_log4rs(), &[("TESSERA_ENV", "prod")]);
     assert_eq!(t.get("/readyz", &[]).unwrap().0, 200);
+    // A client's malformed request is its mistake: 400, and no ERROR line.
+    let (status, _, _) = t.get("/healthz", &[("X-Bad Name", "v")]).unwrap();
+    assert_eq!(status, 400);
     redis.stop();
     let (status, _, _) = t
         .get("/readyz", &[("X-Request-Id", "prod-down-1")])
@@ -76,6 +79,8 @@ logging: {{ config: "log4rs.yaml" }}
         let line = t.wait_for_line(file, "an ERROR line", |l| has_level(l, "ERROR"));
         assert!(line.contains("request_id=prod-down-1"), "{line}");
         let text = t.read(file);
+        let errors = text.lines().filter(|l| has_level(l, "ERROR")).count();
+        assert_eq!(errors, 1, "only the 503 is an error:\n{text}");
         for level in ["INFO", "WARN", "DEBUG"] {
             assert!(
                 !text.lines().any(|l| has_level(l, level)),
