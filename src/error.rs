@@ -42,8 +42,14 @@ pub enum ApiError {
     Unavailable(String),
 }
 
-#[derive(Serialize)]
+/// The OAuth 2.0 error shape (RFC 6749 §5.2) of every error response.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorBody<'a> {
+    /// invalid_request, invalid_client, invalid_token, unauthorized_client,
+    /// not_found, method_not_allowed, payload_too_large,
+    /// unsupported_media_type, rate_limited, server_error or
+    /// temporarily_unavailable.
+    #[schema(example = "invalid_request")]
     pub error: &'a str,
     pub error_description: String,
 }

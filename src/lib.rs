@@ -14,4 +14,5 @@ pub mod service;
 pub mod startup;
 pub mod store;
 pub mod strict_json;
+pub mod telemetry;
 pub mod token;

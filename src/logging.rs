@@ -133,10 +133,22 @@ fn watch(path: &Path, env: Environment, every: Duration, mut last: String, handl
                 handle.set_config(loaded.config);
                 log::warn!("logging configuration reloaded from {}", path.display());
             }
-            Err(reason) => log::error!(
-                "logging configuration {} is invalid ({reason}); keeping the last good configuration",
-                path.display()
-            ),
+            Err(reason) => {
+                // An editor may be half-way through writing the file: look
+                // again before complaining, and parse the finished text
+                // next round.
+                std::thread::sleep(Duration::from_millis(200));
+                if std::fs::read_to_string(path).ok().as_deref() != Some(text.as_str()) {
+                    continue;
+                }
+                // One line per event: parser messages span several lines.
+                let reason: Vec<&str> = reason.lines().map(str::trim).collect();
+                log::error!(
+                    "logging configuration {} is invalid ({}); keeping the last good configuration",
+                    path.display(),
+                    reason.join(" ")
+                )
+            }
         }
         last = text;
     }

@@ -49,6 +49,8 @@ pub struct Tokens {
     pub leeway_secs: u64,
     pub default_access_ttl: u64,
     pub max_sessions: usize,
+    /// This app's Prometheus counters.
+    pub metrics: crate::telemetry::Metrics,
 }
 
 impl Tokens {
@@ -167,6 +169,7 @@ impl Tokens {
         } else {
             self.store.put_access(&jti, &record).await?;
         }
+        self.metrics.token_issued();
         audit::event(
             "token_issued",
             rid,
@@ -280,6 +283,7 @@ impl Tokens {
         let fields = json!({"client_id": client.id.as_str(), "sub": session.sub, "sid": session.sid.to_string()});
         match outcome {
             RotateOutcome::Rotated => {
+                self.metrics.token_refreshed();
                 audit::event(
                     "token_refreshed",
                     rid,
@@ -295,6 +299,7 @@ impl Tokens {
                 })
             }
             RotateOutcome::Reused => {
+                self.metrics.refresh_reuse_detected();
                 audit::warn_event(
                     "refresh_token_reuse",
                     rid,
@@ -327,6 +332,13 @@ impl Tokens {
                 TokenKind::Refresh => self.revoke_refresh(token).await?,
             };
             if let Some((sub, sid)) = done {
+                self.metrics.tokens_revoked(
+                    match kind {
+                        TokenKind::Access => "access_token",
+                        TokenKind::Refresh => "refresh_token",
+                    },
+                    1,
+                );
                 audit::event(
                     "token_revoked",
                     rid,
@@ -372,6 +384,7 @@ impl Tokens {
         rid: &str,
     ) -> Result<u64, ApiError> {
         let n = self.store.revoke_user(sub.as_str()).await?;
+        self.metrics.tokens_revoked("session", n);
         audit::event(
             "user_revoked",
             rid,

@@ -116,13 +116,15 @@ impl Application {
     pub async fn build_with_store(settings: Settings, store: Store) -> Result<Self, StartupError> {
         let keys = KeySet::from_settings(&settings)?;
         let clients = Clients::from_settings(&settings).map_err(StartupError::Clients)?;
+        let metrics = crate::telemetry::Metrics::new();
         let tokens = Tokens {
             keys,
-            store: store.clone(),
+            store: store.with_metrics(&metrics),
             issuer: settings.issuer.clone(),
             leeway_secs: settings.tokens.leeway_secs,
             default_access_ttl: settings.tokens.access_ttl_secs,
             max_sessions: settings.tokens.max_sessions_per_user,
+            metrics,
         };
         let state = web::Data::new(Arc::new(AppState {
             tokens,
@@ -223,11 +225,21 @@ async fn request_context(
     req.extensions_mut().insert(RequestId(rid.clone()));
     let method = req.method().clone();
     let path = req.path().to_owned();
+    let metrics = req
+        .app_data::<routes::State>()
+        .map(|s| s.tokens.metrics.clone());
     let mut res = next.call(req).await?;
     if let Ok(v) = HeaderValue::from_str(&rid) {
         res.headers_mut().insert(X_REQUEST_ID.clone(), v);
     }
     let status = res.status().as_u16();
+    if let Some(m) = metrics {
+        // The matched pattern (`/users/{sub}/sessions`), never the raw path,
+        // so the label set stays bounded.
+        let route = res.request().match_pattern();
+        let route = route.as_deref().unwrap_or("unmatched");
+        m.http_request(method.as_str(), route, status, started.elapsed());
+    }
     if let Some(err) = res
         .response()
         .error()

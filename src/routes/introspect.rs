@@ -10,12 +10,13 @@ use super::revoke::hint;
 use super::{Body, State};
 use crate::auth::require_client;
 use crate::domain::Grant;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::service::TokenKind;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct IntrospectBody {
+pub struct IntrospectBody {
+    #[schema(required = true)]
     token: Option<String>,
     token_type_hint: Option<String>,
     client_id: Option<String>,
@@ -24,6 +25,31 @@ struct IntrospectBody {
 
 const FORM_FIELDS: &[&str] = &["token", "token_type_hint", "client_id", "client_secret"];
 
+/// RFC 7662 §2.2: `{"active": false}` for anything not valid; otherwise the
+/// token's claims (custom claims included). Documents the JSON built below.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct Introspection {
+    active: bool,
+    /// `access_token` or `refresh_token`.
+    token_type: Option<String>,
+    scope: Option<String>,
+    client_id: Option<String>,
+    sub: Option<String>,
+    aud: Option<String>,
+    iss: Option<String>,
+    exp: Option<i64>,
+    iat: Option<i64>,
+    nbf: Option<i64>,
+    jti: Option<String>,
+    sid: Option<String>,
+}
+
+#[utoipa::path(post, path = "/token/introspect", tag = "tokens",
+    request_body(content((IntrospectBody = "application/x-www-form-urlencoded"), (IntrospectBody = "application/json"))),
+    security(("client_basic" = []), ()),
+    responses((status = 200, body = Introspection, description = "Always 200 for an authenticated caller"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn introspect(
     req: HttpRequest,
     body: Body,

@@ -7,16 +7,22 @@ use serde::{Deserialize, Serialize};
 use super::{Body, State, request_id};
 use crate::auth::require_client;
 use crate::domain::{Audience, CustomClaims, Grant, Scope, Subject};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::service::{IssueRequest, Issued};
 
-#[derive(Deserialize)]
+/// Only `sub` is required; `ttl` is capped by the client's maximum.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct IssueBody {
+pub struct IssueBody {
+    #[schema(required = true, example = "user-42", min_length = 1, max_length = 256)]
     sub: Option<String>,
     aud: Option<String>,
     scope: Option<String>,
+    /// Seconds; capped by the client's maximum.
+    #[schema(minimum = 1)]
     ttl: Option<u64>,
+    /// Custom claims; reserved JWT names are refused.
+    #[schema(value_type = Option<Object>)]
     claims: Option<serde_json::Map<String, serde_json::Value>>,
     refresh: Option<bool>,
 }
@@ -32,6 +38,9 @@ impl TryFrom<IssueBody> for IssueRequest {
         let sub = b
             .sub
             .ok_or_else(|| ApiError::InvalidRequest("field `sub` is required".into()))?;
+        if b.ttl.is_some_and(|t| t > i64::MAX as u64) {
+            return Err(ApiError::InvalidRequest("`ttl` is out of range".into()));
+        }
         Ok(IssueRequest {
             sub: field(Subject::parse(&sub))?,
             aud: b
@@ -49,7 +58,7 @@ impl TryFrom<IssueBody> for IssueRequest {
 }
 
 /// RFC 6749 §5.1 token response.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct TokenResponse<'a> {
     access_token: &'a str,
     token_type: &'static str,
@@ -77,6 +86,10 @@ pub fn token_response(issued: &Issued) -> HttpResponse {
         })
 }
 
+#[utoipa::path(post, path = "/token/issue", tag = "tokens", request_body = IssueBody,
+    security(("client_basic" = [])),
+    responses((status = 200, body = TokenResponse, description = "A new access token (and refresh token)"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn issue(req: HttpRequest, body: Body, state: State) -> Result<HttpResponse, ApiError> {
     state.rate_limits.check_ip(&req)?;
     let client = require_client(&state.clients, &req, None, Grant::Issue).await?;

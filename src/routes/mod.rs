@@ -5,6 +5,8 @@ mod body;
 mod health;
 mod introspect;
 mod issue;
+mod metrics;
+pub mod openapi;
 mod refresh;
 mod revoke;
 mod sessions;
@@ -13,7 +15,10 @@ mod well_known;
 
 use std::sync::Arc;
 
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use actix_web::http::Method;
+use actix_web::{
+    FromRequest, Handler, HttpMessage, HttpRequest, HttpResponse, Responder, Route, web,
+};
 
 pub use body::{Body, BodyKind};
 pub use issue::decode_issue_request;
@@ -49,32 +54,92 @@ async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound)
 }
 
-async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed)
+/// `405` with the `Allow` header RFC 9110 §15.5.6 asks for.
+fn method_not_allowed(allowed: &[Method]) -> Route {
+    let allow = allowed
+        .iter()
+        .map(Method::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    web::to(move || {
+        let mut res = actix_web::ResponseError::error_response(&ApiError::MethodNotAllowed);
+        if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&allow) {
+            res.headers_mut().insert(actix_web::http::header::ALLOW, v);
+        }
+        std::future::ready(res)
+    })
+}
+
+/// One method of an endpoint and its handler.
+fn on<F, Args>(method: Method, handler: F) -> (Method, Route)
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    (method.clone(), web::method(method).to(handler))
+}
+
+/// Every endpoint: its path and the methods it serves. `configure` serves
+/// exactly these, and the OpenAPI test checks the document against them.
+fn endpoints() -> Vec<(&'static str, Vec<(Method, Route)>)> {
+    use Method as M;
+    vec![
+        ("/token/issue", vec![on(M::POST, issue::issue)]),
+        ("/token/refresh", vec![on(M::POST, refresh::refresh)]),
+        (
+            "/token/verify",
+            vec![
+                on(M::GET, verify::verify_get),
+                on(M::POST, verify::verify_post),
+            ],
+        ),
+        ("/token/revoke", vec![on(M::POST, revoke::revoke)]),
+        (
+            "/token/introspect",
+            vec![on(M::POST, introspect::introspect)],
+        ),
+        ("/users/{sub}/sessions", vec![on(M::GET, sessions::list)]),
+        (
+            "/users/{sub}/sessions/{sid}",
+            vec![on(M::DELETE, sessions::delete)],
+        ),
+        ("/.well-known/jwks.json", vec![on(M::GET, well_known::jwks)]),
+        (
+            "/.well-known/oauth-authorization-server",
+            vec![on(M::GET, well_known::metadata)],
+        ),
+        ("/healthz", vec![on(M::GET, health::healthz)]),
+        ("/readyz", vec![on(M::GET, health::readyz)]),
+        ("/metrics", vec![on(M::GET, metrics::metrics)]),
+        ("/openapi.json", vec![on(M::GET, openapi::openapi_json)]),
+    ]
+}
+
+/// The served routes as (path, methods), for checks against the OpenAPI
+/// document.
+pub fn served_routes() -> Vec<(&'static str, Vec<Method>)> {
+    let mut served: Vec<(&'static str, Vec<Method>)> = endpoints()
+        .into_iter()
+        .map(|(path, routes)| (path, routes.into_iter().map(|(m, _)| m).collect()))
+        .collect();
+    // Forward auth takes any method; GET and POST are the documented ones.
+    served.push(("/token/verify/{path}", vec![Method::GET, Method::POST]));
+    served
 }
 
 /// Registers every route; unknown paths are 404 and known paths with the
 /// wrong method 405, both in the contract's error shape.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    let resource = |path: &str| web::resource(path).default_service(web::to(method_not_allowed));
-    cfg.service(resource("/token/issue").route(web::post().to(issue::issue)))
-        .service(resource("/token/refresh").route(web::post().to(refresh::refresh)))
-        .service(
-            resource("/token/verify")
-                .route(web::get().to(verify::verify_get))
-                .route(web::post().to(verify::verify_post)),
-        )
-        .service(web::resource("/token/verify/{path:.*}").to(verify::verify_forward))
-        .service(resource("/token/revoke").route(web::post().to(revoke::revoke)))
-        .service(resource("/token/introspect").route(web::post().to(introspect::introspect)))
-        .service(resource("/users/{sub}/sessions").route(web::get().to(sessions::list)))
-        .service(resource("/users/{sub}/sessions/{sid}").route(web::delete().to(sessions::delete)))
-        .service(resource("/.well-known/jwks.json").route(web::get().to(well_known::jwks)))
-        .service(
-            resource("/.well-known/oauth-authorization-server")
-                .route(web::get().to(well_known::metadata)),
-        )
-        .service(resource("/healthz").route(web::get().to(health::healthz)))
-        .service(resource("/readyz").route(web::get().to(health::readyz)))
-        .default_service(web::to(not_found));
+    for (path, routes) in endpoints() {
+        let methods: Vec<Method> = routes.iter().map(|(m, _)| m.clone()).collect();
+        let mut resource = web::resource(path).default_service(method_not_allowed(&methods));
+        for (_, route) in routes {
+            resource = resource.route(route);
+        }
+        cfg.service(resource);
+    }
+    // Forward auth for Envoy's HTTP ext_authz: any method, any sub-path.
+    cfg.service(web::resource("/token/verify/{path:.*}").to(verify::verify_forward));
+    cfg.default_service(web::to(not_found));
 }

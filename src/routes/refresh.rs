@@ -7,11 +7,12 @@ use super::issue::token_response;
 use super::{Body, State, request_id};
 use crate::auth::require_client;
 use crate::domain::{Grant, Scope};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RefreshBody {
+pub struct RefreshBody {
+    #[schema(required = true)]
     refresh_token: Option<String>,
     scope: Option<String>,
     client_id: Option<String>,
@@ -27,6 +28,12 @@ const FORM_FIELDS: &[&str] = &[
     "grant_type",
 ];
 
+#[utoipa::path(post, path = "/token/refresh", tag = "tokens",
+    request_body(content((RefreshBody = "application/json"), (RefreshBody = "application/x-www-form-urlencoded"))),
+    security(("client_basic" = []), ()),
+    responses((status = 200, body = super::issue::TokenResponse, description = "A new pair; the old refresh token stops working"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody, description = "invalid_client, or invalid_token (unknown, expired or reused refresh token)"),
+        (status = 403, body = ErrorBody)))]
 pub async fn refresh(req: HttpRequest, body: Body, state: State) -> Result<HttpResponse, ApiError> {
     state.rate_limits.check_ip(&req)?;
     let b: RefreshBody = body.require(FORM_FIELDS)?;

@@ -7,12 +7,13 @@ use serde::Deserialize;
 use super::{Body, State, request_id};
 use crate::auth::require_client;
 use crate::domain::{Grant, Subject};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::service::TokenKind;
 
-#[derive(Deserialize)]
+/// `token` (RFC 7009) or, for an `admin` client, `sub` (log out everywhere).
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RevokeBody {
+pub struct RevokeBody {
     token: Option<String>,
     token_type_hint: Option<String>,
     sub: Option<String>,
@@ -31,6 +32,18 @@ pub fn hint(raw: Option<&str>) -> Option<TokenKind> {
     }
 }
 
+/// The answer to a log-out-everywhere request.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct RevokedCount {
+    /// Sessions ended.
+    revoked: u64,
+}
+
+#[utoipa::path(post, path = "/token/revoke", tag = "tokens",
+    request_body(content((RevokeBody = "application/json"), (RevokeBody = "application/x-www-form-urlencoded"))),
+    security(("client_basic" = []), ()),
+    responses((status = 200, description = "Revoked, or unknown (RFC 7009 §2.2): an empty body for `token`; a `RevokedCount` JSON body for `sub`"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn revoke(req: HttpRequest, body: Body, state: State) -> Result<HttpResponse, ApiError> {
     let b: RevokeBody = body.require(FORM_FIELDS)?;
     let form_creds = b.client_id.as_deref().zip(b.client_secret.as_deref());
@@ -43,7 +56,7 @@ pub async fn revoke(req: HttpRequest, body: Body, state: State) -> Result<HttpRe
             let client = require_client(&state.clients, &req, form_creds, Grant::Admin).await?;
             let sub = Subject::parse(&sub).map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
             let n = state.tokens.revoke_user(&client, &sub, &rid).await?;
-            Ok(HttpResponse::Ok().json(serde_json::json!({ "revoked": n })))
+            Ok(HttpResponse::Ok().json(RevokedCount { revoked: n }))
         }
         (Some(token), None) => {
             let client = require_client(&state.clients, &req, form_creds, Grant::Revoke).await?;

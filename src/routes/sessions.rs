@@ -9,11 +9,11 @@ use super::{State, request_id};
 use crate::audit;
 use crate::auth::require_client;
 use crate::domain::{Grant, Sid, Subject};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::store::TokenStore;
 
-#[derive(Serialize)]
-struct SessionView {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SessionView {
     sid: String,
     client_id: String,
     scope: String,
@@ -26,6 +26,17 @@ fn subject(raw: &str) -> Result<Subject, ApiError> {
     Subject::parse(raw).map_err(|e| ApiError::InvalidRequest(e.to_string()))
 }
 
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SessionList<'a> {
+    sub: &'a str,
+    sessions: Vec<SessionView>,
+}
+
+#[utoipa::path(get, path = "/users/{sub}/sessions", tag = "sessions",
+    params(("sub" = String, Path, description = "The user", min_length = 1, max_length = 256)),
+    security(("client_basic" = [])),
+    responses((status = 200, body = SessionList, description = "Live sessions, earliest expiry first"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list(
     req: HttpRequest,
     path: web::Path<String>,
@@ -49,9 +60,17 @@ pub async fn list(
             expires: s.exp,
         })
         .collect();
-    Ok(HttpResponse::Ok().json(json!({ "sub": sub.as_str(), "sessions": sessions })))
+    Ok(HttpResponse::Ok().json(SessionList {
+        sub: sub.as_str(),
+        sessions,
+    }))
 }
 
+#[utoipa::path(delete, path = "/users/{sub}/sessions/{sid}", tag = "sessions",
+    params(("sub" = String, Path, description = "The user", min_length = 1, max_length = 256), ("sid" = String, Path, description = "The session id (a UUID)")),
+    security(("client_basic" = [])),
+    responses((status = 204, description = "Revoked"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "No such live session")))]
 pub async fn delete(
     req: HttpRequest,
     path: web::Path<(String, String)>,
@@ -64,6 +83,7 @@ pub async fn delete(
     if !state.tokens.store.revoke_family(sub.as_str(), &sid).await? {
         return Err(ApiError::NotFound);
     }
+    state.tokens.metrics.tokens_revoked("session", 1);
     audit::event(
         "session_revoked",
         &request_id(&req),

@@ -11,12 +11,13 @@ use super::{Body, State, request_id};
 use crate::audit;
 use crate::auth::{require_client, strip_scheme};
 use crate::domain::{Audience, Grant};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::token::{AccessClaims, Rejection};
 
-#[derive(Deserialize)]
+/// The token may instead come in `Authorization: Bearer`.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct VerifyBody {
+pub struct VerifyBody {
     token: Option<String>,
     aud: Option<String>,
 }
@@ -27,8 +28,8 @@ struct VerifyQuery {
     aud: Option<String>,
 }
 
-#[derive(Serialize)]
-struct Verified<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Verified<'a> {
     active: bool,
     sub: &'a str,
     aud: &'a str,
@@ -38,6 +39,7 @@ struct Verified<'a> {
     jti: &'a str,
     sid: &'a str,
     client_id: &'a str,
+    #[schema(value_type = Object)]
     claims: &'a serde_json::Map<String, serde_json::Value>,
 }
 
@@ -77,8 +79,16 @@ async fn check(
         }
     }
     let rid = request_id(req);
-    let token = token.ok_or(ApiError::InvalidToken(Rejection::Malformed))?;
-    let result = state.tokens.verify(&token, aud.as_ref()).await;
+    let result = match token {
+        Some(token) => state.tokens.verify(&token, aud.as_ref()).await,
+        None => Err(ApiError::InvalidToken(Rejection::Malformed)),
+    };
+    state.tokens.metrics.verify_outcome(match &result {
+        Ok(_) => "ok",
+        Err(ApiError::InvalidToken(reason)) => reason.label(),
+        Err(ApiError::Unavailable(_)) => "unavailable",
+        Err(_) => "error",
+    });
     if let Err(ApiError::InvalidToken(reason)) = &result {
         audit::event(
             "verify_failed",
@@ -104,6 +114,11 @@ fn body_of(claims: &AccessClaims) -> Verified<'_> {
     }
 }
 
+#[utoipa::path(post, path = "/token/verify", tag = "tokens", request_body = Option<VerifyBody>,
+    security((), ("bearer" = []), ("client_basic" = [])),
+    responses((status = 200, body = Verified, description = "The token is valid and live"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody, description = "invalid_token (with WWW-Authenticate), or invalid_client when client auth is required"),
+        (status = 403, body = ErrorBody)))]
 pub async fn verify_post(
     req: HttpRequest,
     body: Body,
@@ -124,6 +139,12 @@ pub async fn verify_post(
         .json(body_of(&claims)))
 }
 
+#[utoipa::path(get, path = "/token/verify", tag = "tokens",
+    params(("aud" = Option<String>, Query, description = "Audience the token must carry")),
+    security(("bearer" = []), ("client_basic" = [])),
+    responses((status = 200, body = Verified, description = "Valid; `X-Auth-Subject`, `X-Auth-Scope`, `X-Auth-Client` carry the claims for a gateway",
+            headers(("x-auth-subject" = String), ("x-auth-scope" = String), ("x-auth-client" = String))),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn verify_get(req: HttpRequest, state: State) -> Result<HttpResponse, ApiError> {
     let query: VerifyQuery = serde_urlencoded::from_str(req.query_string())
         .map_err(|e| ApiError::InvalidRequest(format!("invalid query string: {e}")))?;
@@ -136,6 +157,12 @@ pub async fn verify_get(req: HttpRequest, state: State) -> Result<HttpResponse, 
 /// append the original request's path and keep its method (Envoy's HTTP
 /// `ext_authz` with `path_prefix: /token/verify`). The token comes from the
 /// `Authorization` header only; the path, query and body are ignored.
+#[utoipa::path(method(get, post), path = "/token/verify/{path}", tag = "tokens",
+    params(("path" = String, Path, description = "The original request's path, appended by the gateway; ignored")),
+    security(("bearer" = [])),
+    responses((status = 200, body = Verified, description = "As `GET /token/verify`; any method is accepted",
+            headers(("x-auth-subject" = String), ("x-auth-scope" = String), ("x-auth-client" = String))),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn verify_forward(req: HttpRequest, state: State) -> Result<HttpResponse, ApiError> {
     let token = bearer(&req)?;
     let claims = check(&req, &state, token, None).await?;

@@ -158,6 +158,14 @@ impl Store {
             r.close();
         }
     }
+
+    /// This store, recording Redis call latencies into `metrics`.
+    pub fn with_metrics(&self, metrics: &crate::telemetry::Metrics) -> Self {
+        match self {
+            Store::Memory(m) => Store::Memory(m.clone()),
+            Store::Redis(r) => Store::Redis(r.with_metrics(metrics)),
+        }
+    }
 }
 
 macro_rules! dispatch {

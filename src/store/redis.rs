@@ -57,6 +57,8 @@ pub struct RedisStore {
     scripts: Arc<Scripts>,
     /// Replicas that must acknowledge a revocation (`WAIT`); 0 = off.
     wait_replicas: usize,
+    /// Where each call's latency goes (the owning app's metrics), if set.
+    latency: Option<metrics::Histogram>,
 }
 
 /// Connection settings for [`RedisStore::connect`].
@@ -103,6 +105,7 @@ impl RedisStore {
             timeout: opts.timeout,
             scripts: Arc::new(Scripts::new()),
             wait_replicas,
+            latency: None,
         })
     }
 
@@ -128,9 +131,20 @@ impl RedisStore {
             let conn = self.pool.get().await?;
             f(conn).await.map_err(classify)
         };
-        tokio::time::timeout(self.timeout, work)
-            .await
-            .map_err(|_| StoreError::Unavailable("Redis did not answer in time".into()))?
+        let started = std::time::Instant::now();
+        let result = tokio::time::timeout(self.timeout, work).await;
+        if let Some(h) = &self.latency {
+            h.record(started.elapsed().as_secs_f64());
+        }
+        result.map_err(|_| StoreError::Unavailable("Redis did not answer in time".into()))?
+    }
+
+    /// This store, recording call latencies into `metrics`.
+    pub fn with_metrics(&self, metrics: &crate::telemetry::Metrics) -> Self {
+        RedisStore {
+            latency: Some(metrics.redis_latency()),
+            ..self.clone()
+        }
     }
 
     /// Pool figures for metrics: (size, available, waiting).

