@@ -4,7 +4,7 @@
 //! same Apache terminates TLS (a throwaway self-signed certificate) in front
 //! of Tessera. Everything lives in a temp dir; killed on drop.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -13,6 +13,7 @@ use actix_web::dev::ServerHandle;
 use serde_json::json;
 
 use crate::helpers::{Backend, SECRET, spawn_app};
+use crate::redis_server::free_port;
 
 /// Seconds Apache may reuse an introspection answer (the revocation delay).
 const INTROSPECTION_INTERVAL_SECS: u64 = 2;
@@ -21,13 +22,6 @@ struct Apache {
     port: u16,
     child: Option<Child>,
     dir: tempfile::TempDir,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free loopback port")
 }
 
 const MODULES: &str = "/usr/lib/apache2/modules";
@@ -159,19 +153,8 @@ impl Apache {
 
 impl Drop for Apache {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Some(child) = self.child.take() {
+            crate::process::terminate(child);
         }
     }
 }

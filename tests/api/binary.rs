@@ -4,7 +4,7 @@
 //! a free loopback port, and is killed on drop.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -17,12 +17,7 @@ pub fn shipped_log4rs() -> String {
         .expect("log4rs.yaml at the repository root")
 }
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free loopback port")
-}
+pub use crate::redis_server::free_port;
 
 /// `tessera` with a clean environment (no inherited TESSERA_* variables).
 pub fn command(dir: &Path) -> Command {

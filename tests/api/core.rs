@@ -130,12 +130,8 @@ async fn wrong_client_secret_is_401_with_basic_challenge(b: Backend) {
     );
     assert_error(res, 401, "invalid_client").await;
     let res = app
-        .api
-        .post(app.url("/token/issue"))
-        .json(&json!({"sub": "u"}))
-        .send()
-        .await
-        .unwrap();
+        .post_json("/token/issue", None, &json!({"sub": "u"}))
+        .await;
     assert_error(res, 401, "invalid_client").await;
 }
 
@@ -160,14 +156,13 @@ async fn missing_grant_is_403(b: Backend) {
 async fn malformed_json_is_400_in_the_error_shape(b: Backend) {
     let app = spawn_app(b).await;
     let res = app
-        .api
-        .post(app.url("/token/issue"))
-        .basic_auth("issuer-app", Some(SECRET))
-        .header("content-type", "application/json")
-        .body("{\"sub\": ")
-        .send()
-        .await
-        .unwrap();
+        .post_raw(
+            "/token/issue",
+            "issuer-app",
+            "application/json",
+            "{\"sub\": ",
+        )
+        .await;
     assert_error(res, 400, "invalid_request").await;
 }
 
@@ -292,27 +287,26 @@ async fn revoke_accepts_json_and_form_bodies(b: Backend) {
     let app = spawn_app(b).await;
     let a = app.access_token("u").await;
     let res = app
-        .api
-        .post(app.url("/token/revoke"))
-        .basic_auth("issuer-app", Some(SECRET))
-        .json(&json!({"token": a, "token_type_hint": "access_token"}))
-        .send()
-        .await
-        .unwrap();
+        .post_json(
+            "/token/revoke",
+            Some("issuer-app"),
+            &json!({"token": a, "token_type_hint": "access_token"}),
+        )
+        .await;
     assert_eq!(res.status(), 200);
     assert_eq!(app.verify_get(&a).await.status(), 401);
     let b2 = app.access_token("u").await;
     let res = app
-        .api
-        .post(app.url("/token/revoke"))
-        .form(&[
-            ("token", b2.as_str()),
-            ("client_id", "issuer-app"),
-            ("client_secret", SECRET),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            "/token/revoke",
+            None,
+            &[
+                ("token", b2.as_str()),
+                ("client_id", "issuer-app"),
+                ("client_secret", SECRET),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), 200);
     assert_eq!(app.verify_get(&b2).await.status(), 401);
 }
@@ -393,14 +387,8 @@ async fn unknown_paths_and_methods_get_the_error_shape(b: Backend) {
 async fn wrong_content_type_is_415_and_large_bodies_413(b: Backend) {
     let app = spawn_app(b).await;
     let res = app
-        .api
-        .post(app.url("/token/issue"))
-        .basic_auth("issuer-app", Some(SECRET))
-        .header("content-type", "text/plain")
-        .body("sub=u")
-        .send()
-        .await
-        .unwrap();
+        .post_raw("/token/issue", "issuer-app", "text/plain", "sub=u")
+        .await;
     assert_error(res, 415, "unsupported_media_type").await;
     let big = json!({"sub": "u", "claims": {"blob": "x".repeat(20_000)}});
     let res = app.issue(big).await;
@@ -433,12 +421,11 @@ async fn verify_can_require_client_credentials(b: Backend) {
     let res = app.verify_post(json!({"token": token})).await;
     assert_error(res, 401, "invalid_client").await;
     let res = app
-        .api
-        .post(app.url("/token/verify"))
-        .basic_auth("verify-only", Some(SECRET))
-        .json(&json!({"token": token}))
-        .send()
-        .await
-        .unwrap();
+        .post_json(
+            "/token/verify",
+            Some("verify-only"),
+            &json!({"token": token}),
+        )
+        .await;
     assert_eq!(res.status(), 200);
 }

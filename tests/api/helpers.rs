@@ -164,6 +164,47 @@ impl TestApp {
         format!("{}{}", self.address, path)
     }
 
+    /// `POST path` with a JSON body, as `client` (HTTP Basic) or anonymously.
+    pub async fn post_json(&self, path: &str, client: Option<&str>, body: &Value) -> Response {
+        let mut req = self.api.post(self.url(path)).json(body);
+        if let Some(c) = client {
+            req = req.basic_auth(c, Some(SECRET));
+        }
+        req.send().await.expect("POST request")
+    }
+
+    /// `POST path` with a form body, as `client` (HTTP Basic) or anonymously.
+    pub async fn post_form(
+        &self,
+        path: &str,
+        client: Option<&str>,
+        form: &[(&str, &str)],
+    ) -> Response {
+        let mut req = self.api.post(self.url(path)).form(form);
+        if let Some(c) = client {
+            req = req.basic_auth(c, Some(SECRET));
+        }
+        req.send().await.expect("POST request")
+    }
+
+    /// `POST path` with raw bytes and a content type, as `client`.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        client: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> Response {
+        self.api
+            .post(self.url(path))
+            .basic_auth(client, Some(SECRET))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("POST request")
+    }
+
     pub async fn issue_as(&self, client: &str, body: Value) -> Response {
         self.api
             .post(self.url("/token/issue"))

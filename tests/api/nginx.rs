@@ -3,7 +3,7 @@
 //! config, pid file, logs and temp paths in a temp dir; killed on drop.
 //! The config is the one documented in docs/gateways.md.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -11,18 +11,12 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::helpers::{Backend, spawn_app};
+use crate::redis_server::free_port;
 
 pub struct Nginx {
     pub port: u16,
     child: Option<Child>,
     dir: tempfile::TempDir,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free loopback port")
 }
 
 fn nginx_binary() -> PathBuf {
@@ -166,20 +160,9 @@ impl Nginx {
 
 impl Drop for Nginx {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
+        if let Some(child) = self.child.take() {
             // TERM lets the master stop its worker; KILL only if it hangs.
-            let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
+            crate::process::terminate(child);
         }
     }
 }

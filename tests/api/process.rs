@@ -131,3 +131,19 @@ impl Drop for Tessera {
         let _ = self.child.wait();
     }
 }
+
+/// Stops a child with SIGTERM, waiting up to 5 s, then SIGKILL.
+pub fn terminate(mut child: Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}

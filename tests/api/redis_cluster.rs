@@ -9,8 +9,9 @@
 //! ([`shared_cluster`], [`shared_sentinel`]) rely on exactly that; a fixture
 //! that is dropped kills its nodes at once. Every wait is bounded.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use crate::redis_server::ping;
+use std::io::Read;
+use std::net::TcpListener;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -131,18 +132,6 @@ fn free_port() -> u16 {
         }
     }
     panic!("no free loopback port pair (port, port+10000) in 10000-32000");
-}
-
-fn ping(port: u16) -> bool {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_millis(200)));
-    if s.write_all(b"PING\r\n").is_err() {
-        return false;
-    }
-    let mut buf = [0u8; 16];
-    matches!(s.read(&mut buf), Ok(n) if buf[..n].starts_with(b"+PONG"))
 }
 
 /// Polls `ok` every 50 ms until it holds; panics with `what` after `limit`.

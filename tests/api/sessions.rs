@@ -113,22 +113,20 @@ async fn refresh_can_narrow_the_scope_but_never_widen_it(b: Backend) {
     let app = spawn_app(b).await;
     let (_, rt) = session(&app, "u").await;
     let res = app
-        .api
-        .post(app.url("/token/refresh"))
-        .basic_auth("issuer-app", Some(SECRET))
-        .json(&json!({"refresh_token": rt, "scope": "read admin"}))
-        .send()
-        .await
-        .unwrap();
+        .post_json(
+            "/token/refresh",
+            Some("issuer-app"),
+            &json!({"refresh_token": rt, "scope": "read admin"}),
+        )
+        .await;
     assert_error(res, 400, "invalid_request").await;
     let res = app
-        .api
-        .post(app.url("/token/refresh"))
-        .basic_auth("issuer-app", Some(SECRET))
-        .json(&json!({"refresh_token": rt, "scope": "read"}))
-        .send()
-        .await
-        .unwrap();
+        .post_json(
+            "/token/refresh",
+            Some("issuer-app"),
+            &json!({"refresh_token": rt, "scope": "read"}),
+        )
+        .await;
     assert_eq!(
         res.status(),
         200,
@@ -247,13 +245,8 @@ async fn logout_everywhere_ends_every_session_and_counts_them(b: Backend) {
     let lone = app.access_token("u").await;
     let (keep, _) = session(&app, "someone-else").await;
     let res = app
-        .api
-        .post(app.url("/token/revoke"))
-        .basic_auth("admin-app", Some(SECRET))
-        .json(&json!({"sub": "u"}))
-        .send()
-        .await
-        .unwrap();
+        .post_json("/token/revoke", Some("admin-app"), &json!({"sub": "u"}))
+        .await;
     assert_eq!(res.status(), 200);
     let v: Value = res.json().await.unwrap();
     assert_eq!(v["revoked"], 2);
@@ -267,13 +260,8 @@ async fn logout_everywhere_ends_every_session_and_counts_them(b: Backend) {
 async fn logout_everywhere_needs_the_admin_grant(b: Backend) {
     let app = spawn_app(b).await;
     let res = app
-        .api
-        .post(app.url("/token/revoke"))
-        .basic_auth("issuer-app", Some(SECRET))
-        .json(&json!({"sub": "u"}))
-        .send()
-        .await
-        .unwrap();
+        .post_json("/token/revoke", Some("issuer-app"), &json!({"sub": "u"}))
+        .await;
     assert_error(res, 403, "unauthorized_client").await;
     let res = app
         .api

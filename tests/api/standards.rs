@@ -88,21 +88,16 @@ async fn introspection_needs_client_credentials_and_the_grant(b: Backend) {
     let app = spawn_app(b).await;
     let at = app.access_token("u").await;
     let res = app
-        .api
-        .post(app.url("/token/introspect"))
-        .form(&[("token", at.as_str())])
-        .send()
-        .await
-        .unwrap();
+        .post_form("/token/introspect", None, &[("token", at.as_str())])
+        .await;
     assert_error(res, 401, "invalid_client").await;
     let res = app
-        .api
-        .post(app.url("/token/introspect"))
-        .basic_auth("verify-only", Some(SECRET))
-        .form(&[("token", at.as_str())])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            "/token/introspect",
+            Some("verify-only"),
+            &[("token", at.as_str())],
+        )
+        .await;
     assert_error(res, 403, "unauthorized_client").await;
 }
 
@@ -110,16 +105,16 @@ async fn introspection_accepts_client_secret_post(b: Backend) {
     let app = spawn_app(b).await;
     let at = app.access_token("u").await;
     let res = app
-        .api
-        .post(app.url("/token/introspect"))
-        .form(&[
-            ("token", at.as_str()),
-            ("client_id", "issuer-app"),
-            ("client_secret", SECRET),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            "/token/introspect",
+            None,
+            &[
+                ("token", at.as_str()),
+                ("client_id", "issuer-app"),
+                ("client_secret", SECRET),
+            ],
+        )
+        .await;
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["active"], true);
 }
