@@ -10,12 +10,14 @@ WORKDIR /src
 # Dependency layer: compiled once from the manifest and lock file alone, so
 # editing src/ does not rebuild the dependencies.
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir -p src \
+RUN mkdir -p src benches \
  && echo 'fn main() {}' > src/main.rs \
+ && echo 'fn main() {}' > benches/hot_path.rs \
  && touch src/lib.rs \
  && cargo build --release --locked --bin tessera \
  && rm -rf src
 COPY src ./src
+COPY benches ./benches
 RUN touch src/main.rs src/lib.rs \
  && cargo build --release --locked --bin tessera
 

@@ -17,7 +17,7 @@ use crate::error::ApiError;
 use crate::routes::{self, AppState, RequestId};
 use crate::service::Tokens;
 use crate::store::{MemoryStore, RedisStore, Store, redis::RedisOptions};
-use crate::token::KeySet;
+use crate::token::{KeySet, VerifiedCache};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -88,6 +88,7 @@ impl Application {
             leeway_secs: settings.tokens.leeway_secs,
             default_access_ttl: settings.tokens.access_ttl_secs,
             max_sessions: settings.tokens.max_sessions_per_user,
+            verified: Arc::new(VerifiedCache::new(settings.verify.cache_entries)),
         };
         let state = web::Data::new(Arc::new(AppState {
             tokens,

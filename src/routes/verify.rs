@@ -2,6 +2,8 @@
 //! serves gateways (nginx `auth_request`, Traefik ForwardAuth) and sets
 //! `X-Auth-*` headers for the upstream.
 
+use std::sync::Arc;
+
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -65,17 +67,16 @@ async fn check(
     state: &State,
     token: Option<String>,
     aud: Option<Audience>,
-) -> Result<AccessClaims, ApiError> {
+) -> Result<Arc<AccessClaims>, ApiError> {
     if state.require_client_auth_on_verify {
         require_client(&state.clients, req, None, Grant::Verify).await?;
     }
-    let rid = request_id(req);
     let token = token.ok_or(ApiError::InvalidToken(Rejection::Malformed))?;
     let result = state.tokens.verify(&token, aud.as_ref()).await;
     if let Err(ApiError::InvalidToken(reason)) = &result {
         audit::event(
             "verify_failed",
-            &rid,
+            &request_id(req),
             json!({"reason": reason.label(), "outcome": "rejected"}),
         );
     }

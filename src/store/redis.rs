@@ -10,9 +10,11 @@
 //! Every multi-key change is one Lua script (`lua/*.lua`), so it is atomic
 //! and runs unchanged on Redis Cluster.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use deadpool_redis::redis::aio::MultiplexedConnection;
 use deadpool_redis::redis::{self, AsyncCommands, ErrorKind, Script, ServerErrorKind};
 use deadpool_redis::{Config, Pool, PoolConfig, Runtime, Timeouts};
 
@@ -50,6 +52,8 @@ impl Scripts {
 #[derive(Clone)]
 pub struct RedisStore {
     pool: Pool,
+    /// Shared multiplexed connections, one slot per core (see `connection`).
+    shared: Arc<[Mutex<Option<MultiplexedConnection>>]>,
     prefix: Arc<str>,
     timeout: Duration,
     scripts: Arc<Scripts>,
@@ -88,8 +92,10 @@ impl RedisStore {
         let pool = cfg
             .create_pool(Some(Runtime::Tokio1))
             .map_err(|e| StoreError::Backend(format!("invalid Redis configuration: {e}")))?;
+        let slots = std::thread::available_parallelism().map_or(2, |n| n.get());
         Ok(RedisStore {
             pool,
+            shared: (0..slots).map(|_| Mutex::new(None)).collect(),
             prefix: opts.key_prefix.into(),
             timeout: opts.timeout,
             scripts: Arc::new(Scripts::new()),
@@ -101,23 +107,61 @@ impl RedisStore {
         format!("{}{{{}}}:", self.prefix, sub)
     }
 
-    /// Runs `f` with a pooled connection, bounded by the configured timeout.
-    async fn run<T, F, Fut>(&self, f: F) -> Result<T, StoreError>
-    where
-        F: FnOnce(deadpool_redis::Connection) -> Fut,
-        Fut: Future<Output = redis::RedisResult<T>>,
-    {
-        let work = async {
-            let conn = self
-                .pool
+    /// A clone of this thread's shared multiplexed connection, made when
+    /// missing. Why not `pool.get()` per request: deadpool-redis PINGs every
+    /// connection it hands out, which doubled each command's round trips.
+    /// A multiplexed connection pipelines the commands of many requests over
+    /// one socket, so a few of them (one per core; the thread picks its slot)
+    /// serve every request. The pool now only makes connections (with its
+    /// create timeout); `run` drops a slot's connection on any connection
+    /// failure, so a restarted Redis is picked up by the next request.
+    async fn connection(&self) -> Result<(usize, MultiplexedConnection), StoreError> {
+        static NEXT_THREAD: AtomicUsize = AtomicUsize::new(0);
+        thread_local!(static THREAD: usize = NEXT_THREAD.fetch_add(1, Ordering::Relaxed));
+        let slot = THREAD.with(|t| *t) % self.shared.len();
+        if let Some(conn) = self.slot(slot).as_ref() {
+            return Ok((slot, conn.clone()));
+        }
+        let fresh = deadpool_redis::Connection::take(
+            self.pool
                 .get()
                 .await
-                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?,
+        );
+        *self.slot(slot) = Some(fresh.clone());
+        Ok((slot, fresh))
+    }
+
+    fn slot(&self, i: usize) -> std::sync::MutexGuard<'_, Option<MultiplexedConnection>> {
+        // A poisoned slot only ever held a connection: keep using it.
+        self.shared[i].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` with a shared connection, bounded by the configured timeout.
+    /// A timeout or a connection error (anything but a command's own
+    /// error) drops the connection so the next request makes a new one.
+    async fn run<T, F, Fut>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(MultiplexedConnection) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        let mut used = None;
+        let work = async {
+            let (slot, conn) = self.connection().await?;
+            used = Some(slot);
             f(conn).await.map_err(classify)
         };
-        tokio::time::timeout(self.timeout, work)
+        let result = tokio::time::timeout(self.timeout, work)
             .await
-            .map_err(|_| StoreError::Unavailable("Redis did not answer in time".into()))?
+            .unwrap_or_else(|_| {
+                Err(StoreError::Unavailable(
+                    "Redis did not answer in time".into(),
+                ))
+            });
+        if let (Err(StoreError::Unavailable(_)), Some(slot)) = (&result, used) {
+            self.slot(slot).take();
+        }
+        result
     }
 
     /// Pool figures for metrics: (size, available, waiting).
@@ -152,10 +196,9 @@ impl TokenStore for RedisStore {
         .await
     }
 
-    async fn get_access(&self, sub: &str, jti: &Jti) -> Result<Option<AccessRecord>, StoreError> {
-        let key = format!("{}at:{jti}", self.base(sub));
-        let raw: Option<Vec<u8>> = self.run(|mut c| async move { c.get(key).await }).await?;
-        raw.map(|r| AccessRecord::decode(&r)).transpose()
+    async fn is_access_live(&self, sub: &str, jti: &Jti) -> Result<bool, StoreError> {
+        let key = format!("{}{{{sub}}}:at:{jti}", self.prefix);
+        self.run(|mut c| async move { c.exists(key).await }).await
     }
 
     async fn revoke_access(&self, sub: &str, jti: &Jti) -> Result<bool, StoreError> {

@@ -9,3 +9,4 @@ mod redis_server;
 mod sessions;
 mod standards;
 mod store;
+mod verify_cache;
