@@ -1,12 +1,14 @@
 //! The HTTP stack's ceiling for `scripts/bench.sh`: actix-web from this
 //! crate's own dependency versions, same worker count and keep-alive as
-//! Tessera, answering every request with a small JSON body and no work.
+//! Tessera, answering every request with a small JSON body and no work
+//! beyond reading the request body (as every Tessera route does: a body
+//! left unread makes actix drop the keep-alive connection).
 //!
 //! Usage: `noop ADDR WORKERS`, e.g. `noop 127.0.0.1:18080 2`.
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 
-async fn noop() -> HttpResponse {
+async fn noop(_body: web::Bytes) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("cache-control", "no-store"))
         .content_type("application/json")
