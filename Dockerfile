@@ -14,8 +14,9 @@ WORKDIR /src
 # Dependency layer: compiled once from the manifest, lock file and build
 # script alone, so editing src/ does not rebuild the dependencies.
 COPY Cargo.toml Cargo.lock build.rs ./
-RUN mkdir -p src \
+RUN mkdir -p src benches \
  && echo 'fn main() {}' > src/main.rs \
+ && echo 'fn main() {}' > benches/hot_path.rs \
  && touch src/lib.rs \
  && cargo build --release --locked --bin tessera \
  && rm -rf src
@@ -25,6 +26,7 @@ ARG TESSERA_GIT_SHA=unknown
 ENV TESSERA_GIT_SHA=${TESSERA_GIT_SHA}
 COPY src ./src
 # [profile.release] strips symbols (strip = true) and uses thin LTO.
+COPY benches ./benches
 RUN touch src/main.rs src/lib.rs \
  && cargo build --release --locked --bin tessera
 

@@ -167,6 +167,14 @@ impl Clients {
             .acquire()
             .await
             .map_err(|_| ApiError::Server("hashing semaphore closed".into()))?;
+        // Requests that queued behind a check of the same credentials (all
+        // of them, when the cache entry expires under load) take its result
+        // instead of each running Argon2id again.
+        if let Some(client) = &client
+            && self.cached(&creds.id, &digest)
+        {
+            return Ok(client.clone());
+        }
         let secret = secret.to_owned();
         let ok = tokio::task::spawn_blocking(move || verify_phc(&phc, &secret))
             .await

@@ -290,11 +290,23 @@ impl fmt::Debug for ClientSettings {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct VerifySettings {
     /// Whether `/token/verify` demands client credentials (grant `verify`).
     pub require_client_auth: bool,
+    /// Tokens whose signature check is remembered (by SHA-256 digest, until
+    /// `exp`); 0 turns the cache off. The store is still read every time.
+    pub cache_entries: usize,
+}
+
+impl Default for VerifySettings {
+    fn default() -> Self {
+        VerifySettings {
+            require_client_auth: false,
+            cache_entries: 50_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

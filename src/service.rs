@@ -1,6 +1,8 @@
 //! Token lifecycle: issue, verify, refresh, revoke. Combines the key set
 //! (signatures) with the store (liveness); routes stay thin around it.
 
+use std::sync::Arc;
+
 use chrono::Utc;
 use serde_json::json;
 
@@ -11,7 +13,7 @@ use crate::error::ApiError;
 use crate::store::{
     AccessRecord, NewSession, RotateOutcome, Rotation, SessionRecord, Store, TokenStore,
 };
-use crate::token::{AccessClaims, KeySet, RefreshToken, Rejection};
+use crate::token::{AccessClaims, KeySet, RefreshToken, Rejection, VerifiedCache};
 
 /// A validated issue request.
 #[derive(Debug)]
@@ -51,6 +53,8 @@ pub struct Tokens {
     pub max_sessions: usize,
     /// This app's Prometheus counters.
     pub metrics: crate::telemetry::Metrics,
+    /// Tokens whose signature was already checked (see `token::cache`).
+    pub verified: Arc<VerifiedCache>,
 }
 
 impl Tokens {
@@ -195,23 +199,54 @@ impl Tokens {
             .verify(token, &self.issuer, self.leeway_secs, aud, Utc::now())
     }
 
+    /// Signature and claims, from the cache when this token was checked
+    /// before (until its `exp`), else in full and then remembered.
+    fn checked_claims(
+        &self,
+        token: &str,
+        aud: Option<&Audience>,
+    ) -> Result<Arc<AccessClaims>, Rejection> {
+        if token.len() > crate::token::MAX_TOKEN_BYTES {
+            return Err(Rejection::Malformed);
+        }
+        let now = Utc::now();
+        let now_ms = now.timestamp_millis();
+        let digest = VerifiedCache::digest(token);
+        if let Some(claims) = self.verified.get(&digest, now_ms) {
+            return match aud {
+                Some(aud) if claims.aud != aud.as_str() => Err(Rejection::WrongAudience),
+                _ => Ok(claims),
+            };
+        }
+        let (claims, key_until) =
+            self.keys
+                .verify_with_deadline(token, &self.issuer, self.leeway_secs, aud, now)?;
+        let claims = Arc::new(claims);
+        let until_ms = key_until.map_or(i64::MAX, |t| t.timestamp_millis());
+        let until_ms = until_ms.min(claims.exp.saturating_mul(1000));
+        self.verified
+            .insert(digest, claims.clone(), until_ms, now_ms);
+        Ok(claims)
+    }
+
     /// Full verification: signature first (garbage never costs a round
-    /// trip), then the store record must be live.
+    /// trip; a token seen before skips it, see `checked_claims`), then the
+    /// store record must be live: one Redis GET on every call, cached or
+    /// not, so revocation is immediate.
     pub async fn verify(
         &self,
         token: &str,
         aud: Option<&Audience>,
-    ) -> Result<AccessClaims, ApiError> {
+    ) -> Result<Arc<AccessClaims>, ApiError> {
         let claims = self
-            .verify_signature(token, aud)
+            .checked_claims(token, aud)
             .map_err(ApiError::InvalidToken)?;
         let jti =
             Jti::parse(&claims.jti).map_err(|_| ApiError::InvalidToken(Rejection::Malformed))?;
-        match self.store.get_access(&claims.sub, &jti).await? {
-            Some(rec) if rec.sid.to_string() == claims.sid && rec.client_id == claims.client_id => {
-                Ok(claims)
-            }
-            _ => Err(ApiError::InvalidToken(Rejection::Revoked)),
+        if self.store.is_access_live(&claims.sub, &jti).await? {
+            Ok(claims)
+        } else {
+            Err(ApiError::InvalidToken(Rejection::Revoked))
         }
     }
 

@@ -18,7 +18,7 @@ use crate::routes::{self, AppState, RequestId};
 use crate::service::Tokens;
 use crate::store::redis_conn::Topology;
 use crate::store::{MemoryStore, RedisStore, Store, redis::RedisOptions};
-use crate::token::KeySet;
+use crate::token::{KeySet, VerifiedCache};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -125,6 +125,7 @@ impl Application {
             default_access_ttl: settings.tokens.access_ttl_secs,
             max_sessions: settings.tokens.max_sessions_per_user,
             metrics,
+            verified: Arc::new(VerifiedCache::new(settings.verify.cache_entries)),
         };
         let state = web::Data::new(Arc::new(AppState {
             tokens,

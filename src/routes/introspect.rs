@@ -93,8 +93,8 @@ async fn describe(
                     "exp": c.exp, "iat": c.iat, "nbf": c.nbf, "jti": c.jti, "sid": c.sid,
                 });
                 if let Some(map) = v.as_object_mut() {
-                    for (k, val) in c.extra {
-                        map.entry(k).or_insert(val);
+                    for (k, val) in &c.extra {
+                        map.entry(k.as_str()).or_insert_with(|| val.clone());
                     }
                 }
                 Ok(Some(v))

@@ -2,6 +2,8 @@
 //! serves gateways (nginx `auth_request`, Traefik ForwardAuth) and sets
 //! `X-Auth-*` headers for the upstream.
 
+use std::sync::Arc;
+
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -67,7 +69,7 @@ async fn check(
     state: &State,
     token: Option<String>,
     aud: Option<Audience>,
-) -> Result<AccessClaims, ApiError> {
+) -> Result<Arc<AccessClaims>, ApiError> {
     let limited = state.rate_limits.limits_verify();
     if limited {
         state.rate_limits.check_ip(req)?;
@@ -78,7 +80,6 @@ async fn check(
             state.rate_limits.check_client(&client.id)?;
         }
     }
-    let rid = request_id(req);
     let result = match token {
         Some(token) => state.tokens.verify(&token, aud.as_ref()).await,
         None => Err(ApiError::InvalidToken(Rejection::Malformed)),
@@ -92,7 +93,7 @@ async fn check(
     if let Err(ApiError::InvalidToken(reason)) = &result {
         audit::event(
             "verify_failed",
-            &rid,
+            &request_id(req),
             json!({"reason": reason.label(), "outcome": "rejected"}),
         );
     }

@@ -117,12 +117,12 @@ impl TokenStore for MemoryStore {
         })
     }
 
-    async fn get_access(&self, sub: &str, jti: &Jti) -> Result<Option<AccessRecord>, StoreError> {
+    async fn is_access_live(&self, sub: &str, jti: &Jti) -> Result<bool, StoreError> {
         Ok(self
             .read(sub, |user, now| {
-                user.access.get(jti).filter(|r| live(r.exp, now)).cloned()
+                user.access.get(jti).is_some_and(|r| live(r.exp, now))
             })?
-            .flatten())
+            .unwrap_or(false))
     }
 
     async fn revoke_access(&self, sub: &str, jti: &Jti) -> Result<bool, StoreError> {

@@ -81,12 +81,12 @@ pub trait TokenStore {
         rec: &AccessRecord,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// The live record of an access token, if any.
-    fn get_access(
+    /// Whether an access token is live (recorded, not expired or revoked).
+    fn is_access_live(
         &self,
         sub: &str,
         jti: &Jti,
-    ) -> impl Future<Output = Result<Option<AccessRecord>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Deletes one access token's record; true if it was live.
     fn revoke_access(
@@ -181,8 +181,8 @@ impl TokenStore for Store {
     async fn put_access(&self, jti: &Jti, rec: &AccessRecord) -> Result<(), StoreError> {
         dispatch!(self, s => s.put_access(jti, rec))
     }
-    async fn get_access(&self, sub: &str, jti: &Jti) -> Result<Option<AccessRecord>, StoreError> {
-        dispatch!(self, s => s.get_access(sub, jti))
+    async fn is_access_live(&self, sub: &str, jti: &Jti) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.is_access_live(sub, jti))
     }
     async fn revoke_access(&self, sub: &str, jti: &Jti) -> Result<bool, StoreError> {
         dispatch!(self, s => s.revoke_access(sub, jti))

@@ -6,7 +6,12 @@ use serde::{Deserialize, Serialize};
 use super::StoreError;
 use crate::domain::Sid;
 
-/// What verify needs about a live access token. The key holds its `jti`.
+/// A new access token as the service describes it to the store. The
+/// store keeps only what verify needs that the signed token does not
+/// already prove: that the token is live. Its key (`{sub}:at:<jti>`) and
+/// TTL (until `exp`) say it all; sub, sid, client, scope, aud and claims are
+/// in the verified token itself, and the jti is random, so no other
+/// token can ever meet this key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AccessRecord {
     #[serde(rename = "u")]
@@ -31,16 +36,15 @@ pub struct AccessRecord {
 }
 
 impl AccessRecord {
-    pub fn encode(&self) -> String {
-        // Serialising plain strings and maps cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
-    }
-
-    pub fn decode(raw: &[u8]) -> Result<Self, StoreError> {
-        serde_json::from_slice(raw)
-            .map_err(|e| StoreError::Backend(format!("corrupt access record: {e}")))
+    /// The stored value: a presence marker. `1` is one of Redis's shared
+    /// integers, so the value costs no memory of its own.
+    pub fn encode(&self) -> &'static str {
+        LIVE
     }
 }
+
+/// The value of every live access-token key.
+pub const LIVE: &str = "1";
 
 /// A session (refresh family): what a refresh needs to mint the next pair.
 #[derive(Debug, Clone, PartialEq)]
@@ -129,22 +133,6 @@ impl SessionRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn access_record_round_trips_and_stays_compact() {
-        let rec = AccessRecord {
-            sub: "user-42".into(),
-            client_id: "login".into(),
-            sid: Sid::new_random(),
-            scope: "read".into(),
-            aud: "api".into(),
-            claims: serde_json::Map::new(),
-            exp: 1_900_000_000,
-        };
-        let raw = rec.encode();
-        assert!(raw.len() < 120, "{raw}");
-        assert_eq!(AccessRecord::decode(raw.as_bytes()).unwrap(), rec);
-    }
 
     #[test]
     fn session_record_round_trips_through_fields() {

@@ -179,10 +179,9 @@ impl TokenStore for RedisStore {
         .await
     }
 
-    async fn get_access(&self, sub: &str, jti: &Jti) -> Result<Option<AccessRecord>, StoreError> {
-        let key = format!("{}at:{jti}", self.base(sub));
-        let raw: Option<Vec<u8>> = self.run(|mut c| async move { c.get(key).await }).await?;
-        raw.map(|r| AccessRecord::decode(&r)).transpose()
+    async fn is_access_live(&self, sub: &str, jti: &Jti) -> Result<bool, StoreError> {
+        let key = format!("{}{{{sub}}}:at:{jti}", self.prefix);
+        self.run(|mut c| async move { c.exists(key).await }).await
     }
 
     async fn revoke_access(&self, sub: &str, jti: &Jti) -> Result<bool, StoreError> {

@@ -4,12 +4,12 @@
 //! of them. Routing, slot maps and primary discovery are deadpool-redis's
 //! own (`cluster` and `sentinel` features); this file only wraps them.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use deadpool_redis::cluster::ClusterConnection;
-use deadpool_redis::redis::aio::ConnectionLike;
+use deadpool_redis::redis::aio::{ConnectionLike, MultiplexedConnection};
 use deadpool_redis::redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
 use deadpool_redis::redis::{
     self, Cmd, Pipeline, RedisFuture, RedisResult, ServerErrorKind, Value,
@@ -35,7 +35,7 @@ pub enum Topology<'a> {
 /// A connection pool of the configured kind.
 #[derive(Clone)]
 pub(super) enum Pools {
-    Standalone(deadpool_redis::Pool),
+    Standalone(SharedStandalone),
     Cluster(SharedCluster),
     Sentinel(sentinel::Pool),
 }
@@ -87,6 +87,72 @@ impl SharedCluster {
     }
 }
 
+/// One server: a few multiplexed connections (one slot per core; a worker
+/// thread keeps to its slot) shared by every request. Why not `pool.get()`
+/// per request: deadpool-redis PINGs each connection it hands out, which
+/// doubled every command's round trips (BENCHMARKS.md). The pool only makes
+/// connections, with its create timeout. A slot's connection is dropped
+/// when a request on it fails at the connection level or is abandoned
+/// mid-command (a timeout), so the next request connects afresh.
+/// A shared connection and its generation (to drop only the one that failed).
+type Slot = Mutex<Option<(u64, MultiplexedConnection)>>;
+
+#[derive(Clone)]
+pub(super) struct SharedStandalone {
+    pool: deadpool_redis::Pool,
+    slots: Arc<[Slot]>,
+    generation: Arc<AtomicU64>,
+}
+
+impl SharedStandalone {
+    fn new(pool: deadpool_redis::Pool) -> Self {
+        let slots = std::thread::available_parallelism().map_or(2, |n| n.get());
+        SharedStandalone {
+            pool,
+            slots: (0..slots).map(|_| Mutex::new(None)).collect(),
+            generation: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    fn slot(&self, i: usize) -> std::sync::MutexGuard<'_, Option<(u64, MultiplexedConnection)>> {
+        // A poisoned slot only ever held a connection: keep using it.
+        self.slots[i].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn get(&self) -> Result<(usize, u64, MultiplexedConnection), StoreError> {
+        static NEXT_THREAD: AtomicUsize = AtomicUsize::new(0);
+        thread_local!(static THREAD: usize = NEXT_THREAD.fetch_add(1, Ordering::Relaxed));
+        let i = THREAD.with(|t| *t) % self.slots.len();
+        if let Some((g, c)) = self.slot(i).as_ref() {
+            return Ok((i, *g, c.clone()));
+        }
+        let fresh = deadpool_redis::Connection::take(
+            self.pool
+                .get()
+                .await
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?,
+        );
+        let g = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        *self.slot(i) = Some((g, fresh.clone()));
+        Ok((i, g, fresh))
+    }
+
+    /// Drops slot `i`'s connection if it is still generation `g`.
+    fn discard(&self, i: usize, g: u64) {
+        let mut slot = self.slot(i);
+        if slot.as_ref().is_some_and(|(cg, _)| *cg == g) {
+            *slot = None;
+        }
+    }
+
+    fn close(&self) {
+        for i in 0..self.slots.len() {
+            *self.slot(i) = None;
+        }
+        self.pool.close();
+    }
+}
+
 fn pool_config(size: usize, timeout: Duration) -> PoolConfig {
     let mut cfg = PoolConfig::new(size.max(1));
     cfg.timeouts = Timeouts {
@@ -115,7 +181,7 @@ impl Pools {
             Topology::Standalone { url } => {
                 let mut cfg = deadpool_redis::Config::from_url(url);
                 cfg.pool = pool;
-                Pools::Standalone(cfg.create_pool(rt).map_err(invalid)?)
+                Pools::Standalone(SharedStandalone::new(cfg.create_pool(rt).map_err(invalid)?))
             }
             Topology::Cluster { urls } => {
                 let mut cfg = cluster::Config::from_urls(urls.to_vec());
@@ -142,7 +208,15 @@ impl Pools {
     pub(super) async fn get(&self) -> Result<Conn, StoreError> {
         let unavailable = |e: &dyn std::fmt::Display| StoreError::Unavailable(e.to_string());
         let inner = match self {
-            Pools::Standalone(p) => Inner::Standalone(p.get().await.map_err(|e| unavailable(&e))?),
+            Pools::Standalone(shared) => {
+                let (slot, generation, conn) = shared.get().await?;
+                Inner::Standalone {
+                    conn,
+                    slot,
+                    generation,
+                    shared: shared.clone(),
+                }
+            }
             Pools::Cluster(shared) => {
                 let (generation, conn) = shared.get().await?;
                 Inner::Cluster {
@@ -156,13 +230,14 @@ impl Pools {
         Ok(Conn {
             inner,
             broken: false,
+            pending: false,
         })
     }
 
     /// Closes the pool: idle connections are dropped, waiters fail at once.
     pub(super) fn close(&self) {
         match self {
-            Pools::Standalone(p) => p.close(),
+            Pools::Standalone(shared) => shared.close(),
             Pools::Cluster(shared) => {
                 *shared.lock() = None;
                 shared.pool.close();
@@ -173,7 +248,7 @@ impl Pools {
 
     pub(super) fn status(&self) -> Status {
         match self {
-            Pools::Standalone(p) => p.status(),
+            Pools::Standalone(shared) => shared.pool.status(),
             Pools::Cluster(shared) => shared.pool.status(),
             Pools::Sentinel(p) => p.status(),
         }
@@ -181,7 +256,12 @@ impl Pools {
 }
 
 enum Inner {
-    Standalone(deadpool_redis::Connection),
+    Standalone {
+        conn: MultiplexedConnection,
+        slot: usize,
+        generation: u64,
+        shared: SharedStandalone,
+    },
     Cluster {
         conn: ClusterConnection,
         generation: u64,
@@ -197,10 +277,13 @@ enum Inner {
 /// or builds a fresh cluster connection. A timeout alone does not count:
 /// the cluster client re-routes by itself while a primary fails over (a
 /// new connection would stall healthy slots too), and a pooled connection
-/// whose reply was abandoned stays usable.
+/// whose reply was abandoned stays usable. A shared standalone connection
+/// abandoned mid-command is replaced (it may sit on a half-open socket).
 pub(super) struct Conn {
     inner: Inner,
     broken: bool,
+    /// A command was sent and its answer not yet read.
+    pending: bool,
 }
 
 fn is_broken(r: &RedisResult<impl Sized>) -> bool {
@@ -218,15 +301,17 @@ fn is_broken(r: &RedisResult<impl Sized>) -> bool {
 
 impl ConnectionLike for Conn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        let broken = &mut self.broken;
+        let (broken, pending) = (&mut self.broken, &mut self.pending);
         let fut = match &mut self.inner {
-            Inner::Standalone(c) => c.req_packed_command(cmd),
+            Inner::Standalone { conn, .. } => conn.req_packed_command(cmd),
             Inner::Cluster { conn, .. } => conn.req_packed_command(cmd),
             Inner::Sentinel(c) => c.req_packed_command(cmd),
             Inner::Gone => return Box::pin(async { Err(gone()) }),
         };
         Box::pin(async move {
+            *pending = true;
             let r = fut.await;
+            *pending = false;
             *broken |= is_broken(&r);
             r
         })
@@ -238,15 +323,17 @@ impl ConnectionLike for Conn {
         offset: usize,
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
-        let broken = &mut self.broken;
+        let (broken, pending) = (&mut self.broken, &mut self.pending);
         let fut = match &mut self.inner {
-            Inner::Standalone(c) => c.req_packed_commands(cmd, offset, count),
+            Inner::Standalone { conn, .. } => conn.req_packed_commands(cmd, offset, count),
             Inner::Cluster { conn, .. } => conn.req_packed_commands(cmd, offset, count),
             Inner::Sentinel(c) => c.req_packed_commands(cmd, offset, count),
             Inner::Gone => return Box::pin(async { Err(gone()) }),
         };
         Box::pin(async move {
+            *pending = true;
             let r = fut.await;
+            *pending = false;
             *broken |= is_broken(&r);
             r
         })
@@ -254,7 +341,7 @@ impl ConnectionLike for Conn {
 
     fn get_db(&self) -> i64 {
         match &self.inner {
-            Inner::Standalone(c) => c.get_db(),
+            Inner::Standalone { conn, .. } => conn.get_db(),
             Inner::Cluster { conn, .. } => conn.get_db(),
             Inner::Sentinel(c) => c.get_db(),
             Inner::Gone => 0,
@@ -321,12 +408,18 @@ impl Conn {
 
 impl Drop for Conn {
     fn drop(&mut self) {
-        if !self.broken {
+        let abandoned = self.pending && matches!(self.inner, Inner::Standalone { .. });
+        if !self.broken && !abandoned {
             return;
         }
         // Detach from the pool: the underlying connection just closes.
         match std::mem::replace(&mut self.inner, Inner::Gone) {
-            Inner::Standalone(c) => drop(deadpool_redis::Connection::take(c)),
+            Inner::Standalone {
+                slot,
+                generation,
+                shared,
+                ..
+            } => shared.discard(slot, generation),
             Inner::Cluster {
                 generation, shared, ..
             } => shared.discard(generation),

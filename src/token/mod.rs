@@ -1,10 +1,12 @@
 //! Access tokens: claims, the key set, signing and signature verification.
 //! Stateful checks (is the record still live?) belong to `service`.
 
+mod cache;
 mod claims;
 mod keys;
 mod refresh;
 
+pub use cache::{TokenDigest, VerifiedCache};
 pub use claims::AccessClaims;
 pub use keys::{KeyAlg, KeyError, SigningKey, generate_pem, write_new_key};
 pub use refresh::{RefreshToken, RefreshTokenError};
@@ -175,6 +177,20 @@ impl KeySet {
         audience: Option<&Audience>,
         now: DateTime<Utc>,
     ) -> Result<AccessClaims, Rejection> {
+        self.verify_with_deadline(token, issuer, leeway_secs, audience, now)
+            .map(|(claims, _)| claims)
+    }
+
+    /// As [`KeySet::verify`], plus the instant the verifying key stops
+    /// verifying (a retired key's `verify_until`), if it ever does.
+    pub fn verify_with_deadline(
+        &self,
+        token: &str,
+        issuer: &str,
+        leeway_secs: u64,
+        audience: Option<&Audience>,
+        now: DateTime<Utc>,
+    ) -> Result<(AccessClaims, Option<DateTime<Utc>>), Rejection> {
         if token.is_empty() || token.len() > MAX_TOKEN_BYTES || token.split('.').count() != 3 {
             return Err(Rejection::Malformed);
         }
@@ -217,7 +233,7 @@ impl KeySet {
                 ErrorKind::InvalidAudience => Rejection::WrongAudience,
                 _ => Rejection::Malformed,
             })?;
-        Ok(data.claims)
+        Ok((data.claims, key.verify_until))
     }
 }
 

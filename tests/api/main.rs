@@ -30,3 +30,4 @@ mod sessions;
 mod shutdown;
 mod standards;
 mod store;
+mod verify_cache;

@@ -71,3 +71,22 @@ async fn redis_never_holds_token_text() {
     assert!(!dump.contains(secret_part), "refresh secret stored");
     assert!(!dump.contains(refresh), "refresh token stored");
 }
+
+#[tokio::test]
+async fn the_access_record_is_only_a_presence_marker() {
+    // Everything else verify needs is in the signed token: keeping it out
+    // of Redis is what holds a live token under 200 bytes there.
+    let app = spawn_app(Backend::Redis).await;
+    let v = app
+        .issue_ok(json!({"sub": "user-42", "refresh": false}))
+        .await;
+    let c = claims_of(v["access_token"].as_str().unwrap());
+    let key = format!(
+        "{}{{user-42}}:at:{}",
+        app.prefix,
+        c["jti"].as_str().unwrap()
+    );
+    let mut conn = app.redis.as_ref().unwrap().connection();
+    let value: String = redis::cmd("GET").arg(&key).query(&mut conn).unwrap();
+    assert_eq!(value, "1");
+}

@@ -1,0 +1,131 @@
+//! Redis bytes per live access token and per live session, for
+//! `scripts/bench.sh`: `used_memory` before and after writing COUNT records
+//! straight through `RedisStore` (the same Lua scripts the service runs),
+//! COUNT spread over COUNT/10 users.
+//!
+//! Usage: `bench_memory REDIS_URL COUNT` prints one JSON object.
+
+use std::time::Duration;
+
+use deadpool_redis::redis;
+use tessera::domain::{Jti, Sid};
+use tessera::store::redis::RedisOptions;
+use tessera::store::{
+    AccessRecord, NewSession, RedisStore, RefreshDigest, SessionRecord, TokenStore,
+};
+
+const CONCURRENCY: usize = 32;
+
+fn used_memory(url: &str) -> Result<i64, redis::RedisError> {
+    let mut conn = redis::Client::open(url)?.get_connection()?;
+    let info: String = redis::cmd("INFO").arg("memory").query(&mut conn)?;
+    Ok(info
+        .lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0))
+}
+
+fn access(sub: String, sid: Sid, exp: i64) -> AccessRecord {
+    AccessRecord {
+        sub,
+        client_id: "bench".into(),
+        sid,
+        scope: "read write".into(),
+        aud: "api".into(),
+        claims: serde_json::Map::new(),
+        exp,
+    }
+}
+
+/// Writes `count` records with `write(i)`, CONCURRENCY at a time.
+async fn fill<F, Fut>(count: usize, write: F)
+where
+    F: Fn(usize) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    let mut tasks = tokio::task::JoinSet::new();
+    for t in 0..CONCURRENCY {
+        let write = write.clone();
+        tasks.spawn(async move {
+            let mut i = t;
+            while i < count {
+                write(i).await;
+                i += CONCURRENCY;
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [url, count] = args.as_slice() else {
+        return Err("usage: bench_memory REDIS_URL COUNT".into());
+    };
+    let count: usize = count.parse()?;
+    let users = (count / 10).max(1);
+    let store = RedisStore::connect(RedisOptions {
+        url,
+        key_prefix: "mem:",
+        pool_size: CONCURRENCY,
+        timeout: Duration::from_secs(5),
+    })?;
+    let exp = chrono::Utc::now().timestamp() + 3600;
+
+    let before = used_memory(url)?;
+    let s = store.clone();
+    fill(count, move |i| {
+        let s = s.clone();
+        async move {
+            let rec = access(format!("user-{:05}", i % users), Sid::new_random(), exp);
+            s.put_access(&Jti::new_random(), &rec)
+                .await
+                .expect("put_access");
+        }
+    })
+    .await;
+    let after_access = used_memory(url)?;
+
+    let s = store.clone();
+    fill(count, move |i| {
+        let s = s.clone();
+        async move {
+            let sub = format!("user-{:05}", i % users);
+            let sid = Sid::new_random();
+            let session = SessionRecord {
+                sid,
+                sub: sub.clone(),
+                client_id: "bench".into(),
+                scope: "read write".into(),
+                aud: "api".into(),
+                claims: serde_json::Map::new(),
+                created: exp - 3600,
+                refreshed: exp - 3600,
+                exp: exp + 86_400,
+                refresh: String::new(),
+                previous: Vec::new(),
+            };
+            let first = access(sub, sid, exp);
+            s.create_session(NewSession {
+                session: &session,
+                refresh: &RefreshDigest([7; 32]),
+                first_jti: &Jti::new_random(),
+                first_access: &first,
+                max_sessions: 1000,
+            })
+            .await
+            .expect("create_session");
+        }
+    })
+    .await;
+    let after_sessions = used_memory(url)?;
+    let per_access = (after_access - before) as f64 / count as f64;
+    let per_session = (after_sessions - after_access) as f64 / count as f64;
+    println!(
+        "{{\"tokens\": {count}, \"users\": {users}, \"bytes_per_access_token\": {per_access:.1}, \"bytes_per_session_with_first_access_token\": {per_session:.1}, \"bytes_per_session_alone\": {:.1}}}",
+        per_session - per_access
+    );
+    Ok(())
+}

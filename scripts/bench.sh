@@ -1,0 +1,262 @@
+#!/usr/bin/env bash
+# Tessera's benchmark harness (see BENCHMARKS.md).
+#
+#   scripts/bench.sh           full run: release build, 15 s per scenario
+#   scripts/bench.sh --smoke   a few seconds per scenario on the debug build
+#                              (.ci/run: proves the harness runs; no timing verdict)
+#
+# Starts its own redis-server and Tessera on free loopback ports, pre-issues
+# token pools through the HTTP API, drives each scenario with wrk (fixed
+# duration and connections), measures the ceilings in the same run (a no-op
+# actix-web server built from the same dependency versions, and
+# redis-benchmark GET at the same concurrency), Redis bytes per token and
+# per session, and Tessera's RSS. Prints a table; writes JSON to bench-results/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+MODE=full
+[ "${1:-}" = "--smoke" ] && MODE=smoke
+if [ "$MODE" = smoke ]; then
+  DURATION=3s; POOL=500; REVOKE_POOL=1000; MEM_COUNT=2000; RB_REQUESTS=20000
+  PROFILE_FLAG=(); PROFILE_DIR=debug
+else
+  DURATION=${BENCH_DURATION:-10s}; POOL=10000; REVOKE_POOL=20000; MEM_COUNT=100000; RB_REQUESTS=300000
+  PROFILE_FLAG=(--release); PROFILE_DIR=release
+fi
+USERS=10000
+THREADS=2
+CONNS=${BENCH_CONNECTIONS:-64}
+CORES=$(nproc)
+SECRET=bench-secret-0123456789
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+missing=()
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v redis-benchmark >/dev/null 2>&1 || missing+=(redis-tools)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "bench.sh: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+echo "bench.sh: building ($PROFILE_DIR)"
+cargo build --locked "${PROFILE_FLAG[@]}" --bin tessera \
+  --example noop --example bench_tokens --example bench_memory
+BIN=${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE_DIR
+TESSERA=$BIN/tessera
+
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 20000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+  done
+}
+
+# Waits until GET PATH on PORT answers 200 (10 s at most).
+wait_http() {
+  local port=$1 path=$2
+  for _ in $(seq 100); do
+    if { exec 3<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null; then
+      printf 'GET %s HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n' "$path" >&3
+      if head -1 <&3 | grep -q ' 200'; then exec 3>&-; return 0; fi
+      exec 3>&-
+    fi
+    sleep 0.1
+  done
+  echo "bench.sh: nothing answered 200 on port $port $path" >&2
+  return 1
+}
+
+# --- the private Redis ---------------------------------------------------
+REDIS_PORT=$(free_port)
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+  --dir "$WORK" --logfile "$WORK/redis.log" &
+PIDS+=($!)
+for _ in $(seq 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+redis-cli -p "$REDIS_PORT" ping >/dev/null
+
+# --- Tessera -------------------------------------------------------------
+"$TESSERA" keygen --out "$WORK/bench.pem" >/dev/null
+HASH=$(printf '%s' "$SECRET" | "$TESSERA" hash-secret)
+TESSERA_PORT=$(free_port)
+cat >"$WORK/config.yaml" <<YAML
+server: { listen: "127.0.0.1:$TESSERA_PORT", workers: $CORES }
+issuer: "http://tessera.bench"
+redis: { url: "redis://127.0.0.1:$REDIS_PORT", key_prefix: "tessera:" }
+tokens: { access_ttl_secs: 3600, max_sessions_per_user: 1000 }
+keys:
+  - { kid: "bench", path: "$WORK/bench.pem", alg: "EdDSA", status: "active" }
+clients:
+  - { id: "bench", secret_hash: "$HASH", grants: [issue, verify, introspect, revoke], max_ttl_secs: 3600 }
+logging: { config: "$ROOT/log4rs.yaml" }
+YAML
+# prod: the shipped log levels (ERROR, audit on); logs go under $WORK.
+(cd "$WORK" && TESSERA_ENV=prod TESSERA_CONFIG="$WORK/config.yaml" exec "$TESSERA" serve \
+  >"$WORK/tessera.out" 2>&1) &
+PIDS+=($!)
+TESSERA_PID=$!
+wait_http "$TESSERA_PORT" /readyz
+
+# A second Tessera on the same Redis with the verify cache off: every token
+# is verified from scratch, as a first-seen token is.
+UNCACHED_PORT=$(free_port)
+(cd "$WORK" && TESSERA_ENV=prod TESSERA_CONFIG="$WORK/config.yaml" \
+  TESSERA__SERVER__LISTEN="127.0.0.1:$UNCACHED_PORT" TESSERA__VERIFY__CACHE_ENTRIES=0 \
+  exec "$TESSERA" serve >"$WORK/tessera-uncached.out" 2>&1) &
+PIDS+=($!)
+wait_http "$UNCACHED_PORT" /readyz
+
+# --- the no-op ceiling ---------------------------------------------------
+NOOP_PORT=$(free_port)
+"$BIN/examples/noop" "127.0.0.1:$NOOP_PORT" "$CORES" &
+PIDS+=($!)
+wait_http "$NOOP_PORT" /healthz
+
+# --- token pools, through the HTTP API -----------------------------------
+BASE="http://127.0.0.1:$TESSERA_PORT"
+echo "bench.sh: pre-issuing $POOL + $REVOKE_POOL tokens"
+"$BIN/examples/bench_tokens" "$BASE" bench "$SECRET" "$USERS" "$POOL" "$WORK/access.txt" "$WORK/refresh.txt"
+"$BIN/examples/bench_tokens" "$BASE" bench "$SECRET" "$USERS" "$REVOKE_POOL" "$WORK/doomed.txt" "$WORK/doomed-refresh.txt"
+
+# --- RSS sampler ---------------------------------------------------------
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+# the subshell that started Tessera exec'd it, so its pid is Tessera's own
+TESSERA_REAL_PID=$TESSERA_PID
+RSS_IDLE=$(rss_kb "$TESSERA_REAL_PID")
+(
+  peak=0
+  while kill -0 "$TESSERA_REAL_PID" 2>/dev/null; do
+    r=$(rss_kb "$TESSERA_REAL_PID"); [ "${r:-0}" -gt "$peak" ] && peak=$r && echo "$peak" >"$WORK/rss_peak"
+    sleep 0.25
+  done
+) &
+PIDS+=($!)
+
+# --- scenarios -----------------------------------------------------------
+RESULTS=$WORK/results.tsv
+: >"$RESULTS"
+export BENCH_LUA_DIR=$ROOT/scripts/bench BENCH_OUT=$RESULTS BENCH_USERS=$USERS BENCH_THREADS=$THREADS
+export BENCH_AUTH
+BENCH_AUTH=$(printf 'bench:%s' "$SECRET" | base64 -w0)
+export BENCH_TOKENS=$WORK/access.txt BENCH_REVOKE_TOKENS=$WORK/doomed.txt BENCH_REFRESH_TOKENS=$WORK/doomed-refresh.txt
+
+run() { # name url script [extra env]
+  local name=$1 url=$2 script=$3
+  echo "bench.sh: $name ($DURATION, $CONNS connections)"
+  BENCH_NAME=$name wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency \
+    -s "$ROOT/scripts/bench/$script" "$url" >"$WORK/$name.wrk" 2>&1 || {
+    cat "$WORK/$name.wrk" >&2; return 1; }
+}
+
+run noop "http://127.0.0.1:$NOOP_PORT" noop.lua
+run verify_post "$BASE" verify_post.lua
+RSS_VERIFY=$(rss_kb "$TESSERA_REAL_PID")
+run verify_get "$BASE" verify_get.lua
+run verify_uncached "http://127.0.0.1:$UNCACHED_PORT" verify_post.lua
+# verify paced to about half the measured maximum (wrk pauses each
+# connection between requests): the tail latency at half load.
+MAX_RPS=$(awk -F'\t' '$1=="verify_post" {print $2}' "$RESULTS")
+PACE=$(awk -v c="$CONNS" -v r="$MAX_RPS" 'BEGIN { d = int(c * 1000 / (r / 2)); print (d < 1 ? 1 : d) }')
+BENCH_DELAY_MS=$PACE run verify_half "$BASE" verify_post.lua
+run issue "$BASE" issue.lua
+run refresh "$BASE" refresh.lua
+run revoke "$BASE" revoke.lua
+run mixed "$BASE" mixed.lua
+# The no-op ceiling again: load from other processes drifts during a run,
+# and a ceiling is the best the stack did (the table uses the higher one).
+run noop_end "http://127.0.0.1:$NOOP_PORT" noop.lua
+RSS_END=$(rss_kb "$TESSERA_REAL_PID")
+
+# Redis's own time per command over all scenarios (a cheap profile of the
+# store side: usec_per_call of the Lua scripts vs a GET or EXISTS).
+REDIS_CMDSTATS=$(redis-cli -p "$REDIS_PORT" info commandstats | tr -d '\r' \
+  | grep -E '^cmdstat_(evalsha|exists|get|del|hgetall|multi|exec):' | sed 's/^cmdstat_//' | tr '\n' ' ') || true
+
+# --- the store's ceiling: redis-benchmark GET, same concurrency ----------
+echo "bench.sh: redis-benchmark GET ($CONNS clients)"
+redis-cli -p "$REDIS_PORT" set key:__rand_int__ x >/dev/null
+RB=$(redis-benchmark -p "$REDIS_PORT" -t get -c "$CONNS" -n "$RB_REQUESTS" -r 100000 --csv | tail -1)
+# "GET","rps","avg","min","p50","p95","p99","max"
+echo "$RB" | tr -d '"' | awk -F, -v OFS='\t' '{print "redis_get", $2, $5, $7, $8, 0, 0, 0}' >>"$RESULTS"
+
+# --- memory --------------------------------------------------------------
+# On a fresh, empty redis-server: a full one may double its hash table in
+# the middle of the measurement, which would be charged to these records.
+echo "bench.sh: Redis memory over $MEM_COUNT records"
+MEM_PORT=$(free_port)
+redis-server --port "$MEM_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+  --dir "$WORK" --logfile "$WORK/redis-mem.log" &
+PIDS+=($!)
+for _ in $(seq 100); do redis-cli -p "$MEM_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+MEM_JSON=$("$BIN/examples/bench_memory" "redis://127.0.0.1:$MEM_PORT" "$MEM_COUNT")
+
+# --- criterion micro-benchmarks (full run only) ---------------------------
+MICRO_JSON="null"
+if [ "$MODE" = full ] && [ -z "${BENCH_SKIP_MICRO:-}" ]; then
+  echo "bench.sh: criterion micro-benchmarks"
+  cargo bench --locked --bench hot_path -- --warm-up-time 1 --measurement-time 3 --noplot \
+    >"$WORK/criterion.txt" 2>&1 || { cat "$WORK/criterion.txt" >&2; exit 1; }
+  MICRO_JSON=$(awk '
+    !/time:/ && /^[a-z0-9_]+ *$/ { name=$1 }
+    /time:/ { if ($0 !~ /^ /) name=$1; sub(/.*time: *\[/, ""); split($0, a, " ");
+              v=a[3]; u=a[4]; ns = (u=="ns") ? v : (u=="µs"||u=="us") ? v*1000 : (u=="ms") ? v*1e6 : v;
+              if (name != "") { printf "%s\"%s\": %.1f", sep, name, ns; sep=", " } }
+    BEGIN { printf "{" } END { printf "}" }' "$WORK/criterion.txt")
+fi
+
+# --- report --------------------------------------------------------------
+RSS_PEAK=$(cat "$WORK/rss_peak" 2>/dev/null || echo 0)
+mkdir -p bench-results
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+DIRTY=$(git status --porcelain 2>/dev/null | grep -q . && echo "+dirty" || true)
+OUT=bench-results/bench-$MODE-$STAMP.json
+awk -F'\t' -v OFS='\t' '
+  { name[NR]=$1; rps[NR]=$2; p50[NR]=$3; p99[NR]=$4; p999[NR]=$5; err[NR]=$6; non2xx[NR]=$7
+    if (($1=="noop" || $1=="noop_end") && $2>noop) noop=$2; if ($1=="redis_get") rget=$2 }
+  END {
+    printf "%-12s %10s %9s %9s %9s %7s %8s %9s\n", "scenario", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "errors", "/noop", "/redisGET"
+    for (i=1; i<=NR; i++)
+      printf "%-12s %10.0f %9.3f %9.3f %9.3f %7d %8.3f %9.3f\n", name[i], rps[i], p50[i], p99[i], p999[i], err[i], rps[i]/noop, rps[i]/rget
+  }' "$RESULTS"
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) on $CORES cores; wrk -t$THREADS -c$CONNS -d$DURATION"
+echo "memory: $MEM_JSON"
+echo "redis commandstats: $REDIS_CMDSTATS"
+echo "tessera RSS kB: idle $RSS_IDLE, after verify $RSS_VERIFY, end $RSS_END, peak $RSS_PEAK"
+[ "$MICRO_JSON" != null ] && echo "micro (ns): $MICRO_JSON"
+
+{
+  printf '{"mode": "%s", "date": "%s", "commit": "%s%s", "cores": %s, "cpu": "%s",\n' \
+    "$MODE" "$STAMP" "$COMMIT" "$DIRTY" "$CORES" \
+    "$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
+  printf ' "loadavg": "%s", "wrk": {"threads": %s, "connections": %s, "duration": "%s"},\n' \
+    "$(cut -d' ' -f1-3 /proc/loadavg)" "$THREADS" "$CONNS" "$DURATION"
+  printf ' "scenarios": ['
+  awk -F'\t' '{ if (($1=="noop" || $1=="noop_end") && $2>noop) noop=$2; if ($1=="redis_get") rget=$2; l[NR]=$0 }
+    END { for (i=1; i<=NR; i++) { split(l[i], f, "\t");
+      printf "%s\n  {\"name\": \"%s\", \"rps\": %s, \"p50_ms\": %s, \"p99_ms\": %s, \"p999_ms\": %s, \"errors\": %s, \"non_2xx\": %s, \"requests\": %s, \"ratio_to_noop\": %.4f, \"ratio_to_redis_get\": %.4f}",
+        (i>1?",":""), f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[2]/noop, f[2]/rget } }' "$RESULTS"
+  printf '],\n "verify_half_pace_ms": %s,\n "memory": %s,\n' "$PACE" "$MEM_JSON"
+  printf ' "rss_kb": {"idle": %s, "after_verify": %s, "end": %s, "peak": %s},\n' \
+    "$RSS_IDLE" "$RSS_VERIFY" "$RSS_END" "$RSS_PEAK"
+  printf ' "redis_commandstats": "%s",\n' "$REDIS_CMDSTATS"
+  printf ' "micro_ns": %s}\n' "$MICRO_JSON"
+} >"$OUT"
+echo "bench.sh: wrote $OUT"
+
+# A scenario that failed outright (no requests, or every request an error)
+# is a harness failure; slow is not.
+awk -F'\t' '$1!="redis_get" && ($8==0 || $6 >= $8) { print "bench.sh: scenario " $1 " produced no successful request" > "/dev/stderr"; bad=1 } END { exit bad }' "$RESULTS"
