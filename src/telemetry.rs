@@ -58,8 +58,8 @@ impl Metrics {
             describe_counter!("tessera_tokens_refreshed_total", "Successful refresh-token rotations");
             describe_counter!("tessera_tokens_revoked_total", "Revocations by kind (access_token, refresh_token, session)");
             describe_counter!("tessera_refresh_reuse_detected_total", "Replayed refresh tokens (their session was revoked)");
-            describe_gauge!("tessera_redis_pool_size", "Redis connections in the pool");
-            describe_gauge!("tessera_redis_pool_in_use", "Redis connections lent out");
+            describe_gauge!("tessera_redis_pool_size", "Open Redis connections (shared multiplexed ones in standalone and cluster mode)");
+            describe_gauge!("tessera_redis_pool_in_use", "Redis connections lent out (sentinel mode; shared connections are never exclusive)");
             describe_gauge!("tessera_redis_pool_waiting", "Requests waiting for a Redis connection");
             describe_histogram!("tessera_redis_command_duration_seconds", "Redis call latency, connection wait included");
             describe_gauge!("tessera_build_info", "Always 1; labels name the version and git commit");

@@ -149,8 +149,7 @@ impl RedisStore {
 
     /// Pool figures for metrics: (size, available, waiting).
     pub fn pool_status(&self) -> (usize, usize, usize) {
-        let s = self.pool.status();
-        (s.size, s.available, s.waiting)
+        self.pool.figures()
     }
 }
 

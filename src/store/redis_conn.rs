@@ -246,11 +246,25 @@ impl Pools {
         }
     }
 
-    pub(super) fn status(&self) -> Status {
+    /// (open, available, waiting) connections. Shared multiplexed
+    /// connections (standalone, cluster) are always available and never
+    /// waited for; only the sentinel pool hands out connections one by one.
+    pub(super) fn figures(&self) -> (usize, usize, usize) {
         match self {
-            Pools::Standalone(shared) => shared.pool.status(),
-            Pools::Cluster(shared) => shared.pool.status(),
-            Pools::Sentinel(p) => p.status(),
+            Pools::Standalone(shared) => {
+                let open = (0..shared.slots.len())
+                    .filter(|i| shared.slot(*i).is_some())
+                    .count();
+                (open, open, 0)
+            }
+            Pools::Cluster(shared) => {
+                let open = usize::from(shared.lock().is_some());
+                (open, open, 0)
+            }
+            Pools::Sentinel(p) => {
+                let s: Status = p.status();
+                (s.size, s.available, s.waiting)
+            }
         }
     }
 }
