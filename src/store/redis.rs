@@ -2,7 +2,7 @@
 //!
 //! | key                               | type   | TTL                     |
 //! |-----------------------------------|--------|-------------------------|
-//! | `<prefix>{<sub>}:at:<jti>`        | string | the access token's life |
+//! | `<prefix>{<sub>}:at:<jti22>`      | string | the access token's life |
 //! | `<prefix>{<sub>}:fam:<sid>`       | hash   | the session's life      |
 //! | `<prefix>{<sub>}:sessions`        | zset   | latest session expiry   |
 //! | `<prefix>{<sub>}:ats`             | zset   | latest stand-alone token|
@@ -23,6 +23,14 @@ use super::{
 use crate::domain::{Jti, Sid};
 
 const LIB: &str = include_str!("lua/lib.lua");
+
+/// A jti as keys and index members spell it (`<jti22>` above): base64url of
+/// its 16 bytes, 22 characters instead of the claim's 36, which keeps a live
+/// token's key in a smaller allocation (BENCHMARKS.md, Redis memory).
+pub fn jti_key_part(jti: &Jti) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(jti.0.as_bytes())
+}
 
 struct Scripts {
     put_access: Script,
@@ -164,12 +172,12 @@ impl TokenStore for RedisStore {
         let script = &self.scripts.put_access;
         self.run(|mut c| async move {
             script
-                .key(format!("{base}at:{jti}"))
+                .key(format!("{base}at:{}", jti_key_part(jti)))
                 .key(format!("{base}ats"))
                 .arg(rec.encode())
                 .arg(ttl_ms(rec.exp, now))
                 .arg(rec.exp.saturating_mul(1000))
-                .arg(jti.to_string())
+                .arg(jti_key_part(jti))
                 .arg(now)
                 .invoke_async::<i64>(&mut c)
                 .await
@@ -179,7 +187,7 @@ impl TokenStore for RedisStore {
     }
 
     async fn is_access_live(&self, sub: &str, jti: &Jti) -> Result<bool, StoreError> {
-        let key = format!("{}{{{sub}}}:at:{jti}", self.prefix);
+        let key = format!("{}{{{sub}}}:at:{}", self.prefix, jti_key_part(jti));
         self.run(|mut c| async move { c.exists(key).await }).await
     }
 
@@ -188,11 +196,11 @@ impl TokenStore for RedisStore {
         let script = &self.scripts.revoke_access;
         let deleted: i64 = self
             .run(|mut c| async move {
-                let key = format!("{base}at:{jti}");
+                let key = format!("{base}at:{}", jti_key_part(jti));
                 let out = script
                     .key(&key)
                     .key(format!("{base}ats"))
-                    .arg(jti.to_string())
+                    .arg(jti_key_part(jti))
                     .invoke_async(&mut c)
                     .await?;
                 self.acknowledge(&mut c, &key).await?;
@@ -211,7 +219,7 @@ impl TokenStore for RedisStore {
         let script = &self.scripts.create_session;
         let mut inv = script.prepare_invoke();
         inv.key(format!("{base}fam:{}", s.sid))
-            .key(format!("{base}at:{}", new.first_jti))
+            .key(format!("{base}at:{}", jti_key_part(new.first_jti)))
             .key(format!("{base}sessions"))
             .arg(&base)
             .arg(s.sid.to_string())
@@ -219,7 +227,7 @@ impl TokenStore for RedisStore {
             .arg(now + (s.exp - s.created).max(1).saturating_mul(1000))
             .arg(new.first_access.encode())
             .arg(ttl_ms(new.first_access.exp, now))
-            .arg(new.first_jti.to_string())
+            .arg(jti_key_part(new.first_jti))
             .arg(new.first_access.exp)
             .arg(now)
             .arg(new.max_sessions);
@@ -256,14 +264,14 @@ impl TokenStore for RedisStore {
                 let fam = format!("{base}fam:{}", r.sid);
                 let out = script
                     .key(&fam)
-                    .key(format!("{base}at:{}", r.jti))
+                    .key(format!("{base}at:{}", jti_key_part(r.jti)))
                     .arg(&base)
                     .arg(r.sid.to_string())
                     .arg(r.presented.to_hex())
                     .arg(r.next.to_hex())
                     .arg(r.access.encode())
                     .arg(ttl_ms(r.access.exp, now))
-                    .arg(r.jti.to_string())
+                    .arg(jti_key_part(r.jti))
                     .arg(r.access.exp)
                     .arg(r.now)
                     .arg(REMEMBERED_DIGESTS)

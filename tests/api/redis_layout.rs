@@ -15,16 +15,22 @@ fn keys(app: &crate::helpers::TestApp) -> Vec<String> {
     keys
 }
 
+/// The Redis key of an access token, from its `jti` claim.
+fn access_key(app: &crate::helpers::TestApp, sub: &str, jti: &str) -> String {
+    let jti = tessera::domain::Jti::parse(jti).unwrap();
+    format!(
+        "{}{{{sub}}}:at:{}",
+        app.prefix,
+        tessera::store::redis::jti_key_part(&jti)
+    )
+}
+
 #[tokio::test]
 async fn the_access_record_ttl_matches_the_token_exp() {
     let app = spawn_app(Backend::Redis).await;
     let v = app.issue_ok(json!({"sub": "user-42", "ttl": 600})).await;
     let c = claims_of(v["access_token"].as_str().unwrap());
-    let key = format!(
-        "{}{{user-42}}:at:{}",
-        app.prefix,
-        c["jti"].as_str().unwrap()
-    );
+    let key = access_key(&app, "user-42", c["jti"].as_str().unwrap());
     let pttl = app.pttl(&key);
     let exp_ms = c["exp"].as_i64().unwrap() * 1000;
     let now_ms = chrono::Utc::now().timestamp_millis();
@@ -81,11 +87,7 @@ async fn the_access_record_is_only_a_presence_marker() {
         .issue_ok(json!({"sub": "user-42", "refresh": false}))
         .await;
     let c = claims_of(v["access_token"].as_str().unwrap());
-    let key = format!(
-        "{}{{user-42}}:at:{}",
-        app.prefix,
-        c["jti"].as_str().unwrap()
-    );
+    let key = access_key(&app, "user-42", c["jti"].as_str().unwrap());
     let mut conn = app.redis.as_ref().unwrap().connection();
     let value: String = redis::cmd("GET").arg(&key).query(&mut conn).unwrap();
     assert_eq!(value, "1");
