@@ -224,8 +224,6 @@ async fn request_context(
         .and_then(sane_request_id)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     req.extensions_mut().insert(RequestId(rid.clone()));
-    let method = req.method().clone();
-    let path = req.path().to_owned();
     let metrics = req
         .app_data::<routes::State>()
         .map(|s| s.tokens.metrics.clone());
@@ -234,12 +232,14 @@ async fn request_context(
         res.headers_mut().insert(X_REQUEST_ID.clone(), v);
     }
     let status = res.status().as_u16();
+    let method = res.request().method().as_str();
+    let path = res.request().path();
     if let Some(m) = metrics {
         // The matched pattern (`/users/{sub}/sessions`), never the raw path,
         // so the label set stays bounded.
         let route = res.request().match_pattern();
         let route = route.as_deref().unwrap_or("unmatched");
-        m.http_request(method.as_str(), route, status, started.elapsed());
+        m.http_request(method, route, status, started.elapsed());
     }
     if let Some(err) = res
         .response()

@@ -3,10 +3,14 @@
 //! global one) and records through it with `metrics::with_local_recorder`,
 //! so two apps in one test process keep separate figures.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use metrics::{
+    Counter, Histogram, counter, describe_counter, describe_gauge, describe_histogram, gauge,
+    histogram,
+};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusRecorder};
 
 /// Latency buckets (seconds) for every `*_seconds` histogram.
@@ -30,9 +34,16 @@ pub const VERIFY_OUTCOMES: &[&str] = &[
 /// The git commit the binary was built from (`build.rs`), or `unknown`.
 pub const GIT_SHA: &str = env!("TESSERA_GIT_SHA");
 
+/// The handles of one (method, route, status) series, registered once.
+type HttpSeries = HashMap<(String, String, u16), (Counter, Histogram)>;
+
 #[derive(Clone)]
 pub struct Metrics {
     recorder: Arc<PrometheusRecorder>,
+    /// Per-request metrics skip the recorder's registry look-up (label
+    /// allocation and hashing) after a series' first request.
+    http: Arc<Mutex<HttpSeries>>,
+    verify: Arc<HashMap<&'static str, Counter>>,
 }
 
 impl Default for Metrics {
@@ -47,8 +58,10 @@ impl Metrics {
             .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
             // The bucket list is a non-empty constant, so this cannot fail.
             .unwrap_or_else(|_| PrometheusBuilder::new());
-        let m = Metrics {
+        let mut m = Metrics {
             recorder: Arc::new(builder.build_recorder()),
+            http: Arc::new(Mutex::new(HashMap::new())),
+            verify: Arc::new(HashMap::new()),
         };
         m.with(|| {
             describe_counter!("tessera_http_requests_total", "HTTP requests by method, route pattern and status");
@@ -72,6 +85,13 @@ impl Metrics {
             counter!("tessera_tokens_refreshed_total").absolute(0);
             counter!("tessera_refresh_reuse_detected_total").absolute(0);
         });
+        let verify = m.with(|| {
+            VERIFY_OUTCOMES
+                .iter()
+                .map(|o| (*o, counter!("tessera_verify_total", "outcome" => *o)))
+                .collect()
+        });
+        m.verify = Arc::new(verify);
         m
     }
 
@@ -81,19 +101,32 @@ impl Metrics {
 
     /// One served request; `route` is the matched pattern, never the raw path.
     pub fn http_request(&self, method: &str, route: &str, status: u16, took: Duration) {
-        let labels = [
-            ("method", method.to_owned()),
-            ("route", route.to_owned()),
-            ("status", status.to_string()),
-        ];
-        self.with(|| {
-            counter!("tessera_http_requests_total", &labels).increment(1);
-            histogram!("tessera_http_request_duration_seconds", &labels).record(took.as_secs_f64());
+        let key = (method.to_owned(), route.to_owned(), status);
+        let mut series = self.http.lock().unwrap_or_else(|e| e.into_inner());
+        let (count, latency) = series.entry(key).or_insert_with(|| {
+            let labels = [
+                ("method", method.to_owned()),
+                ("route", route.to_owned()),
+                ("status", status.to_string()),
+            ];
+            self.with(|| {
+                (
+                    counter!("tessera_http_requests_total", &labels),
+                    histogram!("tessera_http_request_duration_seconds", &labels),
+                )
+            })
         });
+        count.increment(1);
+        latency.record(took.as_secs_f64());
     }
 
     pub fn verify_outcome(&self, outcome: &'static str) {
-        self.with(|| counter!("tessera_verify_total", "outcome" => outcome).increment(1));
+        match self.verify.get(outcome) {
+            Some(c) => c.increment(1),
+            None => {
+                self.with(|| counter!("tessera_verify_total", "outcome" => outcome).increment(1))
+            }
+        }
     }
 
     pub fn token_issued(&self) {
