@@ -1,0 +1,243 @@
+//! `Settings::validate`: every cross-field rule, each error naming its key.
+
+use std::net::SocketAddr;
+
+use secrecy::ExposeSecret;
+
+use super::{ConfigError, Environment, KeyStatus, RedisMode, Settings};
+
+impl Settings {
+    /// Cross-field rules; each error names the key at fault.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.server
+            .listen
+            .parse::<SocketAddr>()
+            .map_err(|e| ConfigError::invalid("server.listen", e.to_string()))?;
+        if self.server.body_limit_bytes < 256 {
+            return Err(ConfigError::invalid(
+                "server.body_limit_bytes",
+                "must be at least 256",
+            ));
+        }
+        let issuer = self.issuer.trim();
+        if !(issuer.starts_with("https://") || issuer.starts_with("http://")) {
+            return Err(ConfigError::invalid(
+                "issuer",
+                "must be an http(s) URL such as https://auth.example.com",
+            ));
+        }
+        if self.redis.key_prefix.contains(['{', '}']) {
+            return Err(ConfigError::invalid(
+                "redis.key_prefix",
+                "must not contain `{` or `}` (they delimit the per-user hash tag)",
+            ));
+        }
+        if self.redis.timeout_ms == 0 {
+            return Err(ConfigError::invalid("redis.timeout_ms", "must be above 0"));
+        }
+        if self.redis.mode != RedisMode::Standalone {
+            self.validate_scale_out()?;
+        } else if let Some(key) = self.scale_out_key_in_standalone() {
+            return Err(ConfigError::invalid(
+                key,
+                "is only for redis.mode `cluster` or `sentinel`",
+            ));
+        }
+        match &self.redis.url {
+            Some(_) if self.redis.mode != RedisMode::Standalone => {
+                return Err(ConfigError::invalid(
+                    "redis.url",
+                    "is for redis.mode `standalone`; list cluster nodes or sentinels in redis.urls",
+                ));
+            }
+            None if self.redis.mode != RedisMode::Standalone => {}
+            Some(url) => {
+                let url = url.expose_secret();
+                if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                    return Err(ConfigError::invalid(
+                        "redis.url",
+                        "must start with redis:// or rediss://",
+                    ));
+                }
+            }
+            None if self.env == Environment::Prod => {
+                return Err(ConfigError::invalid(
+                    "redis.url",
+                    "is required in prod (the in-memory store is for dev only)",
+                ));
+            }
+            None => {}
+        }
+        if self.redis.wait_replicas > 0 && !self.uses_redis() {
+            return Err(ConfigError::invalid(
+                "redis.wait_replicas",
+                "needs Redis (redis.url, or redis.urls with redis.mode)",
+            ));
+        }
+        let t = &self.tokens;
+        if t.access_ttl_secs == 0 || t.access_ttl_secs > 24 * 3600 {
+            return Err(ConfigError::invalid(
+                "tokens.access_ttl_secs",
+                "must be between 1 and 86400",
+            ));
+        }
+        if t.refresh_ttl_secs < t.access_ttl_secs {
+            return Err(ConfigError::invalid(
+                "tokens.refresh_ttl_secs",
+                "must not be shorter than tokens.access_ttl_secs",
+            ));
+        }
+        if t.leeway_secs > 300 {
+            return Err(ConfigError::invalid(
+                "tokens.leeway_secs",
+                "must be at most 300",
+            ));
+        }
+        if t.max_sessions_per_user == 0 {
+            return Err(ConfigError::invalid(
+                "tokens.max_sessions_per_user",
+                "must be above 0",
+            ));
+        }
+        self.validate_keys()?;
+        self.validate_rate_limit()?;
+        self.validate_clients()
+    }
+
+    fn validate_rate_limit(&self) -> Result<(), ConfigError> {
+        let r = &self.rate_limit;
+        for (key, value) in [
+            ("rate_limit.per_client_per_sec", r.per_client_per_sec),
+            ("rate_limit.per_client_burst", r.per_client_burst),
+            ("rate_limit.per_ip_per_sec", r.per_ip_per_sec),
+            ("rate_limit.per_ip_burst", r.per_ip_burst),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::invalid(
+                    key,
+                    "must be above 0 (set rate_limit.enabled: false to turn limits off)",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A scale-out key set while `redis.mode` is `standalone`.
+    fn scale_out_key_in_standalone(&self) -> Option<&'static str> {
+        if !self.redis.urls.is_empty() {
+            Some("redis.urls")
+        } else if self.redis.master_name.is_some() {
+            Some("redis.master_name")
+        } else {
+            None
+        }
+    }
+
+    /// Rules of `redis.mode: cluster | sentinel`.
+    fn validate_scale_out(&self) -> Result<(), ConfigError> {
+        let r = &self.redis;
+        if r.urls.is_empty() {
+            return Err(ConfigError::invalid(
+                "redis.urls",
+                "must list at least one node (cluster seeds or sentinels) when redis.mode is not standalone",
+            ));
+        }
+        for (i, url) in r.urls.iter().enumerate() {
+            let url = url.expose_secret();
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                return Err(ConfigError::invalid(
+                    format!("redis.urls[{i}]"),
+                    "must start with redis:// or rediss://",
+                ));
+            }
+        }
+        match (r.mode, &r.master_name) {
+            (RedisMode::Sentinel, None) => Err(ConfigError::invalid(
+                "redis.master_name",
+                "is required when redis.mode is sentinel",
+            )),
+            (RedisMode::Sentinel, Some(name)) if name.trim().is_empty() => Err(
+                ConfigError::invalid("redis.master_name", "must not be empty"),
+            ),
+            (RedisMode::Cluster, Some(_)) => Err(ConfigError::invalid(
+                "redis.master_name",
+                "is only for redis.mode sentinel",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn validate_keys(&self) -> Result<(), ConfigError> {
+        if self.keys.is_empty() {
+            if self.env == Environment::Prod {
+                return Err(ConfigError::invalid(
+                    "keys",
+                    "prod needs at least one signing key (make one with `tessera keygen`)",
+                ));
+            }
+            return Ok(());
+        }
+        let active = self
+            .keys
+            .iter()
+            .filter(|k| k.status == KeyStatus::Active)
+            .count();
+        if active != 1 {
+            return Err(ConfigError::invalid(
+                "keys",
+                format!("exactly one key must have status `active`, found {active}"),
+            ));
+        }
+        for (i, key) in self.keys.iter().enumerate() {
+            crate::domain::Kid::parse(&key.kid)
+                .map_err(|e| ConfigError::invalid(format!("keys[{i}].kid"), e.to_string()))?;
+            if self.keys[..i].iter().any(|k| k.kid == key.kid) {
+                return Err(ConfigError::invalid(
+                    format!("keys[{i}].kid"),
+                    format!("`{}` is used twice", key.kid),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_clients(&self) -> Result<(), ConfigError> {
+        for (i, client) in self.clients.iter().enumerate() {
+            let key = |field: &str| format!("clients[{i}].{field}");
+            crate::domain::ClientId::parse(&client.id)
+                .map_err(|e| ConfigError::invalid(key("id"), e.to_string()))?;
+            if self.clients[..i].iter().any(|c| c.id == client.id) {
+                return Err(ConfigError::invalid(
+                    key("id"),
+                    format!("`{}` is declared twice", client.id),
+                ));
+            }
+            crate::auth::check_phc(client.secret_hash.expose_secret())
+                .map_err(|reason| ConfigError::invalid(key("secret_hash"), reason))?;
+            if let Some(max) = client.max_ttl_secs
+                && (max == 0 || max > 24 * 3600)
+            {
+                return Err(ConfigError::invalid(
+                    key("max_ttl_secs"),
+                    "must be between 1 and 86400",
+                ));
+            }
+            if let Some(ttl) = client.refresh_ttl_secs
+                && ttl == 0
+            {
+                return Err(ConfigError::invalid(
+                    key("refresh_ttl_secs"),
+                    "must be above 0",
+                ));
+            }
+            for (j, aud) in client.audiences.iter().enumerate() {
+                crate::domain::Audience::parse(aud).map_err(|e| {
+                    ConfigError::invalid(format!("clients[{i}].audiences[{j}]"), e.to_string())
+                })?;
+            }
+            crate::domain::Scope::parse(&client.scopes.join(" "))
+                .map_err(|e| ConfigError::invalid(key("scopes"), e.to_string()))?;
+        }
+        Ok(())
+    }
+}
