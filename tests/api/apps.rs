@@ -2,7 +2,6 @@
 //! algorithm (ES256 for the CVE-2022-21449 case), one from custom YAML.
 
 use tessera::config::{Environment, Settings};
-use tessera::startup::Application;
 use tessera::token::KeyAlg;
 
 use crate::helpers::{Backend, TestApp, base_yaml};
@@ -32,17 +31,5 @@ pub async fn spawn_app_keyed(backend: Backend, alg: KeyAlg, overrides: &[(&str, 
         .map(|(k, v)| (k.to_string(), v.to_string()));
     let settings =
         Settings::from_yaml_with_env(&yaml, Environment::Dev, vars).expect("test config");
-    let app = Application::build(settings).await.expect("build app");
-    let port = app.port();
-    tokio::spawn(app.run_until_stopped());
-    TestApp {
-        address: format!("http://127.0.0.1:{port}"),
-        api: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client"),
-        redis,
-        prefix,
-        dir,
-    }
+    TestApp::start(settings, redis, prefix, dir).await
 }

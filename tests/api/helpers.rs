@@ -142,24 +142,34 @@ pub async fn spawn_app_on(redis: Option<RedisServer>, overrides: &[(&str, &str)]
         .map(|(k, v)| (k.to_string(), v.to_string()));
     let settings =
         Settings::from_yaml_with_env(&yaml, Environment::Dev, vars).expect("test config");
-    let app = Application::build(settings.clone())
-        .await
-        .expect("build app");
-    let port = app.port();
-    tokio::spawn(app.run_until_stopped());
-    TestApp {
-        address: format!("http://127.0.0.1:{port}"),
-        api: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client"),
-        redis,
-        prefix,
-        dir,
-    }
+    TestApp::start(settings, redis, prefix, dir).await
 }
 
 impl TestApp {
+    /// Builds and spawns an app from `settings`; `redis` and `dir` (its key
+    /// files) live as long as the returned `TestApp`.
+    pub async fn start(
+        settings: Settings,
+        redis: Option<RedisServer>,
+        prefix: String,
+        dir: tempfile::TempDir,
+    ) -> TestApp {
+        let app = Application::build(settings).await.expect("build app");
+        let port = app.port();
+        tokio::spawn(app.run_until_stopped());
+        TestApp {
+            address: format!("http://127.0.0.1:{port}"),
+            api: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(std::time::Duration::from_secs(10))
+                .build()
+                .expect("client"),
+            redis,
+            prefix,
+            dir,
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

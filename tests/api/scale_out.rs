@@ -4,7 +4,6 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tessera::config::{Environment, Settings};
-use tessera::startup::Application;
 
 use crate::helpers::{Backend, TestApp, base_yaml};
 use crate::redis_cluster::{MASTER_NAME, shared_cluster, shared_sentinel};
@@ -83,20 +82,7 @@ pub async fn spawn_app_over(
     );
     let settings =
         Settings::from_yaml_with_env(&yaml, Environment::Dev, vars).expect("test config");
-    let app = Application::build(settings).await.expect("build app");
-    let port = app.port();
-    tokio::spawn(app.run_until_stopped());
-    TestApp {
-        address: format!("http://127.0.0.1:{port}"),
-        api: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(std::time::Duration::from_secs(10))
-            .build()
-            .expect("client"),
-        redis: None,
-        prefix,
-        dir,
-    }
+    TestApp::start(settings, None, prefix, dir).await
 }
 
 crate::scale_out_backends!(
