@@ -82,6 +82,8 @@ pub struct SigningKey {
     pub status: KeyStatus,
     pub verify_until: Option<DateTime<Utc>>,
     pub encoding: EncodingKey,
+    /// The parsed private key that signs (see [`Signer`]).
+    signer: Signer,
     pub decoding: DecodingKey,
     pub jwk: Jwk,
 }
@@ -121,7 +123,7 @@ impl SigningKey {
         let der = parsed.contents();
         let mismatch =
             |e: &dyn fmt::Display| invalid(format!("not a valid {} key: {e}", alg.as_str()));
-        let (encoding, params) = match alg {
+        let (encoding, params, signer) = match alg {
             KeyAlg::EdDSA => {
                 let pair =
                     Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).map_err(|e| mismatch(&e))?;
@@ -134,14 +136,16 @@ impl SigningKey {
                 (
                     EncodingKey::from_ed_pem(pem_text).map_err(|e| mismatch(&e))?,
                     Some(params),
+                    Signer::Ed(pair),
                 )
             }
             KeyAlg::ES256 => {
-                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
+                let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
                     .map_err(|e| mismatch(&e))?;
                 (
                     EncodingKey::from_ec_pem(pem_text).map_err(|e| mismatch(&e))?,
                     None,
+                    Signer::Ec(pair),
                 )
             }
             KeyAlg::RS256 => {
@@ -152,6 +156,7 @@ impl SigningKey {
                 (
                     EncodingKey::from_rsa_pem(pem_text).map_err(|e| mismatch(&e))?,
                     None,
+                    Signer::Rsa(pair),
                 )
             }
         };
@@ -184,6 +189,7 @@ impl SigningKey {
             encoding,
             decoding,
             jwk,
+            signer,
         };
         key.self_test()?;
         Ok(key)
@@ -210,14 +216,13 @@ impl SigningKey {
 
     /// Signs and verifies a probe: catches a crypto backend that is missing
     /// or mismatched at start-up instead of on the first request.
+    /// Our signer's output must verify with jsonwebtoken's verifier.
     fn self_test(&self) -> Result<(), KeyError> {
         let message = b"tessera key self-test";
         let alg = self.alg.jwt_alg();
-        let sig = jsonwebtoken::crypto::sign(message, &self.encoding, alg).map_err(|e| {
-            KeyError::Invalid {
-                kid: self.kid.to_string(),
-                reason: format!("self-test signing failed: {e}"),
-            }
+        let sig = self.sign(message).map_err(|e| KeyError::Invalid {
+            kid: self.kid.to_string(),
+            reason: format!("self-test signing failed: {e}"),
         })?;
         let ok = jsonwebtoken::crypto::verify(&sig, message, &self.decoding, alg).unwrap_or(false);
         if !ok {
@@ -229,12 +234,56 @@ impl SigningKey {
         Ok(())
     }
 
+    /// The base64url JWS signature of `message` (RFC 7515 §5.1 step 5).
+    pub fn sign(&self, message: &[u8]) -> Result<String, KeyError> {
+        let raw = self.signer.sign(message).map_err(|()| KeyError::Invalid {
+            kid: self.kid.to_string(),
+            reason: "signing failed".into(),
+        })?;
+        Ok(URL_SAFE_NO_PAD.encode(raw))
+    }
+
     /// Whether this key may still verify tokens at `now`.
     pub fn verifies_at(&self, now: DateTime<Utc>) -> bool {
         match (self.status, self.verify_until) {
             (KeyStatus::Active, _) => true,
             (KeyStatus::Retired, None) => true,
             (KeyStatus::Retired, Some(until)) => now < until,
+        }
+    }
+}
+
+/// A private key parsed once at load. jsonwebtoken's `encode` re-parses the
+/// PKCS#8 document on every call, which for Ed25519 derives the public key
+/// again (a second scalar multiplication): a callgrind profile of
+/// `/token/issue` put 20% of its instructions there (BENCHMARKS.md).
+enum Signer {
+    Ed(Ed25519KeyPair),
+    Ec(EcdsaKeyPair),
+    Rsa(aws_lc_rs::rsa::KeyPair),
+}
+
+impl Signer {
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, ()> {
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        match self {
+            Signer::Ed(pair) => Ok(pair.sign(message).as_ref().to_vec()),
+            // ECDSA_P256_SHA256_FIXED_SIGNING: r || s, as JWS wants.
+            Signer::Ec(pair) => pair
+                .sign(&rng, message)
+                .map(|s| s.as_ref().to_vec())
+                .map_err(drop),
+            Signer::Rsa(pair) => {
+                let mut sig = vec![0u8; pair.public_modulus_len()];
+                pair.sign(
+                    &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+                    &rng,
+                    message,
+                    &mut sig,
+                )
+                .map_err(drop)?;
+                Ok(sig)
+            }
         }
     }
 }

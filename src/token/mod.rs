@@ -163,7 +163,22 @@ impl KeySet {
         let mut header = Header::new(key.alg.jwt_alg());
         header.typ = Some(ACCESS_TOKEN_TYP.into());
         header.kid = Some(key.kid.to_string());
-        jsonwebtoken::encode(&header, claims, &key.encoding).map_err(|e| SignError(e.to_string()))
+        let header = serde_json::to_vec(&header).map_err(|e| SignError(e.to_string()))?;
+        let payload = serde_json::to_vec(claims).map_err(|e| SignError(e.to_string()))?;
+        let mut token = String::with_capacity((header.len() + payload.len()) * 4 / 3 + 100);
+        {
+            use base64::Engine;
+            use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+            URL_SAFE_NO_PAD.encode_string(&header, &mut token);
+            token.push('.');
+            URL_SAFE_NO_PAD.encode_string(&payload, &mut token);
+        }
+        let signature = key
+            .sign(token.as_bytes())
+            .map_err(|e| SignError(e.to_string()))?;
+        token.push('.');
+        token.push_str(&signature);
+        Ok(token)
     }
 
     /// Checks a token's form, key, signature and time/issuer/audience
