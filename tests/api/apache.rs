@@ -4,10 +4,9 @@
 //! same Apache terminates TLS (a throwaway self-signed certificate) in front
 //! of Tessera. Everything lives in a temp dir; killed on drop.
 
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
 use serde_json::json;
@@ -130,20 +129,10 @@ impl Apache {
     }
 
     fn wait_until_listening(&mut self, ports: &[u16]) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if ports
-                .iter()
-                .all(|p| TcpStream::connect(("127.0.0.1", *p)).is_ok())
-            {
-                return true;
-            }
-            if let Some(Ok(Some(_))) = self.child.as_mut().map(|c| c.try_wait()) {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        match self.child.as_mut() {
+            Some(child) => crate::process::wait_until_listening(child, ports),
+            None => false,
         }
-        false
     }
 
     fn error_log(&self) -> String {

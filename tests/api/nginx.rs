@@ -3,10 +3,9 @@
 //! config, pid file, logs and temp paths in a temp dir; killed on drop.
 //! The config is the one documented in docs/gateways.md.
 
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 
@@ -133,20 +132,10 @@ impl Nginx {
     }
 
     fn wait_until_listening(&mut self, ports: &[u16]) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if ports
-                .iter()
-                .all(|p| TcpStream::connect(("127.0.0.1", *p)).is_ok())
-            {
-                return true;
-            }
-            if let Some(Ok(Some(_))) = self.child.as_mut().map(|c| c.try_wait()) {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        match self.child.as_mut() {
+            Some(child) => crate::process::wait_until_listening(child, ports),
+            None => false,
         }
-        false
     }
 
     pub fn url(&self, path: &str) -> String {
