@@ -231,7 +231,7 @@ impl Tokens {
 
     /// Full verification: signature first (garbage never costs a round
     /// trip; a token seen before skips it, see `checked_claims`), then the
-    /// store record must be live: one Redis GET on every call, cached or
+    /// store record must be live: one Redis `EXISTS` on every call, cached or
     /// not, so revocation is immediate.
     pub async fn verify(
         &self,

@@ -1,8 +1,6 @@
 //! The records a store keeps, and their compact encoding. No record ever
 //! holds token text: refresh tokens appear only as SHA-256 digests.
 
-use serde::{Deserialize, Serialize};
-
 use super::StoreError;
 use crate::domain::Sid;
 
@@ -12,26 +10,15 @@ use crate::domain::Sid;
 /// TTL (until `exp`) say it all; sub, sid, client, scope, aud and claims are
 /// in the verified token itself, and the jti is random, so no other
 /// token can ever meet this key.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AccessRecord {
-    #[serde(rename = "u")]
     pub sub: String,
-    #[serde(rename = "c")]
     pub client_id: String,
-    #[serde(rename = "i")]
     pub sid: Sid,
-    #[serde(rename = "s", default, skip_serializing_if = "String::is_empty")]
     pub scope: String,
-    #[serde(rename = "a")]
     pub aud: String,
-    #[serde(
-        rename = "x",
-        default,
-        skip_serializing_if = "serde_json::Map::is_empty"
-    )]
     pub claims: serde_json::Map<String, serde_json::Value>,
     /// Expiry, Unix seconds; the store's TTL ends with it.
-    #[serde(rename = "e")]
     pub exp: i64,
 }
 
