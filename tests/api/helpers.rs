@@ -332,6 +332,17 @@ pub async fn assert_error(res: Response, status: u16, code: &str) -> Value {
     body
 }
 
+/// Asserts a `401 invalid_token` "token revoked" with its Bearer challenge.
+pub async fn assert_revoked(res: Response) {
+    let www = res.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(www.contains(r#"error="invalid_token""#), "{www}");
+    let body = assert_error(res, 401, "invalid_token").await;
+    assert_eq!(body["error_description"], "token revoked");
+}
+
 /// Decodes the (unverified) claims of a JWT for assertions.
 pub fn claims_of(token: &str) -> Value {
     use base64::Engine;
