@@ -8,9 +8,11 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::sync::Arc;
-use tessera::config::{KeySettings, KeyStatus};
+use tessera::config::KeySettings;
+use tessera::domain::KeyStatus;
 
-use tessera::token::{AccessClaims, KeyAlg, KeySet, SigningKey, VerifiedCache, write_new_key};
+use tessera::domain::{AccessClaims, KeyAlg};
+use tessera::token::{KeySet, SigningKey, VerifiedCache, write_new_key};
 
 fn key_set(dir: &std::path::Path) -> KeySet {
     let path = dir.join("bench.pem");

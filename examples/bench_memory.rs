@@ -9,10 +9,9 @@ use std::time::Duration;
 
 use deadpool_redis::redis;
 use tessera::domain::{Jti, Sid};
-use tessera::store::redis::RedisOptions;
-use tessera::store::{
-    AccessRecord, NewSession, RedisStore, RefreshDigest, SessionRecord, TokenStore,
-};
+use tessera::domain::RefreshDigest;
+use tessera::store::redis::{RedisOptions, Topology};
+use tessera::store::{AccessRecord, NewSession, RedisStore, SessionRecord, TokenStore};
 
 const CONCURRENCY: usize = 32;
 
@@ -66,12 +65,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let count: usize = count.parse()?;
     let users = (count / 10).max(1);
-    let store = RedisStore::connect(RedisOptions {
-        url,
-        key_prefix: "mem:",
-        pool_size: CONCURRENCY,
-        timeout: Duration::from_secs(5),
-    })?;
+    let store = RedisStore::connect(
+        Topology::Standalone { url },
+        &RedisOptions {
+            key_prefix: "mem:",
+            pool_size: CONCURRENCY,
+            timeout: Duration::from_secs(5),
+            wait_replicas: 0,
+        },
+    )?;
     let exp = chrono::Utc::now().timestamp() + 3600;
 
     let before = used_memory(url)?;

@@ -7,9 +7,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::app::Application;
 use crate::config::{Environment, Settings};
-use crate::startup::Application;
-use crate::token::{KeyAlg, write_new_key};
+use crate::domain::{KeyAlg, SecretHash};
+use crate::ops::logging;
+use crate::token::{KeySet, write_new_key};
 
 #[derive(Parser)]
 #[command(
@@ -96,16 +98,16 @@ fn hash_secret() -> Result<(), String> {
     if secret.len() < 16 {
         return Err("the secret must be at least 16 characters".into());
     }
-    let phc = crate::auth::hash_secret(secret)?;
-    println!("{phc}");
+    let hash = SecretHash::generate(secret).map_err(|e| e.to_string())?;
+    println!("{}", hash.expose());
     Ok(())
 }
 
 fn check_config(path: &Path) -> Result<(), String> {
     let settings = load_settings(path)?;
-    crate::logging::load(&settings.logging.config, settings.env).map_err(|e| e.to_string())?;
+    logging::load(&settings.logging.config, settings.env).map_err(|e| e.to_string())?;
     if !settings.keys.is_empty() {
-        crate::token::KeySet::from_settings(&settings).map_err(|e| e.to_string())?;
+        KeySet::from_settings(&settings).map_err(|e| e.to_string())?;
     }
     println!("{}", settings.masked_json());
     eprintln!("configuration OK (env {})", settings.env);
@@ -114,7 +116,7 @@ fn check_config(path: &Path) -> Result<(), String> {
 
 fn serve(path: &Path) -> Result<(), String> {
     let settings = load_settings(path)?;
-    crate::logging::init(&settings.logging.config, settings.env).map_err(|e| e.to_string())?;
+    logging::init(&settings.logging.config, settings.env).map_err(|e| e.to_string())?;
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(settings)
             .await

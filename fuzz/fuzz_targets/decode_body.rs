@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use tessera::domain::{Audience, CustomClaims, Scope, Subject};
-use tessera::routes::{Body, BodyKind, decode_issue_request};
+use tessera::http::{Body, BodyKind, decode_issue_request};
 
 const FORM_FIELDS: &[&str] = &["token", "token_type_hint", "client_id", "client_secret"];
 

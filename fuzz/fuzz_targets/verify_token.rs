@@ -8,9 +8,10 @@ use std::sync::OnceLock;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use libfuzzer_sys::fuzz_target;
-use tessera::config::KeyStatus;
+use tessera::domain::KeyStatus;
 use tessera::domain::{Audience, Kid};
-use tessera::token::{AccessClaims, KeyAlg, KeySet, SigningKey, generate_pem};
+use tessera::domain::{AccessClaims, KeyAlg};
+use tessera::token::{KeySet, SigningKey, generate_pem};
 
 const ISSUER: &str = "http://fuzz.test";
 
@@ -77,5 +78,5 @@ fuzz_target!(|data: &[u8]| {
     if result.is_ok() {
         assert_eq!(token, format!("{h}.{p}.{s}"), "a forged token was accepted");
     }
-    let _ = tessera::strict_json::check_no_duplicate_keys(rest);
+    let _ = tessera::domain::strict_json::check_no_duplicate_keys(rest);
 });

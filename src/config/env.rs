@@ -7,7 +7,7 @@ use super::ENV_PREFIX;
 pub(super) fn describe_figment_error(e: figment::Error) -> String {
     let mut parts = Vec::new();
     for err in e {
-        let path = err.path.join(".");
+        let path = key_path(&err.path);
         let source = err
             .metadata
             .as_ref()
@@ -24,6 +24,22 @@ pub(super) fn describe_figment_error(e: figment::Error) -> String {
         parts.push(msg);
     }
     parts.join("; ")
+}
+
+/// `clients[0].secret_hash`: figment's path with list indexes in brackets.
+fn key_path(segments: &[String]) -> String {
+    let mut path = String::new();
+    for s in segments {
+        if s.bytes().all(|b| b.is_ascii_digit()) && !path.is_empty() {
+            path.push_str(&format!("[{s}]"));
+        } else {
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(s);
+        }
+    }
+    path
 }
 
 /// A provider over a fixed list of variables, so tests can pass

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::providers::Format;
-use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use serde_saphyr::figment::Yaml;
 
@@ -160,23 +159,9 @@ impl Settings {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("<unprintable: {e}>"))
     }
 
-    /// Whether Redis is configured in any mode (else the memory store).
-    pub fn uses_redis(&self) -> bool {
-        self.redis.url.is_some() || self.redis.mode != RedisMode::Standalone
-    }
-
-    /// The cluster seeds or sentinels (`redis.urls`).
-    pub fn redis_urls(&self) -> Vec<String> {
-        self.redis
-            .urls
-            .iter()
-            .map(|u| u.expose_secret().to_owned())
-            .collect()
-    }
-
     /// The Redis URL, if one is configured.
     pub fn redis_url(&self) -> Option<&str> {
-        self.redis.url.as_ref().map(|u| u.expose_secret())
+        self.redis.url_exposed()
     }
 }
 
@@ -318,7 +303,7 @@ environments:
     fn the_shipped_config_loads_in_dev_and_refuses_prod_without_redis() {
         let text = include_str!("../../config.yaml");
         let dev = load(text, Environment::Dev, &[]).unwrap();
-        assert!(dev.clients.iter().any(|c| c.id == "demo-app"));
+        assert!(dev.clients.iter().any(|c| c.id.as_str() == "demo-app"));
         let err = error_text(load(text, Environment::Prod, &[]));
         assert!(err.contains("redis.url"), "{err}");
     }

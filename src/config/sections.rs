@@ -3,11 +3,12 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::Grant;
-use crate::token::KeyAlg;
+use crate::domain::{
+    Audience, Client, ClientId, Grant, KeyAlg, KeyStatus, Scope, SecretHash,
+};
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -91,6 +92,26 @@ impl Default for RedisSettings {
     }
 }
 
+impl RedisSettings {
+    /// Whether Redis is configured in any mode (else the memory store).
+    pub fn is_configured(&self) -> bool {
+        self.url.is_some() || self.mode != RedisMode::Standalone
+    }
+
+    /// The standalone URL, password included: for the connection only.
+    pub fn url_exposed(&self) -> Option<&str> {
+        self.url.as_ref().map(|u| u.expose_secret())
+    }
+
+    /// The cluster seeds or sentinels, passwords included.
+    pub fn urls_exposed(&self) -> Vec<String> {
+        self.urls
+            .iter()
+            .map(|u| u.expose_secret().to_owned())
+            .collect()
+    }
+}
+
 impl fmt::Debug for RedisSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisSettings")
@@ -133,15 +154,6 @@ impl Default for TokenSettings {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum KeyStatus {
-    /// Signs new tokens (exactly one key) and verifies.
-    Active,
-    /// Verifies only, until `verify_until` when set.
-    Retired,
-}
-
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeySettings {
@@ -155,13 +167,14 @@ pub struct KeySettings {
     pub verify_until: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-#[derive(Clone, Deserialize, Serialize)]
+/// A client as declared; every value is parsed into its domain type while
+/// the file is read, so a bad id, hash, audience or scope names its key.
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientSettings {
-    pub id: String,
+    pub id: ClientId,
     /// Argon2id PHC string made by `tessera hash-secret`.
-    #[serde(serialize_with = "mask")]
-    pub secret_hash: SecretString,
+    pub secret_hash: SecretHash,
     pub grants: Vec<Grant>,
     /// Longest access-token lifetime this client may ask for.
     #[serde(default)]
@@ -171,25 +184,44 @@ pub struct ClientSettings {
     pub refresh_ttl_secs: Option<u64>,
     /// Audiences the client may request; empty means any.
     #[serde(default)]
-    pub audiences: Vec<String>,
+    pub audiences: Vec<Audience>,
     /// Scopes the client may request; empty means any.
-    #[serde(default)]
-    pub scopes: Vec<String>,
+    #[serde(default, with = "scope_list")]
+    pub scopes: Scope,
     /// Whether `issue` returns a refresh token when the request is silent.
     #[serde(default)]
     pub refresh_by_default: bool,
 }
 
-impl fmt::Debug for ClientSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientSettings")
-            .field("id", &self.id)
-            .field("secret_hash", &"***")
-            .field("grants", &self.grants)
-            .field("max_ttl_secs", &self.max_ttl_secs)
-            .field("audiences", &self.audiences)
-            .field("scopes", &self.scopes)
-            .finish()
+impl ClientSettings {
+    /// The client and its policy, with the token defaults filled in.
+    pub fn to_client(&self, tokens: &TokenSettings) -> Client {
+        Client {
+            id: self.id.clone(),
+            grants: self.grants.clone(),
+            max_ttl_secs: self.max_ttl_secs.unwrap_or(tokens.access_ttl_secs),
+            refresh_ttl_secs: self.refresh_ttl_secs.unwrap_or(tokens.refresh_ttl_secs),
+            audiences: self.audiences.clone(),
+            scopes: (!self.scopes.is_empty()).then(|| self.scopes.clone()),
+            refresh_by_default: self.refresh_by_default,
+            secret_hash: self.secret_hash.clone(),
+        }
+    }
+}
+
+/// `scopes: [read, write]` in the file, a [`Scope`] in memory.
+mod scope_list {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::domain::Scope;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Scope, D::Error> {
+        let list = Vec::<String>::deserialize(d)?;
+        Scope::parse(&list.join(" ")).map_err(serde::de::Error::custom)
+    }
+
+    pub fn serialize<S: Serializer>(scope: &Scope, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(scope.iter())
     }
 }
 
@@ -257,10 +289,6 @@ impl Default for RateLimitSettings {
             verify: false,
         }
     }
-}
-
-fn mask<S: serde::Serializer>(_: &SecretString, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str("***")
 }
 
 fn mask_vec<S: serde::Serializer>(v: &[SecretString], s: S) -> Result<S::Ok, S::Error> {

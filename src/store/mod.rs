@@ -5,7 +5,6 @@
 mod memory;
 mod record;
 pub mod redis;
-pub mod redis_conn;
 
 use std::future::Future;
 
@@ -13,29 +12,26 @@ pub use memory::MemoryStore;
 pub use record::{AccessRecord, SessionRecord};
 pub use redis::RedisStore;
 
-use crate::domain::{Jti, Sid};
+use crate::config::RedisSettings;
+use crate::domain::{Jti, RefreshDigest, Sid};
+use crate::ops::Metrics;
+
+/// An error with its cause chain kept for the log.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The backend cannot be reached in time: callers answer 503.
-    #[error("token store unavailable: {0}")]
-    Unavailable(String),
+    #[error("token store unavailable")]
+    Unavailable(#[source] BoxError),
     /// Anything else (a bug, a corrupt record): callers answer 500.
-    #[error("token store error: {0}")]
-    Backend(String),
+    #[error("token store error")]
+    Backend(#[source] BoxError),
 }
 
-/// SHA-256 of a refresh token; the token itself is never stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RefreshDigest(pub [u8; 32]);
-
-impl RefreshDigest {
-    pub fn to_hex(&self) -> String {
-        use std::fmt::Write;
-        self.0.iter().fold(String::with_capacity(64), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+impl StoreError {
+    pub fn unavailable(e: impl Into<BoxError>) -> Self {
+        StoreError::Unavailable(e.into())
     }
 }
 
@@ -145,6 +141,19 @@ pub enum Store {
 }
 
 impl Store {
+    /// Redis when `redis` names one (in any mode), else the in-memory store
+    /// (which configuration validation refuses in prod).
+    pub fn from_settings(redis: &RedisSettings) -> Result<Store, StoreError> {
+        if redis.is_configured() {
+            Ok(Store::Redis(RedisStore::from_settings(redis)?))
+        } else {
+            log::warn!(
+                "no redis.url configured: using the in-memory store (dev only; tokens do not survive a restart)"
+            );
+            Ok(Store::Memory(MemoryStore::new()))
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             Store::Memory(_) => "memory",
@@ -159,8 +168,16 @@ impl Store {
         }
     }
 
+    /// Connection pool figures (size, available, waiting), Redis only.
+    pub fn pool_status(&self) -> Option<(usize, usize, usize)> {
+        match self {
+            Store::Memory(_) => None,
+            Store::Redis(r) => Some(r.pool_status()),
+        }
+    }
+
     /// This store, recording Redis call latencies into `metrics`.
-    pub fn with_metrics(&self, metrics: &crate::telemetry::Metrics) -> Self {
+    pub fn with_metrics(&self, metrics: &Metrics) -> Self {
         match self {
             Store::Memory(m) => Store::Memory(m.clone()),
             Store::Redis(r) => Store::Redis(r.with_metrics(metrics)),

@@ -1,8 +1,14 @@
 //! The records a store keeps, and their compact encoding. No record ever
 //! holds token text: refresh tokens appear only as SHA-256 digests.
 
+use subtle::ConstantTimeEq;
+
 use super::StoreError;
-use crate::domain::Sid;
+use crate::domain::{RefreshDigest, Sid};
+
+fn ct_eq(a: &str, b: &str) -> bool {
+    a.as_bytes().ct_eq(b.as_bytes()).into()
+}
 
 /// A new access token as the service describes it to the store. The
 /// store keeps only what verify needs that the signed token does not
@@ -53,6 +59,19 @@ pub struct SessionRecord {
 }
 
 impl SessionRecord {
+    /// Whether `digest` is this session's current refresh token (compared
+    /// in constant time).
+    pub fn is_current(&self, digest: &RefreshDigest) -> bool {
+        ct_eq(&self.refresh, &digest.to_hex())
+    }
+
+    /// Whether `digest` is the current or a recently superseded refresh
+    /// token of this session.
+    pub fn knows(&self, digest: &RefreshDigest) -> bool {
+        let hex = digest.to_hex();
+        ct_eq(&self.refresh, &hex) || self.previous.iter().any(|p| ct_eq(p, &hex))
+    }
+
     /// Field/value pairs of the Redis hash.
     pub(crate) fn to_fields(&self) -> Vec<(&'static str, String)> {
         vec![
@@ -83,7 +102,7 @@ impl SessionRecord {
                 .find(|(k, _)| k == name)
                 .map(|(_, v)| v.as_str())
         };
-        let corrupt = |what: &str| StoreError::Backend(format!("corrupt session record: {what}"));
+        let corrupt = |what: &str| StoreError::Backend(format!("corrupt session record: {what}").into());
         let num = |name: &str| -> Result<i64, StoreError> {
             get(name)
                 .ok_or_else(|| corrupt(name))?

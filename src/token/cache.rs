@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use sha2::{Digest, Sha256};
 
-use super::AccessClaims;
+use crate::domain::AccessClaims;
 
 /// Independent locks, so workers rarely wait on each other.
 const SHARDS: usize = 16;

@@ -16,44 +16,16 @@ use jsonwebtoken::jwk::{
     OctetKeyPairParameters, OctetKeyPairType, PublicKeyUse,
 };
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
-use serde::{Deserialize, Serialize};
 
-use crate::config::{KeySettings, KeyStatus};
-use crate::domain::Kid;
+use crate::config::KeySettings;
+use crate::domain::{KeyAlg, KeyStatus, Kid};
 
-/// The signature algorithms a key may carry.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
-pub enum KeyAlg {
-    #[default]
-    EdDSA,
-    ES256,
-    RS256,
-}
-
-impl KeyAlg {
-    pub fn parse(s: &str) -> Option<KeyAlg> {
-        match s {
-            "EdDSA" | "eddsa" | "Ed25519" | "ed25519" => Some(KeyAlg::EdDSA),
-            "ES256" | "es256" => Some(KeyAlg::ES256),
-            "RS256" | "rs256" => Some(KeyAlg::RS256),
-            _ => None,
-        }
-    }
-
-    pub fn jwt_alg(self) -> Algorithm {
-        match self {
-            KeyAlg::EdDSA => Algorithm::EdDSA,
-            KeyAlg::ES256 => Algorithm::ES256,
-            KeyAlg::RS256 => Algorithm::RS256,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            KeyAlg::EdDSA => "EdDSA",
-            KeyAlg::ES256 => "ES256",
-            KeyAlg::RS256 => "RS256",
-        }
+/// The `jsonwebtoken` algorithm of a key's [`KeyAlg`].
+pub fn jwt_alg(alg: KeyAlg) -> Algorithm {
+    match alg {
+        KeyAlg::EdDSA => Algorithm::EdDSA,
+        KeyAlg::ES256 => Algorithm::ES256,
+        KeyAlg::RS256 => Algorithm::RS256,
     }
 }
 
@@ -173,7 +145,7 @@ impl SigningKey {
         let jwk = match params {
             Some(algorithm) => Jwk { common, algorithm },
             None => {
-                let mut jwk = Jwk::from_encoding_key(&encoding, alg.jwt_alg())
+                let mut jwk = Jwk::from_encoding_key(&encoding, jwt_alg(alg))
                     .map_err(|e| invalid(format!("cannot derive the public key: {e}")))?;
                 jwk.common = common;
                 jwk
@@ -219,7 +191,7 @@ impl SigningKey {
     /// Our signer's output must verify with jsonwebtoken's verifier.
     fn self_test(&self) -> Result<(), KeyError> {
         let message = b"tessera key self-test";
-        let alg = self.alg.jwt_alg();
+        let alg = jwt_alg(self.alg);
         let sig = self.sign(message).map_err(|e| KeyError::Invalid {
             kid: self.kid.to_string(),
             reason: format!("self-test signing failed: {e}"),

@@ -2,13 +2,11 @@
 //! Stateful checks (is the record still live?) belong to `service`.
 
 mod cache;
-mod claims;
 mod keys;
 mod refresh;
 
 pub use cache::{TokenDigest, VerifiedCache};
-pub use claims::AccessClaims;
-pub use keys::{KeyAlg, KeyError, SigningKey, generate_pem, write_new_key};
+pub use keys::{KeyError, SigningKey, generate_pem, write_new_key};
 pub use refresh::{RefreshToken, RefreshTokenError};
 
 use std::sync::Arc;
@@ -18,8 +16,9 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Header, Validation};
 
-use crate::config::{Environment, KeySettings, KeyStatus, Settings};
-use crate::domain::{Audience, Kid};
+use crate::config::{Environment, KeySettings, Settings};
+use crate::domain::{AccessClaims, Audience, KeyAlg, KeyStatus, Kid, Rejection};
+use keys::jwt_alg;
 
 /// The media type of access tokens (RFC 9068 §2.1).
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
@@ -27,51 +26,13 @@ pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 /// Tokens longer than this are refused before any parsing.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
-/// Why a token is not valid. The phrase is short, fixed, and safe to return.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rejection {
-    Malformed,
-    WrongType,
-    UnknownKey,
-    BadSignature,
-    Expired,
-    NotYetValid,
-    WrongIssuer,
-    WrongAudience,
-    Revoked,
-}
-
-impl Rejection {
-    pub fn phrase(self) -> &'static str {
-        match self {
-            Rejection::Malformed => "malformed token",
-            Rejection::WrongType => "wrong token type",
-            Rejection::UnknownKey => "unknown signing key",
-            Rejection::BadSignature => "bad signature",
-            Rejection::Expired => "token expired",
-            Rejection::NotYetValid => "token not yet valid",
-            Rejection::WrongIssuer => "wrong issuer",
-            Rejection::WrongAudience => "wrong audience",
-            Rejection::Revoked => "token revoked",
-        }
-    }
-
-    /// The label used in metrics and audit lines.
-    pub fn label(self) -> &'static str {
-        match self {
-            Rejection::Malformed | Rejection::WrongType => "malformed",
-            Rejection::UnknownKey | Rejection::BadSignature => "bad_signature",
-            Rejection::Expired | Rejection::NotYetValid => "expired",
-            Rejection::WrongIssuer => "wrong_issuer",
-            Rejection::WrongAudience => "wrong_audience",
-            Rejection::Revoked => "revoked",
-        }
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
-#[error("signing failed: {0}")]
-pub struct SignError(String);
+pub enum SignError {
+    #[error("cannot encode the header or claims")]
+    Encode(#[from] serde_json::Error),
+    #[error("the signing key failed")]
+    Key(#[from] KeyError),
+}
 
 /// The signing keys: one active, others retired but still verifying.
 #[derive(Debug, Clone)]
@@ -160,11 +121,11 @@ impl KeySet {
     /// Signs `claims` with the active key.
     pub fn sign(&self, claims: &AccessClaims) -> Result<String, SignError> {
         let key = self.active();
-        let mut header = Header::new(key.alg.jwt_alg());
+        let mut header = Header::new(jwt_alg(key.alg));
         header.typ = Some(ACCESS_TOKEN_TYP.into());
         header.kid = Some(key.kid.to_string());
-        let header = serde_json::to_vec(&header).map_err(|e| SignError(e.to_string()))?;
-        let payload = serde_json::to_vec(claims).map_err(|e| SignError(e.to_string()))?;
+        let header = serde_json::to_vec(&header)?;
+        let payload = serde_json::to_vec(claims)?;
         let mut token = String::with_capacity((header.len() + payload.len()) * 4 / 3 + 100);
         {
             use base64::Engine;
@@ -173,9 +134,7 @@ impl KeySet {
             token.push('.');
             URL_SAFE_NO_PAD.encode_string(&payload, &mut token);
         }
-        let signature = key
-            .sign(token.as_bytes())
-            .map_err(|e| SignError(e.to_string()))?;
+        let signature = key.sign(token.as_bytes())?;
         token.push('.');
         token.push_str(&signature);
         Ok(token)
@@ -222,7 +181,7 @@ impl KeySet {
             .find(kid)
             .filter(|k| k.verifies_at(now))
             .ok_or(Rejection::UnknownKey)?;
-        let alg = key.alg.jwt_alg();
+        let alg = jwt_alg(key.alg);
         if header.alg != alg {
             return Err(Rejection::BadSignature);
         }
@@ -262,7 +221,7 @@ fn reject_repeated_keys(token: &str) -> Result<(), Rejection> {
         let json = URL_SAFE_NO_PAD
             .decode(segment)
             .map_err(|_| Rejection::Malformed)?;
-        crate::strict_json::check_no_duplicate_keys(&json).map_err(|_| Rejection::Malformed)?;
+        crate::domain::strict_json::check_no_duplicate_keys(&json).map_err(|_| Rejection::Malformed)?;
     }
     Ok(())
 }

@@ -9,8 +9,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
-use crate::domain::{Sid, Subject};
-use crate::store::RefreshDigest;
+use crate::domain::{RefreshDigest, Sid, Subject};
 
 const SECRET_BYTES: usize = 32;
 

@@ -2,7 +2,7 @@
 //! algorithm (ES256 for the CVE-2022-21449 case), one from custom YAML.
 
 use tessera::config::{Environment, Settings};
-use tessera::token::KeyAlg;
+use tessera::domain::KeyAlg;
 
 use crate::helpers::{Backend, TestApp, base_yaml};
 use crate::redis_server::RedisServer;

@@ -10,7 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
-use tessera::token::KeyAlg;
+use tessera::domain::KeyAlg;
 
 use crate::apps::spawn_app_keyed;
 use crate::helpers::{Backend, TestApp, claims_of, spawn_app};

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use tessera::config::{Environment, Settings};
-use tessera::startup::Application;
+use tessera::app::Application;
 
 use crate::redis_server::RedisServer;
 
@@ -73,7 +73,7 @@ macro_rules! scale_out_backends {
 
 fn secret_hash() -> &'static str {
     static HASH: OnceLock<String> = OnceLock::new();
-    HASH.get_or_init(|| tessera::auth::hash_secret(SECRET).expect("hash"))
+    HASH.get_or_init(|| tessera::domain::SecretHash::generate(SECRET).expect("hash").expose().to_owned())
 }
 
 pub struct TestApp {
@@ -130,7 +130,7 @@ pub async fn spawn_app_with(backend: Backend, overrides: &[(&str, &str)]) -> Tes
 pub async fn spawn_app_on(redis: Option<RedisServer>, overrides: &[(&str, &str)]) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
     let key_path = dir.path().join("k1.pem");
-    tessera::token::write_new_key(&key_path, tessera::token::KeyAlg::EdDSA).expect("keygen");
+    tessera::token::write_new_key(&key_path, tessera::domain::KeyAlg::EdDSA).expect("keygen");
     let prefix = format!("t{}:", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let yaml = base_yaml(
         &key_path.display().to_string(),

@@ -10,8 +10,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tessera::config::{Environment, Settings};
-use tessera::startup::Application;
-use tessera::token::{KeyAlg, write_new_key};
+use tessera::app::Application;
+use tessera::domain::KeyAlg;
+use tessera::token::write_new_key;
 
 use crate::helpers::{TestApp, assert_error, base_yaml};
 use crate::redis_server::RedisServer;

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
-use tessera::token::KeyAlg;
+use tessera::domain::KeyAlg;
 
 use crate::helpers::{Backend, TestApp, spawn_app};
 use crate::keys::{KeyDir, KeySpec, spawn_app_with_keys};

@@ -174,7 +174,7 @@ async fn openapi_document_is_3_1_and_covers_every_served_route() {
     let version = doc["openapi"].as_str().unwrap_or_default();
     assert!(version.starts_with("3.1"), "openapi {version}");
     let paths = doc["paths"].as_object().expect("paths");
-    let served = tessera::routes::served_routes();
+    let served = tessera::http::served_routes();
     for (path, methods) in &served {
         let item = paths
             .get(*path)

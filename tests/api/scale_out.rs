@@ -61,7 +61,7 @@ pub async fn spawn_app_over(
         Some(p) => (p.dir.path().join("k1.pem"), p.prefix.clone()),
         None => {
             let key_path = dir.path().join("k1.pem");
-            tessera::token::write_new_key(&key_path, tessera::token::KeyAlg::EdDSA)
+            tessera::token::write_new_key(&key_path, tessera::domain::KeyAlg::EdDSA)
                 .expect("keygen");
             let prefix = format!("t{}:", &uuid::Uuid::new_v4().simple().to_string()[..8]);
             (key_path, prefix)
@@ -254,8 +254,8 @@ fn scale_out_settings_come_from_variables_too() {
     )
     .expect("settings");
     assert_eq!(s.redis.mode, tessera::config::RedisMode::Sentinel);
-    assert_eq!(s.redis_urls().len(), 2);
+    assert_eq!(s.redis.urls_exposed().len(), 2);
     assert_eq!(s.redis.wait_replicas, 1);
-    assert!(s.uses_redis());
+    assert!(s.redis.is_configured());
     assert!(!s.masked_json().contains("26379"), "urls are masked");
 }

@@ -14,7 +14,7 @@ const SHUTDOWN_TIMEOUT_SECS: u64 = 10;
 const IN_FLIGHT: usize = 40;
 
 fn config(key_path: &str) -> String {
-    let hash = tessera::auth::hash_secret(SECRET).unwrap();
+    let hash = tessera::domain::SecretHash::generate(SECRET).unwrap().expose().to_owned();
     format!(
         r#"
 server: {{ listen: "127.0.0.1:0", workers: 2, shutdown_timeout_secs: {SHUTDOWN_TIMEOUT_SECS} }}
@@ -61,7 +61,7 @@ fn request(port: u16, id: usize, sent: &Barrier) -> Result<String, String> {
 fn sigterm_finishes_accepted_requests_refuses_new_ones_and_exits_0() {
     let keys = tempfile::tempdir().unwrap();
     let key_path = keys.path().join("k1.pem");
-    tessera::token::write_new_key(&key_path, tessera::token::KeyAlg::EdDSA).unwrap();
+    tessera::token::write_new_key(&key_path, tessera::domain::KeyAlg::EdDSA).unwrap();
     let mut t = Tessera::start(&config(&key_path.display().to_string()), "info");
     let port = t.port;
 

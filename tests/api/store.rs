@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use tessera::domain::{Jti, Sid};
 use tessera::store::redis::RedisOptions;
-use tessera::store::redis_conn::Topology;
+use tessera::store::redis::Topology;
+use tessera::domain::RefreshDigest;
 use tessera::store::{
-    AccessRecord, MemoryStore, NewSession, RedisStore, RefreshDigest, RotateOutcome, Rotation,
-    SessionRecord, Store, TokenStore,
+    AccessRecord, MemoryStore, NewSession, RedisStore, RotateOutcome, Rotation, SessionRecord,
+    Store, TokenStore,
 };
 
 use crate::helpers::Backend;
@@ -65,12 +66,12 @@ fn scaled_out_store(b: Backend) -> Store {
         },
     };
     let opts = RedisOptions {
-        url: "",
         key_prefix: &prefix,
         pool_size: 8,
         timeout: Duration::from_millis(2000),
+        wait_replicas: 0,
     };
-    Store::Redis(RedisStore::connect_to(topology, &opts, 0).unwrap())
+    Store::Redis(RedisStore::connect(topology, &opts).unwrap())
 }
 
 struct Fixture {
@@ -86,13 +87,14 @@ fn fixture(b: Backend) -> Fixture {
         },
         Backend::Redis => {
             let redis = RedisServer::start();
-            let store = RedisStore::connect(RedisOptions {
-                url: &redis.url(),
+            let url = redis.url();
+            let opts = RedisOptions {
                 key_prefix: "conf:",
                 pool_size: 8,
                 timeout: Duration::from_millis(1000),
-            })
-            .unwrap();
+                wait_replicas: 0,
+            };
+            let store = RedisStore::connect(Topology::Standalone { url: &url }, &opts).unwrap();
             Fixture {
                 store: Store::Redis(store),
                 _redis: Some(redis),

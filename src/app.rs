@@ -1,0 +1,115 @@
+//! The composition root: `Application::build` turns settings into a
+//! bound, ready server (store, keys, service, HTTP edge); `cli` and the
+//! tests call the same function, the tests on port 0.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+
+use crate::config::Settings;
+use crate::domain::DomainError;
+use crate::http::{self, AppState, RateLimits};
+use crate::service::TokenService;
+use crate::store::{Store, StoreError};
+use crate::token::{KeyError, KeySet};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    #[error("clients: {0}")]
+    Clients(#[from] DomainError),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    store: Store,
+}
+
+impl Application {
+    /// Builds the app with the store the settings name.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let store = Store::from_settings(&settings.redis)?;
+        Self::build_with_store(settings, store).await
+    }
+
+    /// Builds the app over a given store (tests share one between apps).
+    pub async fn build_with_store(settings: Settings, store: Store) -> Result<Self, StartupError> {
+        let keys = KeySet::from_settings(&settings)?;
+        let service = TokenService::new(&settings, keys, store.clone())?;
+        let state = web::Data::new(Arc::new(AppState {
+            service,
+            body_limit: settings.server.body_limit_bytes,
+            require_client_auth_on_verify: settings.verify.require_client_auth,
+            rate_limits: RateLimits::from_settings(&settings.rate_limit),
+        }));
+        let s = &settings.server;
+        let bind_error = |source| StartupError::Bind {
+            addr: s.listen.clone(),
+            source,
+        };
+        let listener = TcpListener::bind(&s.listen).map_err(bind_error)?;
+        let port = listener.local_addr().map_err(bind_error)?.port();
+        let workers = match s.workers {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        };
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap(actix_web::middleware::from_fn(http::request_context))
+                .configure(http::configure)
+        })
+        .workers(workers)
+        .client_request_timeout(Duration::from_millis(s.client_request_timeout_ms))
+        .client_disconnect_timeout(Duration::from_millis(1000))
+        .keep_alive(Duration::from_secs(s.keep_alive_secs))
+        .shutdown_timeout(s.shutdown_timeout_secs)
+        .listen(listener)
+        .map_err(bind_error)?
+        .run();
+        log::info!(
+            "tessera listening on port {port} (env {}, store {})",
+            settings.env,
+            store.kind()
+        );
+        Ok(Application {
+            port,
+            server,
+            store,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// A handle to stop the server (graceful by default).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped (SIGTERM/SIGINT: stop accepting, let in-flight
+    /// requests finish within `server.shutdown_timeout_secs`), then closes
+    /// the store's connection pool.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        self.store.close();
+        result
+    }
+}

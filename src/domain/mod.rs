@@ -1,0 +1,39 @@
+//! The domain: validated values and the rules that belong to them. Every
+//! other layer speaks these types; this module depends on no other part of
+//! Tessera. Request bodies and configuration become these values once, at
+//! the edge; past that point nothing re-checks a subject or a scope.
+
+mod access_claims;
+mod claims;
+mod client;
+mod grant;
+mod ids;
+mod key;
+mod refresh_digest;
+mod rejection;
+mod scope;
+mod secret;
+pub mod strict_json;
+mod token_kind;
+
+pub use access_claims::AccessClaims;
+pub use claims::{CustomClaims, RESERVED_CLAIMS};
+pub use client::{Client, PolicyError};
+pub use grant::Grant;
+pub use ids::{Audience, ClientId, Jti, Kid, Sid, Subject};
+pub use key::{KeyAlg, KeyStatus};
+pub use refresh_digest::RefreshDigest;
+pub use rejection::Rejection;
+pub use scope::Scope;
+pub use secret::SecretHash;
+pub use token_kind::TokenKind;
+
+/// A value that does not parse; the message names the field and is safe to
+/// show the caller.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct DomainError(pub String);
+
+fn err(msg: impl Into<String>) -> DomainError {
+    DomainError(msg.into())
+}

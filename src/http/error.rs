@@ -1,0 +1,171 @@
+//! The HTTP error: its variants are the contract's `error` codes, its
+//! `ResponseError` impl is the single table of statuses and headers, and
+//! its one `From<ServiceError>` maps the core's answers onto them.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::domain::{PolicyError, Rejection};
+use crate::service::ServiceError;
+use crate::store::BoxError;
+
+/// Seconds a client should wait before retrying a 503.
+pub const RETRY_AFTER_UNAVAILABLE: u64 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("invalid_request: {0}")]
+    InvalidRequest(String),
+    #[error("invalid_client")]
+    InvalidClient,
+    #[error("invalid_token: {}", .0.phrase())]
+    InvalidToken(Rejection),
+    /// A refresh token that is unknown, reused or bound to another client.
+    #[error("invalid_token: {0}")]
+    InvalidRefreshToken(&'static str),
+    #[error("unauthorized_client: {0}")]
+    UnauthorizedClient(String),
+    #[error("not_found")]
+    NotFound,
+    #[error("method_not_allowed")]
+    MethodNotAllowed,
+    #[error("payload_too_large: limit is {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("unsupported_media_type: {0}")]
+    UnsupportedMediaType(String),
+    #[error("rate_limited")]
+    RateLimited { retry_after_secs: u64 },
+    /// The cause goes to the log at the edge, never to the client.
+    #[error("server_error")]
+    Server(#[source] BoxError),
+    #[error("temporarily_unavailable")]
+    Unavailable(#[source] BoxError),
+}
+
+/// The OAuth 2.0 error shape (RFC 6749 §5.2) of every error response.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody<'a> {
+    /// invalid_request, invalid_client, invalid_token, unauthorized_client,
+    /// not_found, method_not_allowed, payload_too_large,
+    /// unsupported_media_type, rate_limited, server_error or
+    /// temporarily_unavailable.
+    #[schema(example = "invalid_request")]
+    pub error: &'a str,
+    pub error_description: String,
+}
+
+impl ApiError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::InvalidRequest(_) => "invalid_request",
+            ApiError::InvalidClient => "invalid_client",
+            ApiError::InvalidToken(_) | ApiError::InvalidRefreshToken(_) => "invalid_token",
+            ApiError::UnauthorizedClient(_) => "unauthorized_client",
+            ApiError::NotFound => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::PayloadTooLarge(_) => "payload_too_large",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::Server(_) => "server_error",
+            ApiError::Unavailable(_) => "temporarily_unavailable",
+        }
+    }
+
+    /// Safe to show the caller: fixed phrases and the caller's own mistakes.
+    pub fn description(&self) -> String {
+        match self {
+            ApiError::InvalidRequest(msg) => msg.clone(),
+            ApiError::InvalidClient => "client authentication failed".into(),
+            ApiError::InvalidToken(r) => r.phrase().into(),
+            ApiError::InvalidRefreshToken(p) => (*p).into(),
+            ApiError::UnauthorizedClient(grant) => {
+                format!("client is not allowed to use grant `{grant}`")
+            }
+            ApiError::NotFound => "no such resource".into(),
+            ApiError::MethodNotAllowed => "method not allowed on this resource".into(),
+            ApiError::PayloadTooLarge(limit) => format!("request body exceeds {limit} bytes"),
+            ApiError::UnsupportedMediaType(msg) => msg.clone(),
+            ApiError::RateLimited { .. } => "too many requests".into(),
+            ApiError::Server(_) => "internal error".into(),
+            ApiError::Unavailable(_) => "token store unavailable, retry later".into(),
+        }
+    }
+
+    /// Whether this is the service's fault (logged at ERROR) or the caller's.
+    pub fn is_server_fault(&self) -> bool {
+        matches!(self, ApiError::Server(_) | ApiError::Unavailable(_))
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::InvalidRequest(msg) => ApiError::InvalidRequest(msg),
+            ServiceError::Policy(PolicyError::MissingGrant(grant)) => {
+                ApiError::UnauthorizedClient(grant.as_str().into())
+            }
+            ServiceError::Policy(refused) => ApiError::InvalidRequest(refused.to_string()),
+            ServiceError::InvalidClient => ApiError::InvalidClient,
+            ServiceError::InvalidToken(reason) => ApiError::InvalidToken(reason),
+            ServiceError::InvalidRefreshToken(phrase) => ApiError::InvalidRefreshToken(phrase),
+            ServiceError::NotFound => ApiError::NotFound,
+            e if e.is_unavailable() => ApiError::Unavailable(e.into()),
+            e => ApiError::Server(e.into()),
+        }
+    }
+}
+
+fn quote(s: &str) -> String {
+    s.replace(['"', '\\'], "'")
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::InvalidClient
+            | ApiError::InvalidToken(_)
+            | ApiError::InvalidRefreshToken(_) => StatusCode::UNAUTHORIZED,
+            ApiError::UnauthorizedClient(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Server(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut res = HttpResponse::build(self.status_code());
+        res.insert_header((header::CACHE_CONTROL, "no-store"));
+        match self {
+            ApiError::InvalidClient => {
+                res.insert_header((header::WWW_AUTHENTICATE, r#"Basic realm="tessera""#));
+            }
+            ApiError::InvalidToken(_) | ApiError::InvalidRefreshToken(_) => {
+                let value = format!(
+                    r#"Bearer realm="tessera", error="invalid_token", error_description="{}""#,
+                    quote(&self.description())
+                );
+                if let Ok(v) = HeaderValue::from_str(&value) {
+                    res.insert_header((header::WWW_AUTHENTICATE, v));
+                }
+            }
+            ApiError::RateLimited { retry_after_secs } => {
+                res.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            ApiError::Unavailable(_) => {
+                res.insert_header((header::RETRY_AFTER, RETRY_AFTER_UNAVAILABLE.to_string()));
+            }
+            _ => {}
+        }
+        res.json(ErrorBody {
+            error: self.code(),
+            error_description: self.description(),
+        })
+    }
+}

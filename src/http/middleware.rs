@@ -1,0 +1,100 @@
+//! The middleware around every request: a request id (the caller's
+//! `X-Request-Id` when sane, else a new UUID; echoed back), the HTTP
+//! metrics, one access line, and the cause chain of an error, logged once:
+//! server faults at ERROR, client mistakes at DEBUG.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, HttpRequest};
+
+use super::{ApiError, State};
+
+/// The id of the request being served.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// The id [`request_context`] gave this request.
+pub fn request_id(req: &HttpRequest) -> String {
+    req.extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default()
+}
+
+/// A request id that is safe to echo and log: 1-128 of `[A-Za-z0-9._-]`.
+fn sane_request_id(v: &HeaderValue) -> Option<String> {
+    let s = v.to_str().ok()?;
+    let ok = !s.is_empty()
+        && s.len() <= 128
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    ok.then(|| s.to_owned())
+}
+
+static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// `err: cause: cause…`, the whole chain on one line.
+fn with_causes(err: &dyn std::error::Error) -> String {
+    let mut line = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        line.push_str(": ");
+        line.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    line
+}
+
+/// Gives every request an id, records its metrics, logs one access line,
+/// and logs the cause chain of an error once.
+pub async fn request_context(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let rid = req
+        .headers()
+        .get(&X_REQUEST_ID)
+        .and_then(sane_request_id)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    req.extensions_mut().insert(RequestId(rid.clone()));
+    let metrics = req
+        .app_data::<State>()
+        .map(|s| s.service.metrics().clone());
+    let mut res = next.call(req).await?;
+    if let Ok(v) = HeaderValue::from_str(&rid) {
+        res.headers_mut().insert(X_REQUEST_ID.clone(), v);
+    }
+    let status = res.status().as_u16();
+    let method = res.request().method().as_str();
+    let path = res.request().path();
+    if let Some(m) = metrics {
+        // The matched pattern (`/users/{sub}/sessions`), never the raw path,
+        // so the label set stays bounded.
+        let route = res.request().match_pattern();
+        let route = route.as_deref().unwrap_or("unmatched");
+        m.http_request(method, route, status, started.elapsed());
+    }
+    if let Some(err) = res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<ApiError>())
+    {
+        let cause = with_causes(err);
+        if err.is_server_fault() {
+            log::error!("request_id={rid} {method} {path} -> {status}: {cause}");
+        } else {
+            log::debug!("request_id={rid} {method} {path} -> {status}: {cause}");
+        }
+    }
+    log::info!(
+        target: "tessera::access",
+        "request_id={rid} {method} {path} {status} {}us",
+        started.elapsed().as_micros()
+    );
+    Ok(res)
+}

@@ -1,0 +1,36 @@
+//! The HTTP edge: actix-web routes that parse requests into domain values,
+//! authenticate clients, apply rate limits, call the [`TokenService`], and
+//! turn its answers (and [`ServiceError`]s, through [`ApiError`]) into the
+//! contract's responses. Nothing here decides about tokens.
+//!
+//! [`ServiceError`]: crate::service::ServiceError
+
+mod body;
+mod client_auth;
+mod error;
+mod middleware;
+pub mod openapi;
+mod rate_limit;
+mod routes;
+
+use std::sync::Arc;
+
+use actix_web::web;
+
+pub use body::{Body, BodyKind};
+pub use error::{ApiError, ErrorBody};
+pub use middleware::{RequestId, request_context, request_id};
+pub use rate_limit::RateLimits;
+pub use routes::{configure, decode_issue_request, served_routes};
+
+use crate::service::TokenService;
+
+/// Everything a handler needs, shared through `web::Data`.
+pub struct AppState {
+    pub service: TokenService,
+    pub body_limit: usize,
+    pub require_client_auth_on_verify: bool,
+    pub rate_limits: RateLimits,
+}
+
+pub type State = web::Data<Arc<AppState>>;

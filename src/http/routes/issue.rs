@@ -1,0 +1,110 @@
+//! `POST /token/issue` (grant `issue`).
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{Audience, CustomClaims, Grant, Scope, Subject};
+use crate::http::client_auth::require_client;
+use crate::http::{ApiError, Body, ErrorBody, State, request_id};
+use crate::service::{IssueRequest, Issued};
+
+/// Only `sub` is required; `ttl` is capped by the client's maximum.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IssueBody {
+    #[schema(required = true, example = "user-42", min_length = 1, max_length = 256)]
+    sub: Option<String>,
+    aud: Option<String>,
+    scope: Option<String>,
+    /// Seconds; capped by the client's maximum.
+    #[schema(minimum = 1)]
+    ttl: Option<u64>,
+    /// Custom claims; reserved JWT names are refused.
+    #[schema(value_type = Option<Object>)]
+    claims: Option<serde_json::Map<String, serde_json::Value>>,
+    refresh: Option<bool>,
+}
+
+fn field<T, E: ToString>(r: Result<T, E>) -> Result<T, ApiError> {
+    r.map_err(|e| ApiError::InvalidRequest(e.to_string()))
+}
+
+impl TryFrom<IssueBody> for IssueRequest {
+    type Error = ApiError;
+
+    fn try_from(b: IssueBody) -> Result<Self, ApiError> {
+        let sub = b
+            .sub
+            .ok_or_else(|| ApiError::InvalidRequest("field `sub` is required".into()))?;
+        if b.ttl.is_some_and(|t| t > i64::MAX as u64) {
+            return Err(ApiError::InvalidRequest("`ttl` is out of range".into()));
+        }
+        Ok(IssueRequest {
+            sub: field(Subject::parse(&sub))?,
+            aud: b
+                .aud
+                .as_deref()
+                .map(Audience::parse)
+                .transpose()
+                .map_err(|e| ApiError::InvalidRequest(e.to_string()))?,
+            scope: field(Scope::parse(b.scope.as_deref().unwrap_or_default()))?,
+            ttl: b.ttl,
+            claims: field(CustomClaims::parse(b.claims.unwrap_or_default()))?,
+            refresh: b.refresh,
+        })
+    }
+}
+
+/// RFC 6749 §5.1 token response.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TokenResponse<'a> {
+    access_token: &'a str,
+    token_type: &'static str,
+    expires_in: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_expires_in: Option<i64>,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    scope: &'a str,
+}
+
+/// The `200` answer for a minted pair; never cached by anyone.
+pub fn token_response(issued: &Issued) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(TokenResponse {
+            access_token: &issued.access_token,
+            token_type: "Bearer",
+            expires_in: issued.expires_in,
+            refresh_token: issued.refresh_token.as_deref(),
+            refresh_expires_in: issued.refresh_expires_in,
+            scope: &issued.scope,
+        })
+}
+
+#[utoipa::path(post, path = "/token/issue", tag = "tokens", request_body = IssueBody,
+    security(("client_basic" = [])),
+    responses((status = 200, body = TokenResponse, description = "A new access token (and refresh token)"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn issue(req: HttpRequest, body: Body, state: State) -> Result<HttpResponse, ApiError> {
+    state.rate_limits.check_ip(&req)?;
+    let client = require_client(&state, &req, None, Grant::Issue).await?;
+    state.rate_limits.check_client(&client.id)?;
+    let request = decode_issue_request(&body)?;
+    let issued = state
+        .service
+        .issue(&client, request, &request_id(&req))
+        .await?;
+    Ok(token_response(&issued))
+}
+
+/// Decodes and validates an issue request body: JSON only, unknown fields
+/// and repeated keys refused, every field parsed into its domain type.
+/// Public so the body-decoding fuzz target exercises exactly this path.
+pub fn decode_issue_request(body: &Body) -> Result<IssueRequest, ApiError> {
+    let parsed: IssueBody = body.require(&[])?;
+    IssueRequest::try_from(parsed)
+}

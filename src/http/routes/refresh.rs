@@ -1,0 +1,64 @@
+//! `POST /token/refresh` (grant `issue`): rotation with reuse detection.
+
+use actix_web::{HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+use super::issue::token_response;
+use crate::domain::{Grant, Scope};
+use crate::http::client_auth::require_client;
+use crate::http::{ApiError, Body, ErrorBody, State, request_id};
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshBody {
+    #[schema(required = true)]
+    refresh_token: Option<String>,
+    scope: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    grant_type: Option<String>,
+}
+
+const FORM_FIELDS: &[&str] = &[
+    "refresh_token",
+    "scope",
+    "client_id",
+    "client_secret",
+    "grant_type",
+];
+
+#[utoipa::path(post, path = "/token/refresh", tag = "tokens",
+    request_body(content((RefreshBody = "application/json"), (RefreshBody = "application/x-www-form-urlencoded"))),
+    security(("client_basic" = []), ()),
+    responses((status = 200, body = super::issue::TokenResponse, description = "A new pair; the old refresh token stops working"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody, description = "invalid_client, or invalid_token (unknown, expired or reused refresh token)"),
+        (status = 403, body = ErrorBody)))]
+pub async fn refresh(req: HttpRequest, body: Body, state: State) -> Result<HttpResponse, ApiError> {
+    state.rate_limits.check_ip(&req)?;
+    let b: RefreshBody = body.require(FORM_FIELDS)?;
+    let form_creds = b.client_id.as_deref().zip(b.client_secret.as_deref());
+    let client = require_client(&state, &req, form_creds, Grant::Issue).await?;
+    state.rate_limits.check_client(&client.id)?;
+    if let Some(gt) = &b.grant_type
+        && gt != "refresh_token"
+    {
+        return Err(ApiError::InvalidRequest(
+            "`grant_type` must be `refresh_token` when given".into(),
+        ));
+    }
+    let token = b
+        .refresh_token
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::InvalidRequest("field `refresh_token` is required".into()))?;
+    let scope = b
+        .scope
+        .as_deref()
+        .map(Scope::parse)
+        .transpose()
+        .map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
+    let issued = state
+        .service
+        .refresh(&client, &token, scope, &request_id(&req))
+        .await?;
+    Ok(token_response(&issued))
+}

@@ -1,0 +1,54 @@
+//! `ServiceError`: what a flow can answer besides success. Caller mistakes
+//! carry a message that is safe to show; faults keep their cause chain
+//! (`#[source]`) for the log at the HTTP edge.
+
+use crate::domain::{DomainError, PolicyError, Rejection};
+use crate::store::StoreError;
+use crate::token::{RefreshTokenError, SignError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// A value the request got wrong; the text names it.
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// The client's policy refuses the request (a grant, audience, scope).
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// Unknown client id or wrong secret (indistinguishable on purpose).
+    #[error("client authentication failed")]
+    InvalidClient,
+    #[error("invalid token: {}", .0.phrase())]
+    InvalidToken(Rejection),
+    /// A refresh token that is unknown, reused or bound to another client.
+    #[error("invalid refresh token: {0}")]
+    InvalidRefreshToken(&'static str),
+    /// No such live session.
+    #[error("no such live session")]
+    NotFound,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot sign the access token")]
+    Sign(#[from] SignError),
+    #[error("cannot make a refresh token")]
+    Refresh(#[from] RefreshTokenError),
+    #[error("a stored session does not parse")]
+    CorruptSession(#[source] DomainError),
+    #[error("the client secret check did not finish")]
+    Hashing(#[source] tokio::task::JoinError),
+}
+
+impl ServiceError {
+    /// Whether the token store could not be reached in time (retry later).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, ServiceError::Store(StoreError::Unavailable(_)))
+    }
+
+    /// The label of this outcome in metrics and audit lines.
+    pub fn label(&self) -> &'static str {
+        match self {
+            ServiceError::InvalidToken(r) => r.label(),
+            e if e.is_unavailable() => "unavailable",
+            _ => "error",
+        }
+    }
+}

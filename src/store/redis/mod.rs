@@ -1,0 +1,163 @@
+//! The Redis store. Keys of one user share the hash tag `{sub}`:
+//!
+//! | key                               | type   | TTL                     |
+//! |-----------------------------------|--------|-------------------------|
+//! | `<prefix>{<sub>}:at:<jti22>`      | string | the access token's life |
+//! | `<prefix>{<sub>}:fam:<sid>`       | hash   | the session's life      |
+//! | `<prefix>{<sub>}:sessions`        | zset   | latest session expiry   |
+//! | `<prefix>{<sub>}:ats`             | zset   | latest stand-alone token|
+//!
+//! Every multi-key change is one Lua script (`lua/*.lua`), so it is atomic
+//! and runs unchanged on Redis Cluster.
+//!
+//! `operations.rs` implements the store trait with them, `scripts.rs` loads
+//! them; `pools.rs`, `shared.rs` and `conn.rs` reach Redis in each `redis.mode`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_redis::redis::{self, ErrorKind, ServerErrorKind};
+
+mod conn;
+mod operations;
+mod pools;
+mod scripts;
+mod shared;
+
+pub use pools::Topology;
+pub use scripts::jti_key_part;
+
+use conn::Conn;
+use pools::Pools;
+use scripts::Scripts;
+
+use super::StoreError;
+use crate::config::{RedisMode, RedisSettings};
+use crate::ops::Metrics;
+
+#[derive(Clone)]
+pub struct RedisStore {
+    pool: Pools,
+    prefix: Arc<str>,
+    timeout: Duration,
+    scripts: Arc<Scripts>,
+    /// Replicas that must acknowledge a revocation (`WAIT`); 0 = off.
+    wait_replicas: usize,
+    /// Where each call's latency goes (the owning app's metrics), if set.
+    latency: Option<metrics::Histogram>,
+}
+
+/// How [`RedisStore::connect`] uses whichever topology it is given.
+#[derive(Debug, Clone)]
+pub struct RedisOptions<'a> {
+    pub key_prefix: &'a str,
+    /// Connections of the sentinel pool (and the pools that make the
+    /// shared standalone and cluster connections).
+    pub pool_size: usize,
+    /// Bound on each call, connection wait included; past it: unavailable.
+    pub timeout: Duration,
+    /// Replicas that must acknowledge a revocation (`WAIT`); 0 = off.
+    pub wait_replicas: usize,
+}
+
+fn classify(e: redis::RedisError) -> StoreError {
+    match e.kind() {
+        ErrorKind::Parse
+        | ErrorKind::UnexpectedReturnType
+        | ErrorKind::Server(ServerErrorKind::ResponseError)
+        | ErrorKind::Server(ServerErrorKind::CrossSlot) => StoreError::Backend(e.into()),
+        _ => StoreError::Unavailable(e.into()),
+    }
+}
+
+impl RedisStore {
+    /// Closes the pool: idle connections are dropped, waiters fail at once.
+    pub fn close(&self) {
+        self.pool.close();
+    }
+
+    /// The store `redis` describes, in any `redis.mode`.
+    pub fn from_settings(redis: &RedisSettings) -> Result<Self, StoreError> {
+        let urls = redis.urls_exposed();
+        let topology = match redis.mode {
+            RedisMode::Sentinel => Topology::Sentinel {
+                urls: &urls,
+                master_name: redis.master_name.as_deref().unwrap_or_default(),
+            },
+            RedisMode::Cluster => Topology::Cluster { urls: &urls },
+            RedisMode::Standalone => Topology::Standalone {
+                url: redis.url_exposed().unwrap_or_default(),
+            },
+        };
+        let pool_size = match redis.pool_size {
+            0 => 4 * std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        };
+        Self::connect(
+            topology,
+            &RedisOptions {
+                key_prefix: &redis.key_prefix,
+                pool_size,
+                timeout: Duration::from_millis(redis.timeout_ms),
+                wait_replicas: redis.wait_replicas,
+            },
+        )
+    }
+
+    /// Builds the pool for `topology`; connections are made lazily, so a
+    /// Redis that is down at start-up only makes requests fail until it is
+    /// back.
+    pub fn connect(topology: Topology<'_>, opts: &RedisOptions<'_>) -> Result<Self, StoreError> {
+        Ok(RedisStore {
+            pool: Pools::create(topology, opts.pool_size, opts.timeout)?,
+            prefix: opts.key_prefix.into(),
+            timeout: opts.timeout,
+            scripts: Arc::new(Scripts::new()),
+            wait_replicas: opts.wait_replicas,
+            latency: None,
+        })
+    }
+
+    /// `WAIT` for the configured replicas after a revocation written to
+    /// `key`'s node; bounded by half the timeout, leaving room for the rest.
+    async fn acknowledge(&self, c: &mut Conn, key: &str) -> redis::RedisResult<()> {
+        c.acknowledge(key, self.wait_replicas, self.timeout / 2)
+            .await
+    }
+
+    /// `<prefix>{<sub>}:`, the start of every key of one user.
+    fn base(&self, sub: &str) -> String {
+        format!("{}{{{}}}:", self.prefix, sub)
+    }
+
+    /// Runs `f` with a pooled connection, bounded by the configured timeout.
+    async fn run<T, F, Fut>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(Conn) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        let work = async {
+            let conn = self.pool.get().await?;
+            f(conn).await.map_err(classify)
+        };
+        let started = std::time::Instant::now();
+        let result = tokio::time::timeout(self.timeout, work).await;
+        if let Some(h) = &self.latency {
+            h.record(started.elapsed().as_secs_f64());
+        }
+        result.map_err(|_| StoreError::Unavailable("Redis did not answer in time".into()))?
+    }
+
+    /// This store, recording call latencies into `metrics`.
+    pub fn with_metrics(&self, metrics: &Metrics) -> Self {
+        RedisStore {
+            latency: Some(metrics.redis_latency()),
+            ..self.clone()
+        }
+    }
+
+    /// Pool figures for metrics: (size, available, waiting).
+    pub fn pool_status(&self) -> (usize, usize, usize) {
+        self.pool.figures()
+    }
+}

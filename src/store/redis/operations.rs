@@ -1,0 +1,215 @@
+//! The store trait on Redis: each operation is one command or one Lua
+//! script on the user's hash slot, bounded by the store's timeout.
+
+use deadpool_redis::redis::{self, AsyncCommands};
+
+use super::{RedisStore, jti_key_part};
+use crate::domain::{Jti, Sid};
+use crate::store::{
+    AccessRecord, NewSession, REMEMBERED_DIGESTS, RotateOutcome, Rotation, SessionRecord,
+    StoreError, TokenStore, now_ms,
+};
+
+fn ttl_ms(exp_secs: i64, now: i64) -> i64 {
+    (exp_secs.saturating_mul(1000) - now).max(1)
+}
+
+impl TokenStore for RedisStore {
+    async fn put_access(&self, jti: &Jti, rec: &AccessRecord) -> Result<(), StoreError> {
+        let base = self.base(&rec.sub);
+        let now = now_ms();
+        let script = &self.scripts.put_access;
+        self.run(|mut c| async move {
+            script
+                .key(format!("{base}at:{}", jti_key_part(jti)))
+                .key(format!("{base}ats"))
+                .arg(rec.encode())
+                .arg(ttl_ms(rec.exp, now))
+                .arg(rec.exp.saturating_mul(1000))
+                .arg(jti_key_part(jti))
+                .arg(now)
+                .invoke_async::<i64>(&mut c)
+                .await
+                .map(drop)
+        })
+        .await
+    }
+
+    async fn is_access_live(&self, sub: &str, jti: &Jti) -> Result<bool, StoreError> {
+        let key = format!("{}{{{sub}}}:at:{}", self.prefix, jti_key_part(jti));
+        self.run(|mut c| async move { c.exists(key).await }).await
+    }
+
+    async fn revoke_access(&self, sub: &str, jti: &Jti) -> Result<bool, StoreError> {
+        let base = self.base(sub);
+        let script = &self.scripts.revoke_access;
+        let deleted: i64 = self
+            .run(|mut c| async move {
+                let key = format!("{base}at:{}", jti_key_part(jti));
+                let out = script
+                    .key(&key)
+                    .key(format!("{base}ats"))
+                    .arg(jti_key_part(jti))
+                    .invoke_async(&mut c)
+                    .await?;
+                self.acknowledge(&mut c, &key).await?;
+                Ok(out)
+            })
+            .await?;
+        Ok(deleted > 0)
+    }
+
+    async fn create_session(&self, new: NewSession<'_>) -> Result<Vec<Sid>, StoreError> {
+        let s = new.session;
+        let base = self.base(&s.sub);
+        let now = now_ms();
+        let mut rec = s.clone();
+        rec.refresh = new.refresh.to_hex();
+        let script = &self.scripts.create_session;
+        let mut inv = script.prepare_invoke();
+        inv.key(format!("{base}fam:{}", s.sid))
+            .key(format!("{base}at:{}", jti_key_part(new.first_jti)))
+            .key(format!("{base}sessions"))
+            .arg(&base)
+            .arg(s.sid.to_string())
+            // Millisecond expiry: orders sessions created in the same second.
+            .arg(now + (s.exp - s.created).max(1).saturating_mul(1000))
+            .arg(new.first_access.encode())
+            .arg(ttl_ms(new.first_access.exp, now))
+            .arg(jti_key_part(new.first_jti))
+            .arg(new.first_access.exp)
+            .arg(now)
+            .arg(new.max_sessions);
+        for (field, value) in rec.to_fields() {
+            inv.arg(field).arg(value);
+        }
+        let evicted: Vec<String> = self
+            .run(|mut c| async move { inv.invoke_async(&mut c).await })
+            .await?;
+        evicted
+            .iter()
+            .map(|s| Sid::parse(s).map_err(|e| StoreError::Backend(e.into())))
+            .collect()
+    }
+
+    async fn get_session(&self, sub: &str, sid: &Sid) -> Result<Option<SessionRecord>, StoreError> {
+        let key = format!("{}fam:{sid}", self.base(sub));
+        let fields: Vec<(String, String)> = self
+            .run(|mut c| async move { c.hgetall(key).await })
+            .await?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        let rec = SessionRecord::from_fields(sub, *sid, &fields)?;
+        Ok((rec.exp.saturating_mul(1000) > now_ms()).then_some(rec))
+    }
+
+    async fn rotate(&self, r: Rotation<'_>) -> Result<RotateOutcome, StoreError> {
+        let base = self.base(r.sub);
+        let script = &self.scripts.rotate;
+        let now = now_ms();
+        let outcome: String = self
+            .run(|mut c| async move {
+                let fam = format!("{base}fam:{}", r.sid);
+                let out = script
+                    .key(&fam)
+                    .key(format!("{base}at:{}", jti_key_part(r.jti)))
+                    .arg(&base)
+                    .arg(r.sid.to_string())
+                    .arg(r.presented.to_hex())
+                    .arg(r.next.to_hex())
+                    .arg(r.access.encode())
+                    .arg(ttl_ms(r.access.exp, now))
+                    .arg(jti_key_part(r.jti))
+                    .arg(r.access.exp)
+                    .arg(r.now)
+                    .arg(REMEMBERED_DIGESTS)
+                    .invoke_async(&mut c)
+                    .await?;
+                // A rotation revokes the presented refresh token.
+                self.acknowledge(&mut c, &fam).await?;
+                Ok(out)
+            })
+            .await?;
+        match outcome.as_str() {
+            "rotated" => Ok(RotateOutcome::Rotated),
+            "reused" => Ok(RotateOutcome::Reused),
+            "unknown" => Ok(RotateOutcome::Unknown),
+            other => Err(StoreError::Backend(
+                format!("rotate answered `{other}`").into(),
+            )),
+        }
+    }
+
+    async fn revoke_family(&self, sub: &str, sid: &Sid) -> Result<bool, StoreError> {
+        let base = self.base(sub);
+        let script = &self.scripts.revoke_family;
+        let n: i64 = self
+            .run(|mut c| async move {
+                let fam = format!("{base}fam:{sid}");
+                let n = script
+                    .key(&fam)
+                    .arg(&base)
+                    .arg(sid.to_string())
+                    .invoke_async(&mut c)
+                    .await?;
+                self.acknowledge(&mut c, &fam).await?;
+                Ok(n)
+            })
+            .await?;
+        Ok(n > 0)
+    }
+
+    async fn revoke_user(&self, sub: &str) -> Result<u64, StoreError> {
+        let base = self.base(sub);
+        let script = &self.scripts.revoke_user;
+        let now = now_ms();
+        let n: u64 = self
+            .run(|mut c| async move {
+                let sessions = format!("{base}sessions");
+                let n = script
+                    .key(&sessions)
+                    .key(format!("{base}ats"))
+                    .arg(&base)
+                    .arg(now)
+                    .invoke_async(&mut c)
+                    .await?;
+                self.acknowledge(&mut c, &sessions).await?;
+                Ok(n)
+            })
+            .await?;
+        Ok(n)
+    }
+
+    async fn list_sessions(&self, sub: &str, now: i64) -> Result<Vec<SessionRecord>, StoreError> {
+        let base = self.base(sub);
+        let script = &self.scripts.list_sessions;
+        let rows: Vec<(String, Vec<(String, String)>)> = self
+            .run(|mut c| async move {
+                script
+                    .key(format!("{base}sessions"))
+                    .arg(&base)
+                    .arg(now.saturating_mul(1000))
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        rows.iter()
+            .map(|(sid, fields)| {
+                let sid = Sid::parse(sid).map_err(|e| StoreError::Backend(e.into()))?;
+                SessionRecord::from_fields(sub, sid, fields)
+            })
+            .collect()
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let pong: String = self
+            .run(|mut c| async move { redis::cmd("PING").query_async(&mut c).await })
+            .await?;
+        if pong == "PONG" {
+            Ok(())
+        } else {
+            Err(StoreError::Backend(format!("PING answered `{pong}`").into()))
+        }
+    }
+}

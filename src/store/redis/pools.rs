@@ -1,0 +1,133 @@
+//! The three ways to reach Redis — one server, a Redis Cluster, or a
+//! Sentinel-managed primary — behind one type, so every store operation
+//! and Lua script in `mod.rs` runs unchanged on all of them. Routing, slot
+//! maps and primary discovery are deadpool-redis's own (`cluster` and
+//! `sentinel` features); this file only chooses and wraps them.
+
+use std::time::Duration;
+
+use deadpool_redis::{PoolConfig, Runtime, Status, Timeouts, cluster, sentinel};
+
+use super::conn::{Conn, Inner};
+use super::shared::Shared;
+use crate::store::StoreError;
+
+/// Where Redis is, per `redis.mode`.
+#[derive(Debug, Clone, Copy)]
+pub enum Topology<'a> {
+    /// One server (or a proxy) at `url`.
+    Standalone { url: &'a str },
+    /// A Redis Cluster; `urls` are seed nodes, the slot map is discovered.
+    Cluster { urls: &'a [String] },
+    /// A primary found through the sentinels in `urls` under `master_name`.
+    Sentinel {
+        urls: &'a [String],
+        master_name: &'a str,
+    },
+}
+
+/// The connections of the configured kind. Standalone and cluster
+/// connections are multiplexed and shared (`shared.rs`); a sentinel
+/// connection is checked out of the pool per request.
+#[derive(Clone)]
+pub(super) enum Pools {
+    Standalone(Shared<deadpool_redis::Pool>),
+    Cluster(Shared<cluster::Pool>),
+    Sentinel(sentinel::Pool),
+}
+
+fn pool_config(size: usize, timeout: Duration) -> PoolConfig {
+    let mut cfg = PoolConfig::new(size.max(1));
+    cfg.timeouts = Timeouts {
+        wait: Some(timeout),
+        create: Some(timeout),
+        recycle: Some(timeout),
+    };
+    cfg
+}
+
+fn invalid(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Backend(format!("invalid Redis configuration: {e}").into())
+}
+
+impl Pools {
+    /// Builds the pool; connections are made lazily, so a Redis that is down
+    /// at start-up only makes requests fail until it is back.
+    pub(super) fn create(
+        topology: Topology<'_>,
+        size: usize,
+        timeout: Duration,
+    ) -> Result<Self, StoreError> {
+        let pool = Some(pool_config(size, timeout));
+        let rt = Some(Runtime::Tokio1);
+        Ok(match topology {
+            Topology::Standalone { url } => {
+                let mut cfg = deadpool_redis::Config::from_url(url);
+                cfg.pool = pool;
+                let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+                Pools::Standalone(Shared::new(cfg.create_pool(rt).map_err(invalid)?, cores))
+            }
+            Topology::Cluster { urls } => {
+                let mut cfg = cluster::Config::from_urls(urls.to_vec());
+                cfg.pool = pool;
+                Pools::Cluster(Shared::new(cfg.create_pool(rt).map_err(invalid)?, 1))
+            }
+            Topology::Sentinel { urls, master_name } => {
+                let mut cfg = sentinel::Config::from_urls(
+                    urls.to_vec(),
+                    master_name.to_owned(),
+                    sentinel::SentinelServerType::Master,
+                );
+                cfg.pool = pool;
+                Pools::Sentinel(cfg.create_pool(rt).map_err(invalid)?)
+            }
+        })
+    }
+
+    /// A connection (the caller bounds the wait).
+    pub(super) async fn get(&self) -> Result<Conn, StoreError> {
+        let inner = match self {
+            Pools::Standalone(shared) => {
+                let (lease, conn) = shared.get().await?;
+                Inner::Standalone {
+                    conn,
+                    lease,
+                    shared: shared.clone(),
+                }
+            }
+            Pools::Cluster(shared) => {
+                let (lease, conn) = shared.get().await?;
+                Inner::Cluster {
+                    conn,
+                    lease,
+                    shared: shared.clone(),
+                }
+            }
+            Pools::Sentinel(p) => Inner::Sentinel(p.get().await.map_err(StoreError::unavailable)?),
+        };
+        Ok(Conn::new(inner))
+    }
+
+    /// Closes the pool: idle connections are dropped, waiters fail at once.
+    pub(super) fn close(&self) {
+        match self {
+            Pools::Standalone(shared) => shared.close(),
+            Pools::Cluster(shared) => shared.close(),
+            Pools::Sentinel(p) => p.close(),
+        }
+    }
+
+    /// (open, available, waiting) connections. Shared multiplexed
+    /// connections (standalone, cluster) are always available and never
+    /// waited for; only the sentinel pool hands out connections one by one.
+    pub(super) fn figures(&self) -> (usize, usize, usize) {
+        match self {
+            Pools::Standalone(shared) => (shared.open(), shared.open(), 0),
+            Pools::Cluster(shared) => (shared.open(), shared.open(), 0),
+            Pools::Sentinel(p) => {
+                let s: Status = p.status();
+                (s.size, s.available, s.waiting)
+            }
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! Multiplexed connections shared by every request, for the topologies
+//! whose client multiplexes (one server: a slot per core, a worker thread
+//! keeping to its slot; a cluster: one connection that follows the slot
+//! map by itself). Why not a pooled checkout per request: deadpool-redis
+//! PINGs each connection it hands out, which doubled every command's round
+//! trips (BENCHMARKS.md). The pool only makes connections, with its create
+//! timeout. A slot's connection is dropped when a request on it fails at
+//! the connection level (see `conn.rs`), so the next request connects
+//! afresh; the generation makes sure only that connection is dropped.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use deadpool_redis::cluster::{self, ClusterConnection};
+use deadpool_redis::redis::aio::MultiplexedConnection;
+
+use crate::store::StoreError;
+
+/// Makes the connections that [`Shared`] hands out.
+pub(super) trait Connector: Clone + Send + Sync + 'static {
+    type Conn: Clone + Send + Sync + 'static;
+    fn connect(&self) -> impl Future<Output = Result<Self::Conn, StoreError>> + Send;
+    fn close(&self);
+}
+
+impl Connector for deadpool_redis::Pool {
+    type Conn = MultiplexedConnection;
+
+    async fn connect(&self) -> Result<MultiplexedConnection, StoreError> {
+        let pooled = self.get().await.map_err(StoreError::unavailable)?;
+        Ok(deadpool_redis::Connection::take(pooled))
+    }
+
+    fn close(&self) {
+        deadpool_redis::Pool::close(self);
+    }
+}
+
+impl Connector for cluster::Pool {
+    type Conn = ClusterConnection;
+
+    async fn connect(&self) -> Result<ClusterConnection, StoreError> {
+        let pooled = self.get().await.map_err(StoreError::unavailable)?;
+        Ok(cluster::Connection::take(pooled))
+    }
+
+    fn close(&self) {
+        cluster::Pool::close(self);
+    }
+}
+
+/// A shared connection and its generation.
+type Slot<C> = Mutex<Option<(u64, C)>>;
+
+/// Which shared connection a request got, so that exactly that one can be
+/// dropped if it fails.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Lease {
+    slot: usize,
+    generation: u64,
+}
+
+pub(super) struct Shared<P: Connector> {
+    connector: P,
+    slots: Arc<[Slot<P::Conn>]>,
+    generation: Arc<AtomicU64>,
+}
+
+impl<P: Connector> Clone for Shared<P> {
+    fn clone(&self) -> Self {
+        Shared {
+            connector: self.connector.clone(),
+            slots: self.slots.clone(),
+            generation: self.generation.clone(),
+        }
+    }
+}
+
+/// This thread's slot number: worker threads spread over the slots.
+fn thread_slot() -> usize {
+    static NEXT_THREAD: AtomicUsize = AtomicUsize::new(0);
+    thread_local!(static THREAD: usize = NEXT_THREAD.fetch_add(1, Ordering::Relaxed));
+    THREAD.with(|t| *t)
+}
+
+impl<P: Connector> Shared<P> {
+    pub(super) fn new(connector: P, slots: usize) -> Self {
+        Shared {
+            connector,
+            slots: (0..slots.max(1)).map(|_| Mutex::new(None)).collect(),
+            generation: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    fn slot(&self, i: usize) -> MutexGuard<'_, Option<(u64, P::Conn)>> {
+        // A poisoned slot only ever held a connection: keep using it.
+        self.slots[i].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// This thread's shared connection, made now if the slot is empty.
+    pub(super) async fn get(&self) -> Result<(Lease, P::Conn), StoreError> {
+        let i = thread_slot() % self.slots.len();
+        let lease = |generation| Lease { slot: i, generation };
+        if let Some((g, c)) = self.slot(i).as_ref() {
+            return Ok((lease(*g), c.clone()));
+        }
+        let fresh = self.connector.connect().await?;
+        let g = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut slot = self.slot(i);
+        match slot.as_ref() {
+            // Another request filled the slot meanwhile: use its connection.
+            Some((g, c)) => Ok((lease(*g), c.clone())),
+            None => {
+                *slot = Some((g, fresh.clone()));
+                Ok((lease(g), fresh))
+            }
+        }
+    }
+
+    /// Drops the leased connection if its slot still holds it.
+    pub(super) fn discard(&self, lease: Lease) {
+        let mut slot = self.slot(lease.slot);
+        if slot.as_ref().is_some_and(|(g, _)| *g == lease.generation) {
+            *slot = None;
+        }
+    }
+
+    /// Drops every shared connection and closes the pool behind them.
+    pub(super) fn close(&self) {
+        for i in 0..self.slots.len() {
+            *self.slot(i) = None;
+        }
+        self.connector.close();
+    }
+
+    /// Connections open now.
+    pub(super) fn open(&self) -> usize {
+        (0..self.slots.len())
+            .filter(|i| self.slot(*i).is_some())
+            .count()
+    }
+}
