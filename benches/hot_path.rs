@@ -1,6 +1,7 @@
 //! Micro-benchmarks of verify's hot path, beside the raw cost of one
 //! Ed25519 sign and verify in aws-lc-rs (the floor for a first-seen token).
 //! Run by `scripts/bench.sh`, or `cargo bench --bench hot_path`.
+#![allow(clippy::unwrap_used, clippy::pedantic)] // test and benchmark code: failing loudly is the point
 
 use std::hint::black_box;
 

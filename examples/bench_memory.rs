@@ -4,12 +4,13 @@
 //! COUNT spread over COUNT/10 users.
 //!
 //! Usage: `bench_memory REDIS_URL COUNT` prints one JSON object.
+#![allow(clippy::unwrap_used, clippy::pedantic)] // test and benchmark code: failing loudly is the point
 
 use std::time::Duration;
 
 use deadpool_redis::redis;
-use tessera::domain::{Jti, Sid};
 use tessera::domain::RefreshDigest;
+use tessera::domain::{Jti, Sid};
 use tessera::store::redis::{RedisOptions, Topology};
 use tessera::store::{AccessRecord, NewSession, RedisStore, SessionRecord, TokenStore};
 

@@ -5,6 +5,7 @@
 //! Usage: `bench_tokens BASE_URL CLIENT SECRET USERS COUNT ACCESS_OUT REFRESH_OUT`
 //! writes COUNT access tokens and their refresh tokens, one per line, for
 //! the subjects `user-00000` … (COUNT spread over USERS users).
+#![allow(clippy::unwrap_used, clippy::pedantic)] // test and benchmark code: failing loudly is the point
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

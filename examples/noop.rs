@@ -5,6 +5,7 @@
 //! left unread makes actix drop the keep-alive connection).
 //!
 //! Usage: `noop ADDR WORKERS`, e.g. `noop 127.0.0.1:18080 2`.
+#![allow(clippy::unwrap_used, clippy::pedantic)] // test and benchmark code: failing loudly is the point
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 

@@ -20,9 +20,9 @@ use crate::token::{KeyError, KeySet};
 pub enum StartupError {
     #[error(transparent)]
     Keys(#[from] KeyError),
-    #[error("clients: {0}")]
+    #[error("clients")]
     Clients(#[from] DomainError),
-    #[error("{0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -45,9 +45,12 @@ impl Application {
     }
 
     /// Builds the app over a given store (tests share one between apps).
+    /// Async although nothing here awaits: the server must be started from
+    /// inside the runtime that will drive it.
+    #[allow(clippy::unused_async)]
     pub async fn build_with_store(settings: Settings, store: Store) -> Result<Self, StartupError> {
         let keys = KeySet::from_settings(&settings)?;
-        let service = TokenService::new(&settings, keys, store.clone())?;
+        let service = TokenService::new(&settings, keys, &store)?;
         let state = web::Data::new(Arc::new(AppState {
             service,
             body_limit: settings.server.body_limit_bytes,
@@ -62,7 +65,7 @@ impl Application {
         let listener = TcpListener::bind(&s.listen).map_err(bind_error)?;
         let port = listener.local_addr().map_err(bind_error)?.port();
         let workers = match s.workers {
-            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            0 => std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
             n => n,
         };
         let server = HttpServer::new(move || {
@@ -73,7 +76,7 @@ impl Application {
         })
         .workers(workers)
         .client_request_timeout(Duration::from_millis(s.client_request_timeout_ms))
-        .client_disconnect_timeout(Duration::from_millis(1000))
+        .client_disconnect_timeout(Duration::from_secs(1))
         .keep_alive(Duration::from_secs(s.keep_alive_secs))
         .shutdown_timeout(s.shutdown_timeout_secs)
         .listen(listener)

@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use crate::app::Application;
 use crate::config::{Environment, Settings};
 use crate::domain::{KeyAlg, SecretHash};
-use crate::ops::logging;
+use crate::ops::{logging, with_causes};
 use crate::token::{KeySet, write_new_key};
 
 #[derive(Parser)]
@@ -107,7 +107,7 @@ fn check_config(path: &Path) -> Result<(), String> {
     let settings = load_settings(path)?;
     logging::load(&settings.logging.config, settings.env).map_err(|e| e.to_string())?;
     if !settings.keys.is_empty() {
-        KeySet::from_settings(&settings).map_err(|e| e.to_string())?;
+        KeySet::from_settings(&settings).map_err(|e| with_causes(&e))?;
     }
     println!("{}", settings.masked_json());
     eprintln!("configuration OK (env {})", settings.env);
@@ -120,7 +120,7 @@ fn serve(path: &Path) -> Result<(), String> {
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(settings)
             .await
-            .map_err(|e| format!("start-up failed: {e}"))?;
+            .map_err(|e| format!("start-up failed: {}", with_causes(&e)))?;
         app.run_until_stopped()
             .await
             .map_err(|e| format!("server error: {e}"))?;

@@ -19,7 +19,7 @@ pub(super) fn describe_figment_error(e: figment::Error) -> String {
             format!("invalid value for `{path}`: {}", err.kind)
         };
         if !source.is_empty() {
-            msg.push_str(&format!(" (from {source})"));
+            msg = format!("{msg} (from {source})");
         }
         parts.push(msg);
     }
@@ -31,7 +31,7 @@ fn key_path(segments: &[String]) -> String {
     let mut path = String::new();
     for s in segments {
         if s.bytes().all(|b| b.is_ascii_digit()) && !path.is_empty() {
-            path.push_str(&format!("[{s}]"));
+            path = format!("{path}[{s}]");
         } else {
             if !path.is_empty() {
                 path.push('.');
@@ -62,7 +62,7 @@ impl figment::Provider for EnvSnapshot {
             let Some(rest) = key.strip_prefix(ENV_PREFIX) else {
                 continue;
             };
-            let path: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
+            let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
             if path.iter().any(String::is_empty) {
                 return Err(figment::Error::from(format!(
                     "environment variable `{key}` has an empty key segment"

@@ -6,9 +6,7 @@ use std::path::PathBuf;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{
-    Audience, Client, ClientId, Grant, KeyAlg, KeyStatus, Scope, SecretHash,
-};
+use crate::domain::{Audience, Client, ClientId, Grant, KeyAlg, KeyStatus, Scope, SecretHash};
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -100,7 +98,7 @@ impl RedisSettings {
 
     /// The standalone URL, password included: for the connection only.
     pub fn url_exposed(&self) -> Option<&str> {
-        self.url.as_ref().map(|u| u.expose_secret())
+        self.url.as_ref().map(secrecy::ExposeSecret::expose_secret)
     }
 
     /// The cluster seeds or sentinels, passwords included.
@@ -300,6 +298,7 @@ fn mask_vec<S: serde::Serializer>(v: &[SecretString], s: S) -> Result<S::Ok, S::
     seq.end()
 }
 
+#[allow(clippy::ref_option)] // the signature serde's `serialize_with` calls
 fn mask_opt<S: serde::Serializer>(v: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
     match v {
         Some(_) => s.serialize_str("***"),

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use secrecy::ExposeSecret;
 
 use super::{ConfigError, Environment, RedisMode, Settings};
-use crate::domain::{Kid, KeyStatus};
+use crate::domain::{KeyStatus, Kid};
 
 impl Settings {
     /// Cross-field rules; each error names the key at fault.

@@ -61,9 +61,7 @@ impl CustomClaims {
                 return Err(err(format!("claim name `{name}` is reserved")));
             }
         }
-        let size = serde_json::to_vec(&map)
-            .map(|v| v.len())
-            .unwrap_or(usize::MAX);
+        let size = serde_json::to_vec(&map).map_or(usize::MAX, |v| v.len());
         if size > Self::MAX_BYTES {
             return Err(err(format!(
                 "`claims` is larger than {} bytes",

@@ -95,7 +95,10 @@ mod tests {
             grants: vec![Grant::Issue],
             max_ttl_secs: 60,
             refresh_ttl_secs: 3600,
-            audiences: audiences.iter().map(|a| Audience::parse(a).unwrap()).collect(),
+            audiences: audiences
+                .iter()
+                .map(|a| Audience::parse(a).unwrap())
+                .collect(),
             scopes: scopes.map(|s| Scope::parse(s).unwrap()),
             refresh_by_default: false,
             secret_hash: SecretHash::generate("a-client-secret-123").unwrap(),
@@ -129,6 +132,9 @@ mod tests {
         assert_eq!(c.access_ttl(Some(0), 900), Err(PolicyError::ZeroTtl));
         assert_eq!(c.access_ttl(Some(3600), 900), Ok(60));
         assert_eq!(c.access_ttl(None, 30), Ok(30));
-        assert_eq!(c.require(Grant::Admin), Err(PolicyError::MissingGrant(Grant::Admin)));
+        assert_eq!(
+            c.require(Grant::Admin),
+            Err(PolicyError::MissingGrant(Grant::Admin))
+        );
     }
 }

@@ -46,13 +46,11 @@ impl SecretHash {
     /// Whether `secret` hashes to this value. Runs Argon2id to the end
     /// (milliseconds of CPU): call it off the async workers.
     pub fn matches(&self, secret: &str) -> bool {
-        PasswordHash::new(self.0.expose_secret())
-            .map(|hash| {
-                Argon2::default()
-                    .verify_password(secret.as_bytes(), &hash)
-                    .is_ok()
-            })
-            .unwrap_or(false)
+        PasswordHash::new(self.0.expose_secret()).is_ok_and(|hash| {
+            Argon2::default()
+                .verify_password(secret.as_bytes(), &hash)
+                .is_ok()
+        })
     }
 
     /// The PHC string, for `hash-secret` to print.

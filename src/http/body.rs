@@ -46,8 +46,7 @@ impl FromRequest for Body {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let limit = req
             .app_data::<State>()
-            .map(|s| s.body_limit)
-            .unwrap_or(DEFAULT_LIMIT);
+            .map_or(DEFAULT_LIMIT, |s| s.body_limit);
         let declared = req
             .headers()
             .get(header::CONTENT_LENGTH)
@@ -146,7 +145,7 @@ impl Body {
 /// serde_urlencoded replaces invalid UTF-8 with U+FFFD silently; a form
 /// body whose bytes or percent-escapes are not UTF-8 is refused instead.
 fn check_form_utf8(bytes: &[u8]) -> Result<(), ApiError> {
-    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let hex = |b: u8| (b as char).to_digit(16).and_then(|d| u8::try_from(d).ok());
     for piece in bytes.split(|&b| b == b'&' || b == b'=') {
         let mut decoded = Vec::with_capacity(piece.len());
         let mut i = 0;

@@ -7,9 +7,11 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
-use crate::domain::{PolicyError, Rejection};
+use crate::domain::{DomainError, PolicyError, Rejection};
 use crate::service::ServiceError;
-use crate::store::BoxError;
+
+/// A fault's cause, kept for the log and never shown to the caller.
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Seconds a client should wait before retrying a 503.
 pub const RETRY_AFTER_UNAVAILABLE: u64 = 1;
@@ -76,7 +78,7 @@ impl ApiError {
     /// Safe to show the caller: fixed phrases and the caller's own mistakes.
     pub fn description(&self) -> String {
         match self {
-            ApiError::InvalidRequest(msg) => msg.clone(),
+            ApiError::InvalidRequest(msg) | ApiError::UnsupportedMediaType(msg) => msg.clone(),
             ApiError::InvalidClient => "client authentication failed".into(),
             ApiError::InvalidToken(r) => r.phrase().into(),
             ApiError::InvalidRefreshToken(p) => (*p).into(),
@@ -86,7 +88,6 @@ impl ApiError {
             ApiError::NotFound => "no such resource".into(),
             ApiError::MethodNotAllowed => "method not allowed on this resource".into(),
             ApiError::PayloadTooLarge(limit) => format!("request body exceeds {limit} bytes"),
-            ApiError::UnsupportedMediaType(msg) => msg.clone(),
             ApiError::RateLimited { .. } => "too many requests".into(),
             ApiError::Server(_) => "internal error".into(),
             ApiError::Unavailable(_) => "token store unavailable, retry later".into(),
@@ -96,6 +97,14 @@ impl ApiError {
     /// Whether this is the service's fault (logged at ERROR) or the caller's.
     pub fn is_server_fault(&self) -> bool {
         matches!(self, ApiError::Server(_) | ApiError::Unavailable(_))
+    }
+}
+
+/// A request value that does not parse: the caller's mistake, its message
+/// safe to show.
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        ApiError::InvalidRequest(e.0)
     }
 }
 

@@ -12,6 +12,7 @@ use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpRequest};
 
 use super::{ApiError, State};
+use crate::ops::with_causes;
 
 /// The id of the request being served.
 #[derive(Debug, Clone)]
@@ -37,18 +38,6 @@ fn sane_request_id(v: &HeaderValue) -> Option<String> {
 
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// `err: cause: cause…`, the whole chain on one line.
-fn with_causes(err: &dyn std::error::Error) -> String {
-    let mut line = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        line.push_str(": ");
-        line.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    line
-}
-
 /// Gives every request an id, records its metrics, logs one access line,
 /// and logs the cause chain of an error once.
 pub async fn request_context(
@@ -62,9 +51,7 @@ pub async fn request_context(
         .and_then(sane_request_id)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     req.extensions_mut().insert(RequestId(rid.clone()));
-    let metrics = req
-        .app_data::<State>()
-        .map(|s| s.service.metrics().clone());
+    let metrics = req.app_data::<State>().map(|s| s.service.metrics().clone());
     let mut res = next.call(req).await?;
     if let Ok(v) = HeaderValue::from_str(&rid) {
         res.headers_mut().insert(X_REQUEST_ID.clone(), v);

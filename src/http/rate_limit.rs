@@ -11,9 +11,9 @@ use actix_web::HttpRequest;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 
+use super::ApiError;
 use crate::config::RateLimitSettings;
 use crate::domain::ClientId;
-use super::ApiError;
 
 /// Keys remembered before idle ones are dropped (bounds the memory).
 const MAX_TRACKED_KEYS: usize = 10_000;

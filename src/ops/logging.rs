@@ -147,7 +147,7 @@ fn watch(path: &Path, env: Environment, every: Duration, mut last: String, handl
                     "logging configuration {} is invalid ({}); keeping the last good configuration",
                     path.display(),
                     reason.join(" ")
-                )
+                );
             }
         }
         last = text;
@@ -158,7 +158,7 @@ fn watch(path: &Path, env: Environment, every: Duration, mut last: String, handl
 mod tests {
     use super::*;
 
-    const SAMPLE: &str = r#"
+    const SAMPLE: &str = r"
 refresh_rate: 2 seconds
 appenders:
   console:
@@ -170,7 +170,7 @@ environments:
   prod:
     root:
       level: error
-"#;
+";
 
     #[test]
     fn the_environment_section_overrides_the_root_level() {

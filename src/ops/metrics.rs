@@ -102,7 +102,10 @@ impl Metrics {
     /// One served request; `route` is the matched pattern, never the raw path.
     pub fn http_request(&self, method: &str, route: &str, status: u16, took: Duration) {
         let key = (method.to_owned(), route.to_owned(), status);
-        let mut series = self.http.lock().unwrap_or_else(|e| e.into_inner());
+        let mut series = self
+            .http
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let (count, latency) = series.entry(key).or_insert_with(|| {
             let labels = [
                 ("method", method.to_owned()),
@@ -124,7 +127,7 @@ impl Metrics {
         match self.verify.get(outcome) {
             Some(c) => c.increment(1),
             None => {
-                self.with(|| counter!("tessera_verify_total", "outcome" => outcome).increment(1))
+                self.with(|| counter!("tessera_verify_total", "outcome" => outcome).increment(1));
             }
         }
     }
@@ -150,7 +153,8 @@ impl Metrics {
         self.with(|| histogram!("tessera_redis_command_duration_seconds"))
     }
 
-    /// Pool figures, set just before each scrape.
+    /// Pool figures, set just before each scrape (small counts: exact in f64).
+    #[allow(clippy::cast_precision_loss)]
     pub fn redis_pool(&self, size: usize, in_use: usize, waiting: usize) {
         self.with(|| {
             gauge!("tessera_redis_pool_size").set(size as f64);

@@ -8,3 +8,16 @@ pub mod logging;
 pub mod metrics;
 
 pub use metrics::Metrics;
+
+/// `err: cause: cause…`: an error and its whole cause chain on one line,
+/// as the logs and the command line print it.
+pub fn with_causes(err: &dyn std::error::Error) -> String {
+    let mut line = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        line.push_str(": ");
+        line.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    line
+}

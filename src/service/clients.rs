@@ -51,7 +51,7 @@ impl Clients {
         getrandom::fill(&mut random)
             .map_err(|e| DomainError(format!("random source failed: {e}")))?;
         let dummy_hash = SecretHash::generate(&STANDARD.encode(random))?;
-        let permits = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let permits = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
         Ok(Clients {
             by_id,
             dummy_hash,
@@ -61,7 +61,10 @@ impl Clients {
     }
 
     /// Authenticates credentials; every failure is the same `InvalidClient`.
-    pub(super) async fn authenticate(&self, creds: Credentials) -> Result<Arc<Client>, ServiceError> {
+    pub(super) async fn authenticate(
+        &self,
+        creds: Credentials,
+    ) -> Result<Arc<Client>, ServiceError> {
         let secret = creds.secret.expose_secret();
         let digest: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
         let client = self.by_id.get(&creds.id).cloned();

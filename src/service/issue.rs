@@ -5,7 +5,7 @@
 use chrono::Utc;
 use serde_json::json;
 
-use super::{ServiceError, TokenService};
+use super::{ServiceError, TokenService, seconds};
 use crate::domain::{AccessClaims, Audience, Client, CustomClaims, Scope, Sid, Subject};
 use crate::ops::audit;
 use crate::store::{AccessRecord, NewSession, SessionRecord, TokenStore};
@@ -42,16 +42,16 @@ impl TokenService {
     ) -> Result<Issued, ServiceError> {
         let aud = client.audience(req.aud.as_ref(), &self.issuer)?;
         client.check_scope(&req.scope)?;
-        let ttl = client.access_ttl(req.ttl, self.default_access_ttl)? as i64;
+        let ttl = seconds(client.access_ttl(req.ttl, self.default_access_ttl)?);
         let now = Utc::now().timestamp();
         let sid = Sid::new_random();
         let scope = req.scope.to_string();
         let want_refresh = req.refresh.unwrap_or(client.refresh_by_default);
-        let session_exp = now + client.refresh_ttl_secs as i64;
+        let session_exp = now.saturating_add(seconds(client.refresh_ttl_secs));
         let exp = if want_refresh {
-            (now + ttl).min(session_exp)
+            now.saturating_add(ttl).min(session_exp)
         } else {
-            now + ttl
+            now.saturating_add(ttl)
         };
         let record = AccessRecord {
             sub: req.sub.to_string(),

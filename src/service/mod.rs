@@ -46,7 +46,7 @@ pub struct TokenService {
 impl TokenService {
     /// The service over `keys` and `store`, with the clients, lifetimes and
     /// caches `settings` name. It records into its own `Metrics`.
-    pub fn new(settings: &Settings, keys: KeySet, store: Store) -> Result<Self, DomainError> {
+    pub fn new(settings: &Settings, keys: KeySet, store: &Store) -> Result<Self, DomainError> {
         let clients = settings
             .clients
             .iter()
@@ -129,6 +129,11 @@ impl TokenService {
         };
         (jti, claims)
     }
+}
+
+/// A configured number of seconds as a signed offset from a Unix time.
+fn seconds(secs: u64) -> i64 {
+    i64::try_from(secs).unwrap_or(i64::MAX)
 }
 
 /// `fields` with one more entry (audit lines).

@@ -5,7 +5,7 @@
 use chrono::Utc;
 use serde_json::json;
 
-use super::{Issued, ServiceError, TokenService, with};
+use super::{Issued, ServiceError, TokenService, seconds, with};
 use crate::domain::{Client, Scope};
 use crate::ops::audit;
 use crate::store::{AccessRecord, RotateOutcome, Rotation, TokenStore};
@@ -51,8 +51,8 @@ impl TokenService {
         }
         .to_string();
         let now = Utc::now().timestamp();
-        let ttl = client.access_ttl(None, self.default_access_ttl)? as i64;
-        let exp = (now + ttl).min(session.exp);
+        let ttl = seconds(client.access_ttl(None, self.default_access_ttl)?);
+        let exp = now.saturating_add(ttl).min(session.exp);
         let record = AccessRecord {
             sub: session.sub.clone(),
             client_id: session.client_id.clone(),

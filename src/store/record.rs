@@ -102,7 +102,8 @@ impl SessionRecord {
                 .find(|(k, _)| k == name)
                 .map(|(_, v)| v.as_str())
         };
-        let corrupt = |what: &str| StoreError::Backend(format!("corrupt session record: {what}").into());
+        let corrupt =
+            |what: &str| StoreError::Backend(format!("corrupt session record: {what}").into());
         let num = |name: &str| -> Result<i64, StoreError> {
             get(name)
                 .ok_or_else(|| corrupt(name))?

@@ -46,7 +46,7 @@ impl VerifiedCache {
         // A poisoned shard only holds complete entries: keep using it.
         self.shards[d[0] as usize % SHARDS]
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The checked claims of a token seen before, if its entry is alive at

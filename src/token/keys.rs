@@ -68,7 +68,7 @@ impl fmt::Debug for SigningKey {
             .field("status", &self.status)
             .field("verify_until", &self.verify_until)
             .field("private", &"***")
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -142,14 +142,13 @@ impl SigningKey {
             key_id: Some(kid.to_string()),
             ..Default::default()
         };
-        let jwk = match params {
-            Some(algorithm) => Jwk { common, algorithm },
-            None => {
-                let mut jwk = Jwk::from_encoding_key(&encoding, jwt_alg(alg))
-                    .map_err(|e| invalid(format!("cannot derive the public key: {e}")))?;
-                jwk.common = common;
-                jwk
-            }
+        let jwk = if let Some(algorithm) = params {
+            Jwk { common, algorithm }
+        } else {
+            let mut jwk = Jwk::from_encoding_key(&encoding, jwt_alg(alg))
+                .map_err(|e| invalid(format!("cannot derive the public key: {e}")))?;
+            jwk.common = common;
+            jwk
         };
         let decoding = DecodingKey::from_jwk(&jwk)
             .map_err(|e| invalid(format!("cannot derive the public key: {e}")))?;
@@ -159,9 +158,9 @@ impl SigningKey {
             status,
             verify_until,
             encoding,
+            signer,
             decoding,
             jwk,
-            signer,
         };
         key.self_test()?;
         Ok(key)
@@ -218,8 +217,7 @@ impl SigningKey {
     /// Whether this key may still verify tokens at `now`.
     pub fn verifies_at(&self, now: DateTime<Utc>) -> bool {
         match (self.status, self.verify_until) {
-            (KeyStatus::Active, _) => true,
-            (KeyStatus::Retired, None) => true,
+            (KeyStatus::Active, _) | (KeyStatus::Retired, None) => true,
             (KeyStatus::Retired, Some(until)) => now < until,
         }
     }

@@ -61,17 +61,17 @@ impl KeySet {
     pub fn from_settings(settings: &Settings) -> Result<Self, KeyError> {
         if settings.keys.is_empty() && settings.env == Environment::Dev {
             let path = &settings.tokens.dev_key_path;
-            if !path.exists() {
+            if path.exists() {
+                log::warn!(
+                    "no signing key configured: using the dev key at {}",
+                    path.display()
+                );
+            } else {
                 log::warn!(
                     "no signing key configured: generating an Ed25519 dev key at {} (dev only; configure `keys` for production)",
                     path.display()
                 );
                 write_new_key(path, KeyAlg::EdDSA)?;
-            } else {
-                log::warn!(
-                    "no signing key configured: using the dev key at {}",
-                    path.display()
-                );
             }
             let dev = KeySettings {
                 kid: "dev".into(),
@@ -221,7 +221,8 @@ fn reject_repeated_keys(token: &str) -> Result<(), Rejection> {
         let json = URL_SAFE_NO_PAD
             .decode(segment)
             .map_err(|_| Rejection::Malformed)?;
-        crate::domain::strict_json::check_no_duplicate_keys(&json).map_err(|_| Rejection::Malformed)?;
+        crate::domain::strict_json::check_no_duplicate_keys(&json)
+            .map_err(|_| Rejection::Malformed)?;
     }
     Ok(())
 }

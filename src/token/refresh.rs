@@ -34,7 +34,7 @@ impl fmt::Debug for RefreshToken {
             .field("sub", &self.sub)
             .field("sid", &self.sid)
             .field("token", &"***")
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 

@@ -43,7 +43,10 @@ pub fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
 
 /// A dev config: memory store, a generated key, one client with grant issue.
 pub fn dev_config(port: u16) -> String {
-    let hash = tessera::domain::SecretHash::generate(crate::helpers::SECRET).expect("hash").expose().to_owned();
+    let hash = tessera::domain::SecretHash::generate(crate::helpers::SECRET)
+        .expect("hash")
+        .expose()
+        .to_owned();
     format!(
         r#"server: {{ listen: "127.0.0.1:{port}", workers: 1 }}
 issuer: "http://tessera.test"

@@ -57,7 +57,10 @@ const REDIS_PASSWORD: &str = "s3cr3t-redis-pass";
 #[test]
 fn check_config_prints_the_effective_config_with_secrets_masked() {
     let dir = tempfile::tempdir().unwrap();
-    let hash = tessera::domain::SecretHash::generate(crate::helpers::SECRET).unwrap().expose().to_owned();
+    let hash = tessera::domain::SecretHash::generate(crate::helpers::SECRET)
+        .unwrap()
+        .expose()
+        .to_owned();
     std::fs::write(
         dir.path().join("log4rs.yaml"),
         crate::binary::shipped_log4rs(),

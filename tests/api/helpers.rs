@@ -5,8 +5,8 @@ use std::sync::OnceLock;
 
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
-use tessera::config::{Environment, Settings};
 use tessera::app::Application;
+use tessera::config::{Environment, Settings};
 
 use crate::redis_server::RedisServer;
 
@@ -73,7 +73,12 @@ macro_rules! scale_out_backends {
 
 fn secret_hash() -> &'static str {
     static HASH: OnceLock<String> = OnceLock::new();
-    HASH.get_or_init(|| tessera::domain::SecretHash::generate(SECRET).expect("hash").expose().to_owned())
+    HASH.get_or_init(|| {
+        tessera::domain::SecretHash::generate(SECRET)
+            .expect("hash")
+            .expose()
+            .to_owned()
+    })
 }
 
 pub struct TestApp {

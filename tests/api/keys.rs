@@ -9,8 +9,8 @@ use actix_web::dev::ServerHandle;
 use chrono::{DateTime, SecondsFormat, Utc};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tessera::config::{Environment, Settings};
 use tessera::app::Application;
+use tessera::config::{Environment, Settings};
 use tessera::domain::KeyAlg;
 use tessera::token::write_new_key;
 

@@ -1,6 +1,7 @@
 //! Black-box tests: the real server on port 0, against the memory store and
 //! a private `redis-server` per test (and a shared Redis Cluster and
 //! Sentinel group for the scale-out suites: `redis_cluster.rs`).
+#![allow(clippy::unwrap_used, clippy::pedantic)] // test and benchmark code: failing loudly is the point
 
 mod apache;
 mod apps;

@@ -17,7 +17,10 @@ use crate::redis_server::RedisServer;
 const WRONG_SECRET: &str = "wrong-secret-Zq8v2Lx9";
 
 fn config(key_path: &str, redis_url: &str) -> String {
-    let hash = tessera::domain::SecretHash::generate(SECRET).unwrap().expose().to_owned();
+    let hash = tessera::domain::SecretHash::generate(SECRET)
+        .unwrap()
+        .expose()
+        .to_owned();
     format!(
         r#"
 server: {{ listen: "127.0.0.1:0", workers: 2 }}
@@ -307,7 +310,10 @@ where
 async fn failed_client_auth_runs_argon2_whether_or_not_the_id_exists() {
     use argon2::password_hash::{PasswordHash, PasswordVerifier};
     let app = spawn_app(Backend::Memory).await;
-    let phc = tessera::domain::SecretHash::generate(SECRET).unwrap().expose().to_owned();
+    let phc = tessera::domain::SecretHash::generate(SECRET)
+        .unwrap()
+        .expose()
+        .to_owned();
     let local_verify = || async {
         let hash = PasswordHash::new(&phc).unwrap();
         let _ = argon2::Argon2::default().verify_password(b"not-the-secret", &hash);

@@ -14,7 +14,10 @@ const SHUTDOWN_TIMEOUT_SECS: u64 = 10;
 const IN_FLIGHT: usize = 40;
 
 fn config(key_path: &str) -> String {
-    let hash = tessera::domain::SecretHash::generate(SECRET).unwrap().expose().to_owned();
+    let hash = tessera::domain::SecretHash::generate(SECRET)
+        .unwrap()
+        .expose()
+        .to_owned();
     format!(
         r#"
 server: {{ listen: "127.0.0.1:0", workers: 2, shutdown_timeout_secs: {SHUTDOWN_TIMEOUT_SECS} }}

@@ -4,10 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tessera::domain::RefreshDigest;
 use tessera::domain::{Jti, Sid};
 use tessera::store::redis::RedisOptions;
 use tessera::store::redis::Topology;
-use tessera::domain::RefreshDigest;
 use tessera::store::{
     AccessRecord, MemoryStore, NewSession, RedisStore, RotateOutcome, Rotation, SessionRecord,
     Store, TokenStore,

@@ -26,10 +26,6 @@ pub struct IssueBody {
     refresh: Option<bool>,
 }
 
-fn field<T, E: ToString>(r: Result<T, E>) -> Result<T, ApiError> {
-    r.map_err(|e| ApiError::InvalidRequest(e.to_string()))
-}
-
 impl TryFrom<IssueBody> for IssueRequest {
     type Error = ApiError;
 
@@ -41,16 +37,11 @@ impl TryFrom<IssueBody> for IssueRequest {
             return Err(ApiError::InvalidRequest("`ttl` is out of range".into()));
         }
         Ok(IssueRequest {
-            sub: field(Subject::parse(&sub))?,
-            aud: b
-                .aud
-                .as_deref()
-                .map(Audience::parse)
-                .transpose()
-                .map_err(|e| ApiError::InvalidRequest(e.to_string()))?,
-            scope: field(Scope::parse(b.scope.as_deref().unwrap_or_default()))?,
+            sub: Subject::parse(&sub)?,
+            aud: b.aud.as_deref().map(Audience::parse).transpose()?,
+            scope: Scope::parse(b.scope.as_deref().unwrap_or_default())?,
             ttl: b.ttl,
-            claims: field(CustomClaims::parse(b.claims.unwrap_or_default()))?,
+            claims: CustomClaims::parse(b.claims.unwrap_or_default())?,
             refresh: b.refresh,
         })
     }

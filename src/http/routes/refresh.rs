@@ -50,12 +50,7 @@ pub async fn refresh(req: HttpRequest, body: Body, state: State) -> Result<HttpR
         .refresh_token
         .filter(|t| !t.is_empty())
         .ok_or_else(|| ApiError::InvalidRequest("field `refresh_token` is required".into()))?;
-    let scope = b
-        .scope
-        .as_deref()
-        .map(Scope::parse)
-        .transpose()
-        .map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
+    let scope = b.scope.as_deref().map(Scope::parse).transpose()?;
     let issued = state
         .service
         .refresh(&client, &token, scope, &request_id(&req))

@@ -43,7 +43,7 @@ pub async fn revoke(req: HttpRequest, body: Body, state: State) -> Result<HttpRe
         )),
         (None, Some(sub)) => {
             let client = require_client(&state, &req, form_creds, Grant::Admin).await?;
-            let sub = Subject::parse(&sub).map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
+            let sub = Subject::parse(&sub)?;
             let n = state.service.revoke_user(&client, &sub, &rid).await?;
             Ok(HttpResponse::Ok().json(RevokedCount { revoked: n }))
         }

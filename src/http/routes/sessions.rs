@@ -18,10 +18,6 @@ pub struct SessionView {
     expires: i64,
 }
 
-fn subject(raw: &str) -> Result<Subject, ApiError> {
-    Subject::parse(raw).map_err(|e| ApiError::InvalidRequest(e.to_string()))
-}
-
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct SessionList<'a> {
     sub: &'a str,
@@ -39,7 +35,7 @@ pub async fn list(
     state: State,
 ) -> Result<HttpResponse, ApiError> {
     require_client(&state, &req, None, Grant::Admin).await?;
-    let sub = subject(&path)?;
+    let sub = Subject::parse(&path)?;
     let sessions: Vec<SessionView> = state
         .service
         .list_sessions(&sub)
@@ -72,8 +68,8 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     let client = require_client(&state, &req, None, Grant::Admin).await?;
     let (sub, sid) = path.into_inner();
-    let sub = subject(&sub)?;
-    let sid = Sid::parse(&sid).map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
+    let sub = Subject::parse(&sub)?;
+    let sid = Sid::parse(&sid)?;
     state
         .service
         .revoke_session(&client, &sub, &sid, &request_id(&req))

@@ -57,7 +57,7 @@ fn audience(raw: Option<&str>) -> Result<Option<Audience>, ApiError> {
     raw.filter(|a| !a.is_empty())
         .map(Audience::parse)
         .transpose()
-        .map_err(|e| ApiError::InvalidRequest(e.to_string()))
+        .map_err(ApiError::from)
 }
 
 async fn check(

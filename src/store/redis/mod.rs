@@ -64,8 +64,9 @@ fn classify(e: redis::RedisError) -> StoreError {
     match e.kind() {
         ErrorKind::Parse
         | ErrorKind::UnexpectedReturnType
-        | ErrorKind::Server(ServerErrorKind::ResponseError)
-        | ErrorKind::Server(ServerErrorKind::CrossSlot) => StoreError::Backend(e.into()),
+        | ErrorKind::Server(ServerErrorKind::ResponseError | ServerErrorKind::CrossSlot) => {
+            StoreError::Backend(e.into())
+        }
         _ => StoreError::Unavailable(e.into()),
     }
 }
@@ -90,7 +91,7 @@ impl RedisStore {
             },
         };
         let pool_size = match redis.pool_size {
-            0 => 4 * std::thread::available_parallelism().map_or(2, |n| n.get()),
+            0 => 4 * std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
             n => n,
         };
         Self::connect(

@@ -209,7 +209,9 @@ impl TokenStore for RedisStore {
         if pong == "PONG" {
             Ok(())
         } else {
-            Err(StoreError::Backend(format!("PING answered `{pong}`").into()))
+            Err(StoreError::Backend(
+                format!("PING answered `{pong}`").into(),
+            ))
         }
     }
 }

@@ -64,7 +64,7 @@ impl Pools {
             Topology::Standalone { url } => {
                 let mut cfg = deadpool_redis::Config::from_url(url);
                 cfg.pool = pool;
-                let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+                let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
                 Pools::Standalone(Shared::new(cfg.create_pool(rt).map_err(invalid)?, cores))
             }
             Topology::Cluster { urls } => {

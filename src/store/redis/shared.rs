@@ -95,27 +95,30 @@ impl<P: Connector> Shared<P> {
 
     fn slot(&self, i: usize) -> MutexGuard<'_, Option<(u64, P::Conn)>> {
         // A poisoned slot only ever held a connection: keep using it.
-        self.slots[i].lock().unwrap_or_else(|e| e.into_inner())
+        self.slots[i]
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// This thread's shared connection, made now if the slot is empty.
     pub(super) async fn get(&self) -> Result<(Lease, P::Conn), StoreError> {
         let i = thread_slot() % self.slots.len();
-        let lease = |generation| Lease { slot: i, generation };
+        let lease = |generation| Lease {
+            slot: i,
+            generation,
+        };
         if let Some((g, c)) = self.slot(i).as_ref() {
             return Ok((lease(*g), c.clone()));
         }
         let fresh = self.connector.connect().await?;
         let g = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
         let mut slot = self.slot(i);
-        match slot.as_ref() {
-            // Another request filled the slot meanwhile: use its connection.
-            Some((g, c)) => Ok((lease(*g), c.clone())),
-            None => {
-                *slot = Some((g, fresh.clone()));
-                Ok((lease(g), fresh))
-            }
+        // Another request may have filled the slot meanwhile: use its connection.
+        if let Some((g, c)) = slot.as_ref() {
+            return Ok((lease(*g), c.clone()));
         }
+        *slot = Some((g, fresh.clone()));
+        Ok((lease(g), fresh))
     }
 
     /// Drops the leased connection if its slot still holds it.

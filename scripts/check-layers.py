@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""Checks that Tessera's top-level modules depend on each other one way only.
+
+Reads every `crate::<module>` reference under src/, builds the graph of
+top-level modules, prints it, and fails if a module uses one it may not
+(the table below, from docs/architecture.md) or if there is any cycle.
+Usage: python3 scripts/check-layers.py  (from anywhere in the repository)
+"""
+import os
+import re
+import sys
+
+# Each module and the modules it may use. Lower layers never name higher ones.
+ALLOWED = {
+    "domain": set(),
+    "config": {"domain"},
+    "ops": {"config", "domain"},
+    "token": {"config", "domain"},
+    "store": {"config", "domain", "ops"},
+    "service": {"config", "domain", "ops", "store", "token"},
+    "http": {"config", "domain", "ops", "service"},
+    "app": {"config", "domain", "http", "ops", "service", "store", "token"},
+    "cli": {"app", "config", "domain", "ops", "token"},
+}
+
+root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
+uses = {}
+for folder, _, files in os.walk(root):
+    for name in files:
+        if not name.endswith(".rs"):
+            continue
+        path = os.path.join(folder, name)
+        rel = os.path.relpath(path, root).split(os.sep)
+        module = rel[0][:-3] if len(rel) == 1 else rel[0]
+        if module in ("lib", "main"):
+            continue
+        with open(path, encoding="utf-8") as f:
+            named = set(re.findall(r"\bcrate::([a-z_][a-z0-9_]*)", f.read()))
+        uses.setdefault(module, set()).update(named - {module})
+
+problems = []
+for module in sorted(uses):
+    print(f"{module:8} -> {', '.join(sorted(uses[module])) or '(nothing)'}")
+    if module not in ALLOWED:
+        problems.append(f"`{module}` is not in the layer table of scripts/check-layers.py")
+        continue
+    for bad in sorted(uses[module] - ALLOWED[module]):
+        problems.append(f"`{module}` uses `{bad}`, which is not below it")
+
+
+def cycle_from(start, node, seen):
+    for nxt in sorted(uses.get(node, ())):
+        if nxt == start:
+            return [node, nxt]
+        if nxt not in seen:
+            seen.add(nxt)
+            path = cycle_from(start, nxt, seen)
+            if path:
+                return [node] + path
+    return None
+
+
+for module in sorted(uses):
+    path = cycle_from(module, module, {module})
+    if path:
+        problems.append("cycle: " + " -> ".join(path))
+        break
+
+if problems:
+    print("\n".join(["", "layer check failed:"] + problems), file=sys.stderr)
+    sys.exit(1)
+print("layers: no cycle, every dependency points down")
