@@ -19,10 +19,10 @@ fn main() {
         .or_else(|| {
             // Rebuild when the checked-out commit moves.
             for path in ["HEAD", "logs/HEAD"] {
-                if let Some(p) = git(&["rev-parse", "--git-path", path]) {
-                    if std::path::Path::new(&p).exists() {
-                        println!("cargo:rerun-if-changed={p}");
-                    }
+                if let Some(p) = git(&["rev-parse", "--git-path", path])
+                    && std::path::Path::new(&p).exists()
+                {
+                    println!("cargo:rerun-if-changed={p}");
                 }
             }
             git(&["rev-parse", "--short=12", "HEAD"])

@@ -1,16 +1,21 @@
 #!/usr/bin/env python3
-"""Checks that Tessera's top-level modules depend on each other one way only.
+"""Checks the shape docs/architecture.md describes.
 
-Reads every `crate::<module>` reference under src/, builds the graph of
-top-level modules, prints it, and fails if a module uses one it may not
-(the table below, from docs/architecture.md) or if there is any cycle.
-Usage: python3 scripts/check-layers.py  (from anywhere in the repository)
+1. Top-level modules depend on each other one way only: reads every
+   `crate::<module>` reference under src/ (comments included, so a stale
+   mention counts too), prints the graph, and fails if a module uses one it
+   may not (the table below) or if there is any cycle.
+2. No source file under src/ is longer than 400 lines (a file holds one idea).
+
+Usage: python3 scripts/check-architecture.py  (from anywhere in the repository)
 """
 import os
 import re
 import sys
 
 # Each module and the modules it may use. Lower layers never name higher ones.
+MAX_LINES = 400
+
 ALLOWED = {
     "domain": set(),
     "config": {"domain"},
@@ -25,6 +30,7 @@ ALLOWED = {
 
 root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
 uses = {}
+long_files = []
 for folder, _, files in os.walk(root):
     for name in files:
         if not name.endswith(".rs"):
@@ -35,7 +41,11 @@ for folder, _, files in os.walk(root):
         if module in ("lib", "main"):
             continue
         with open(path, encoding="utf-8") as f:
-            named = set(re.findall(r"\bcrate::([a-z_][a-z0-9_]*)", f.read()))
+            text = f.read()
+        lines = text.count("\n")
+        if lines > MAX_LINES:
+            long_files.append(f"src/{'/'.join(rel)} has {lines} lines (at most {MAX_LINES})")
+        named = set(re.findall(r"\bcrate::([a-z_][a-z0-9_]*)", text))
         uses.setdefault(module, set()).update(named - {module})
 
 problems = []
@@ -66,7 +76,9 @@ for module in sorted(uses):
         problems.append("cycle: " + " -> ".join(path))
         break
 
+problems += long_files
+
 if problems:
-    print("\n".join(["", "layer check failed:"] + problems), file=sys.stderr)
+    print("\n".join(["", "architecture check failed:"] + problems), file=sys.stderr)
     sys.exit(1)
-print("layers: no cycle, every dependency points down")
+print(f"architecture: no cycle, every dependency points down, no src file over {MAX_LINES} lines")
