@@ -38,7 +38,7 @@ impl TokenService {
     }
 
     async fn revoke_access(&self, token: &str) -> Result<Option<(String, String)>, ServiceError> {
-        let Ok(claims) = self.check_signature(token, None) else {
+        let Ok(claims) = self.check_stateless(token, None) else {
             return Ok(None);
         };
         let Ok(jti) = Jti::parse(&claims.jti) else {

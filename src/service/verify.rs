@@ -60,8 +60,8 @@ impl TokenService {
         }
     }
 
-    /// Signature and claim checks only (no store look-up).
-    pub(super) fn check_signature(
+    /// Signature and claims, statelessly: no cache, no store look-up.
+    pub(super) fn check_stateless(
         &self,
         token: &str,
         aud: Option<&Audience>,
