@@ -3,7 +3,6 @@
 //! Sentinel group for the scale-out suites: `redis_cluster.rs`).
 
 mod apache;
-mod apps;
 mod attacks;
 mod bad_input;
 mod binary;

@@ -55,7 +55,7 @@ crate::scale_out_backends!(
 
 /// A store over the shared cluster or sentinel group, with its own prefix.
 fn scaled_out_store(b: Backend) -> Store {
-    let urls = crate::scale_out::shared_urls(b);
+    let urls = b.shared_urls();
     let prefix = format!("conf{}:", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let topology = match b {
         Backend::Cluster => Topology::Cluster { urls: &urls },
