@@ -2,13 +2,13 @@
 //! publishes exactly the keys that verify now, a zero-downtime rotation over
 //! one shared Redis, and `tessera keygen` + `tessera check-config`.
 
-use std::process::Command;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::binary::command;
 use crate::helpers::{Backend, KeyAlg, TestApp, active_key, assert_error, retired_key};
 
 fn header_of(token: &str) -> Value {
@@ -213,16 +213,6 @@ async fn zero_downtime_rotation_on_a_shared_redis() {
     assert_eq!(kids(&jwks(&app4).await), ["B"]);
 }
 
-fn tessera() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("TESSERA") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd
-}
-
 fn check_config(
     dir: &std::path::Path,
     kid: &str,
@@ -239,8 +229,7 @@ fn check_config(
         ),
     )
     .expect("write config");
-    tessera()
-        .current_dir(dir)
+    command(dir)
         .arg("check-config")
         .arg("--config")
         .arg(&config)
@@ -254,7 +243,7 @@ fn keygen_writes_a_private_pkcs8_key_that_check_config_accepts() {
     let dir = tempfile::tempdir().expect("tempdir");
     for alg in ["ES256", "RS256", "EdDSA"] {
         let out = dir.path().join("keys").join(format!("{alg}.pem"));
-        let run = tessera()
+        let run = command(dir.path())
             .args(["keygen", "--alg", alg, "--out"])
             .arg(&out)
             .output()
@@ -270,7 +259,7 @@ fn keygen_writes_a_private_pkcs8_key_that_check_config_accepts() {
         assert_eq!(mode, 0o600, "{alg}: mode {mode:o}");
 
         // Never overwrites.
-        let again = tessera()
+        let again = command(dir.path())
             .args(["keygen", "--alg", alg, "--out"])
             .arg(&out)
             .output()
@@ -294,7 +283,7 @@ fn keygen_writes_a_private_pkcs8_key_that_check_config_accepts() {
     assert!(!bad.status.success(), "accepted an ES256 file as RS256");
     assert!(stderr.contains("mislabelled"), "{stderr}");
     // An unknown algorithm is refused by keygen.
-    let run = tessera()
+    let run = command(dir.path())
         .args(["keygen", "--alg", "HS256", "--out"])
         .arg(dir.path().join("hs.pem"))
         .output()

@@ -15,7 +15,6 @@ mod local_verify;
 mod nginx;
 mod operations;
 mod operator_logging;
-mod process;
 mod random_bodies;
 mod rate_limits;
 mod redis_cluster;
