@@ -6,7 +6,7 @@
 use std::net::TcpListener;
 use std::time::Duration;
 
-use crate::helpers::{Backend, KeyAlg, TestApp, claims_of, spawn_app};
+use crate::helpers::{Backend, KeyAlg, TestApp, claims_of, new_key_pem, spawn_app};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey};
@@ -95,7 +95,7 @@ async fn public_key_bytes(app: &TestApp) -> (Vec<u8>, String) {
 /// connection: `jku`/`x5u` point at it.
 async fn cases(ed: &TestApp, es: &TestApp, fetch_url: &str) -> Vec<Case> {
     let ours = ed_key(&std::fs::read(ed.key_file("k1")).unwrap());
-    let attacker_pem = tessera::token::generate_pem(KeyAlg::EdDSA).unwrap();
+    let attacker_pem = new_key_pem(KeyAlg::EdDSA);
     let attacker = ed_key(attacker_pem.as_bytes());
     let (raw_pub, pem_pub) = public_key_bytes(ed).await;
     let attacker_jwk = {

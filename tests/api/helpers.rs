@@ -110,6 +110,11 @@ pub fn write_key(path: &Path, alg: KeyAlg) {
         .unwrap_or_else(|e| panic!("keygen {}: {e}", path.display()));
 }
 
+/// A new private key of `alg`, as PKCS#8 PEM text.
+pub fn new_key_pem(alg: KeyAlg) -> String {
+    tessera::token::generate_pem(alg).expect("keygen")
+}
+
 /// The settings every test app starts from, parsed once. Key paths are
 /// relative to the app's key directory.
 fn base_settings() -> &'static Settings {
@@ -185,16 +190,18 @@ impl TestApp {
         let mut settings = base_settings().clone();
         settings.redis.key_prefix =
             format!("t{}:", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let redis = &mut settings.redis;
         match backend {
             Backend::Memory | Backend::Redis => {}
-            Backend::Cluster => settings.redis.mode = RedisMode::Cluster,
-            Backend::Sentinel => {
-                settings.redis.mode = RedisMode::Sentinel;
-                settings.redis.master_name = Some(MASTER_NAME.to_owned());
+            Backend::Cluster => {
+                redis.mode = RedisMode::Cluster;
+                redis.timeout_ms = SCALE_OUT_TIMEOUT_MS;
             }
-        }
-        if matches!(backend, Backend::Cluster | Backend::Sentinel) {
-            settings.redis.timeout_ms = SCALE_OUT_TIMEOUT_MS;
+            Backend::Sentinel => {
+                redis.mode = RedisMode::Sentinel;
+                redis.master_name = Some(MASTER_NAME.to_owned());
+                redis.timeout_ms = SCALE_OUT_TIMEOUT_MS;
+            }
         }
         TestAppBuilder {
             backend,
@@ -244,7 +251,7 @@ impl TestAppBuilder {
         self
     }
 
-    /// Key `k1` gets algorithm `alg`.
+    /// One signing key, `k1`, of algorithm `alg` (the base has EdDSA).
     pub fn key_alg(self, alg: KeyAlg) -> Self {
         self.configure(|s| s.keys = vec![active_key("k1", alg)])
     }
@@ -257,7 +264,8 @@ impl TestAppBuilder {
     }
 
     /// A second instance of `other`'s deployment: the same store (its
-    /// Redis, cluster or sentinel group), key prefix, keys and key files.
+    /// Redis, cluster or sentinel group; a memory app has its own), key
+    /// prefix, keys and key files.
     pub fn peer(mut self, other: &TestApp) -> Self {
         assert_eq!(
             self.backend, other.backend,
