@@ -45,7 +45,10 @@ clients:
         .json()
         .await?;
     let token = issued["access_token"].as_str().ok_or("no access_token")?;
-    println!("issued a token for user-42, expires in {}s", issued["expires_in"]);
+    println!(
+        "issued a token for user-42, expires in {}s",
+        issued["expires_in"]
+    );
 
     let verify = |token: String| {
         let http = http.clone();
@@ -62,7 +65,11 @@ clients:
         .await?
         .error_for_status()?;
     let res = verify(token.to_owned()).await?;
-    println!("verify after revoke: {} {}", res.status(), res.text().await?);
+    println!(
+        "verify after revoke: {} {}",
+        res.status(),
+        res.text().await?
+    );
 
     server.stop(true).await;
     Ok(())

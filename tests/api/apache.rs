@@ -130,7 +130,7 @@ impl Apache {
 
     fn wait_until_listening(&mut self, ports: &[u16]) -> bool {
         match self.child.as_mut() {
-            Some(child) => crate::process::wait_until_listening(child, ports),
+            Some(child) => crate::binary::wait_until_listening(child, ports),
             None => false,
         }
     }
@@ -143,7 +143,7 @@ impl Apache {
 impl Drop for Apache {
     fn drop(&mut self) {
         if let Some(child) = self.child.take() {
-            crate::process::terminate(child);
+            crate::binary::stop(child);
         }
     }
 }

@@ -6,14 +6,11 @@
 use std::net::TcpListener;
 use std::time::Duration;
 
+use crate::helpers::{Backend, KeyAlg, TestApp, claims_of, new_key_pem, spawn_app};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
-use tessera::domain::KeyAlg;
-
-use crate::apps::spawn_app_keyed;
-use crate::helpers::{Backend, TestApp, claims_of, spawn_app};
 
 crate::both_backends!(every_jwt_attack_is_refused_by_verify_and_introspect);
 
@@ -97,8 +94,8 @@ async fn public_key_bytes(app: &TestApp) -> (Vec<u8>, String) {
 /// Builds the table. `fetch_url` is a local listener that must never see a
 /// connection: `jku`/`x5u` point at it.
 async fn cases(ed: &TestApp, es: &TestApp, fetch_url: &str) -> Vec<Case> {
-    let ours = ed_key(&std::fs::read(ed.dir.path().join("k1.pem")).unwrap());
-    let attacker_pem = tessera::token::generate_pem(KeyAlg::EdDSA).unwrap();
+    let ours = ed_key(&std::fs::read(ed.key_file("k1")).unwrap());
+    let attacker_pem = new_key_pem(KeyAlg::EdDSA);
     let attacker = ed_key(attacker_pem.as_bytes());
     let (raw_pub, pem_pub) = public_key_bytes(ed).await;
     let attacker_jwk = {
@@ -472,7 +469,7 @@ async fn check(app: &TestApp, case: &Case) -> Result<(), String> {
 
 async fn every_jwt_attack_is_refused_by_verify_and_introspect(b: Backend) {
     let ed = spawn_app(b).await;
-    let es = spawn_app_keyed(b, KeyAlg::ES256, &[]).await;
+    let es = TestApp::builder(b).key_alg(KeyAlg::ES256).spawn().await;
     // jku/x5u point here; a fetch would show up as a pending connection.
     let trap = TcpListener::bind("127.0.0.1:0").unwrap();
     trap.set_nonblocking(true).unwrap();

@@ -10,7 +10,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tessera::domain::RESERVED_CLAIMS;
 
-use crate::helpers::{Backend, SECRET, TestApp, assert_error, spawn_app, spawn_app_with};
+use crate::helpers::{Backend, SECRET, TestApp, assert_error, spawn_app};
 
 const JSON: Option<&str> = Some("application/json");
 const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
@@ -380,11 +380,10 @@ async fn every_bad_request_gets_a_clear_4xx_in_the_error_shape() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_body_limit_is_configurable() {
-    let app = spawn_app_with(
-        Backend::Memory,
-        &[("TESSERA__SERVER__BODY_LIMIT_BYTES", "1024")],
-    )
-    .await;
+    let app = TestApp::builder(Backend::Memory)
+        .configure(|s| s.server.body_limit_bytes = 1024)
+        .spawn()
+        .await;
     let body = json!({"sub": "u", "claims": {"blob": "x".repeat(1500)}});
     let res = app.issue(body).await;
     let v = assert_error(res, 413, "payload_too_large").await;
@@ -466,11 +465,10 @@ async fn huge_headers_get_a_4xx_not_a_5xx() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_client_is_cut_off_within_the_request_timeout() {
-    let app = spawn_app_with(
-        Backend::Memory,
-        &[("TESSERA__SERVER__CLIENT_REQUEST_TIMEOUT_MS", "500")],
-    )
-    .await;
+    let app = TestApp::builder(Backend::Memory)
+        .configure(|s| s.server.client_request_timeout_ms = 500)
+        .spawn()
+        .await;
     let port = port_of(&app);
     let (res, took) = tokio::task::spawn_blocking(move || {
         raw_exchange(

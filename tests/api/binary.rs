@@ -1,13 +1,29 @@
-//! The real `tessera` binary as a subprocess: a temp directory holds its
-//! config.yaml, log4rs.yaml (the shipped one unless a test changes it),
-//! keys and logs; it runs with that directory as its working directory on
-//! a free loopback port, and is killed on drop.
+//! The real `tessera` binary as a child process, and the stop and readiness
+//! helpers every child-process fixture shares (nginx, Apache).
+//!
+//! [`Tessera`] runs `tessera serve` in a temp directory that holds its
+//! config.yaml, log4rs.yaml (the shipped one, [`log4rs_yaml`], or any
+//! text), keys and logs, with `stdout.log` and `stderr.log` for the
+//! console; no inherited `TESSERA*` variable reaches it.
+//!
+//! One readiness rule: the port is chosen up front (the config is a
+//! function of it) and the process is ready when `GET /healthz` answers
+//! 200 there; a lost bind race (the process exits) is retried on a new
+//! port. Unlike waiting for the "listening on port N" log line, it holds
+//! whatever the logging configuration prints (prod logs no INFO; a test
+//! may log JSON or to no console at all), and it proves HTTP is served.
+//!
+//! One way to stop: SIGTERM with the `kill` command (no `unsafe`) —
+//! [`Tessera::terminate`] for tests of shutdown; on drop, SIGTERM then
+//! SIGKILL after a grace period ([`stop`]).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
+
+pub use crate::redis_server::free_port;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_tessera");
 
@@ -17,9 +33,50 @@ pub fn shipped_log4rs() -> String {
         .expect("log4rs.yaml at the repository root")
 }
 
-pub use crate::redis_server::free_port;
+/// A log4rs file writing the console, `logs/tessera.log` and
+/// `logs/audit.log`, everything at `level`.
+pub fn log4rs_yaml(level: &str) -> String {
+    format!(
+        r#"
+appenders:
+  console:
+    kind: console
+    encoder: {{ pattern: "{{l}} {{t}} - {{m}}{{n}}" }}
+  file:
+    kind: file
+    path: "logs/tessera.log"
+    encoder: {{ pattern: "{{l}} {{t}} - {{m}}{{n}}" }}
+  audit:
+    kind: file
+    path: "logs/audit.log"
+    encoder: {{ pattern: "{{m}}{{n}}" }}
+root:
+  level: {level}
+  appenders: [console, file]
+loggers:
+  audit:
+    level: info
+    appenders: [audit]
+    additive: false
+"#
+    )
+}
 
-/// `tessera` with a clean environment (no inherited TESSERA_* variables).
+/// A dev config: memory store, a generated key, one client `app`.
+pub fn dev_config(port: u16) -> String {
+    let hash = crate::helpers::secret_hash();
+    format!(
+        r#"server: {{ listen: "127.0.0.1:{port}", workers: 1 }}
+issuer: "http://tessera.test"
+tokens: {{ dev_key_path: "keys/dev.pem" }}
+clients:
+  - {{ id: "app", secret_hash: "{hash}", grants: [issue, verify, revoke] }}
+logging: {{ config: "log4rs.yaml" }}
+"#
+    )
+}
+
+/// `tessera` in `dir` with no inherited `TESSERA*` variables.
 pub fn command(dir: &Path) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.current_dir(dir);
@@ -41,21 +98,49 @@ pub fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         .expect("run tessera")
 }
 
-/// A dev config: memory store, a generated key, one client with grant issue.
-pub fn dev_config(port: u16) -> String {
-    let hash = tessera::domain::SecretHash::generate(crate::helpers::SECRET)
-        .expect("hash")
-        .expose()
-        .to_owned();
-    format!(
-        r#"server: {{ listen: "127.0.0.1:{port}", workers: 1 }}
-issuer: "http://tessera.test"
-tokens: {{ dev_key_path: "keys/dev.pem" }}
-clients:
-  - {{ id: "app", secret_hash: "{hash}", grants: [issue, verify, revoke] }}
-logging: {{ config: "log4rs.yaml" }}
-"#
-    )
+/// Sends SIGTERM to `pid` with the `kill` command; whether it was sent.
+fn sigterm(pid: u32) -> bool {
+    Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Stops a child: SIGTERM, up to 5 s to exit, then SIGKILL. A child
+/// already reaped is left alone (its pid may belong to another process).
+pub fn stop(mut child: Child) {
+    if let Ok(Some(_)) = child.try_wait() {
+        return;
+    }
+    sigterm(child.id());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Waits up to 10 s until every loopback port in `ports` accepts a
+/// connection; false at once if `child` exits first.
+pub fn wait_until_listening(child: &mut Child, ports: &[u16]) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if ports
+            .iter()
+            .all(|p| TcpStream::connect(("127.0.0.1", *p)).is_ok())
+        {
+            return true;
+        }
+        if let Ok(Some(_)) = child.try_wait() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
 }
 
 pub struct Tessera {
@@ -66,12 +151,13 @@ pub struct Tessera {
 
 impl Tessera {
     /// Writes the files (`config` gets the port), starts `tessera serve`
-    /// and waits for `/healthz`.
+    /// with `env` and waits until it is ready.
     pub fn start(config: impl Fn(u16) -> String, log4rs: &str, env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         Self::start_in(dir, config, log4rs, env)
     }
 
+    /// As [`Tessera::start`], in a directory the test has prepared.
     pub fn start_in(
         dir: tempfile::TempDir,
         config: impl Fn(u16) -> String,
@@ -79,15 +165,18 @@ impl Tessera {
         env: &[(&str, &str)],
     ) -> Self {
         std::fs::write(dir.path().join("log4rs.yaml"), log4rs).unwrap();
+        let mut t = Tessera {
+            dir,
+            port: 0,
+            child: None,
+        };
         let mut last_err = String::new();
-        let mut dir = Some(dir);
         for _ in 0..3 {
-            let port = free_port();
-            let d = dir.take().expect("dir");
-            std::fs::write(d.path().join("config.yaml"), config(port)).unwrap();
-            let stdout = std::fs::File::create(d.path().join("stdout.log")).unwrap();
-            let stderr = std::fs::File::create(d.path().join("stderr.log")).unwrap();
-            let child = command(d.path())
+            t.port = free_port();
+            std::fs::write(t.path("config.yaml"), config(t.port)).unwrap();
+            let stdout = std::fs::File::create(t.path("stdout.log")).unwrap();
+            let stderr = std::fs::File::create(t.path("stderr.log")).unwrap();
+            let child = command(t.dir.path())
                 .args(["serve", "--config", "config.yaml"])
                 .envs(env.iter().copied())
                 .stdin(Stdio::null())
@@ -95,17 +184,12 @@ impl Tessera {
                 .stderr(stderr)
                 .spawn()
                 .expect("spawn tessera");
-            let mut t = Tessera {
-                dir: d,
-                port,
-                child: Some(child),
-            };
+            t.child = Some(child);
             match t.wait_healthy() {
                 Ok(()) => return t,
                 Err(e) => {
                     last_err = e;
-                    t.kill();
-                    dir = Some(std::mem::replace(&mut t.dir, tempfile::tempdir().unwrap()));
+                    t.stop();
                 }
             }
         }
@@ -116,7 +200,11 @@ impl Tessera {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
-                return Err(format!("exited with {status}: {}", self.read("stderr.log")));
+                return Err(format!(
+                    "exited with {status}: {}{}",
+                    self.read("stdout.log"),
+                    self.read("stderr.log")
+                ));
             }
             if matches!(self.get("/healthz", &[]), Ok((200, _, _))) {
                 return Ok(());
@@ -133,6 +221,10 @@ impl Tessera {
     /// A file under the directory, or "" if it does not exist (yet).
     pub fn read(&self, rel: &str) -> String {
         std::fs::read_to_string(self.path(rel)).unwrap_or_default()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
     }
 
     /// A plain HTTP/1.1 request; returns (status, head, body).
@@ -207,17 +299,36 @@ impl Tessera {
         }
     }
 
-    pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+    /// Sends SIGTERM (a graceful shutdown); see [`Tessera::wait_exit`].
+    pub fn terminate(&self) {
+        let child = self.child.as_ref().expect("tessera is running");
+        assert!(sigterm(child.id()), "kill -TERM failed");
+    }
+
+    /// Waits up to `limit` for the process to exit; its status and how
+    /// long the wait took.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<(ExitStatus, Duration)> {
+        let child = self.child.as_mut().expect("tessera was started");
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some((status, started.elapsed()));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+
+    fn stop(&mut self) {
+        if let Some(child) = self.child.take() {
+            stop(child);
         }
     }
 }
 
 impl Drop for Tessera {
     fn drop(&mut self) {
-        self.kill();
+        self.stop();
     }
 }
 

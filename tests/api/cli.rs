@@ -57,10 +57,7 @@ const REDIS_PASSWORD: &str = "s3cr3t-redis-pass";
 #[test]
 fn check_config_prints_the_effective_config_with_secrets_masked() {
     let dir = tempfile::tempdir().unwrap();
-    let hash = tessera::domain::SecretHash::generate(crate::helpers::SECRET)
-        .unwrap()
-        .expose()
-        .to_owned();
+    let hash = crate::helpers::secret_hash();
     std::fs::write(
         dir.path().join("log4rs.yaml"),
         crate::binary::shipped_log4rs(),
@@ -93,7 +90,7 @@ clients:
         "variable override"
     );
     assert_eq!(printed["clients"][0]["id"], "app");
-    for secret in [hash.as_str(), "$argon2id", REDIS_PASSWORD] {
+    for secret in [hash, "$argon2id", REDIS_PASSWORD] {
         assert!(
             !stdout.contains(secret) && !stderr.contains(secret),
             "leaked {secret}"

@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Backend, SECRET, TestApp, assert_error, assert_revoked, claims_of, spawn_app, spawn_app_with,
+    Backend, SECRET, TestApp, assert_error, assert_revoked, claims_of, spawn_app,
 };
 
 crate::both_backends!(
@@ -194,7 +194,7 @@ async fn tampered_signature_is_401(b: Backend) {
 /// Signs `claims` with the app's own key, as an attacker who stole the key
 /// of another deployment (or a misconfigured sibling) would.
 fn sign_with_app_key(app: &TestApp, claims: &Value) -> String {
-    let pem = std::fs::read(app.dir.path().join("k1.pem")).unwrap();
+    let pem = std::fs::read(app.key_file("k1")).unwrap();
     let key = jsonwebtoken::EncodingKey::from_ed_pem(&pem).unwrap();
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
     header.typ = Some("at+jwt".into());
@@ -410,7 +410,10 @@ async fn health_readiness_and_jwks_answer(b: Backend) {
 }
 
 async fn verify_can_require_client_credentials(b: Backend) {
-    let app = spawn_app_with(b, &[("TESSERA__VERIFY__REQUIRE_CLIENT_AUTH", "true")]).await;
+    let app = TestApp::builder(b)
+        .configure(|s| s.verify.require_client_auth = true)
+        .spawn()
+        .await;
     let token = app.access_token("u").await;
     let res = app.verify_post(json!({"token": token})).await;
     assert_error(res, 401, "invalid_client").await;

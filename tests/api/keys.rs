@@ -2,118 +2,14 @@
 //! publishes exactly the keys that verify now, a zero-downtime rotation over
 //! one shared Redis, and `tessera keygen` + `tessera check-config`.
 
-use std::process::Command;
 use std::time::Duration;
 
-use actix_web::dev::ServerHandle;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tessera::app::Application;
-use tessera::config::{Environment, Settings};
-use tessera::domain::KeyAlg;
-use tessera::token::write_new_key;
 
-use crate::helpers::{TestApp, assert_error, base_yaml};
-use crate::redis_server::RedisServer;
-
-/// One entry of the `keys` list of a test app.
-pub struct KeySpec<'a> {
-    pub kid: &'a str,
-    pub alg: KeyAlg,
-    pub retired: bool,
-    pub verify_until: Option<DateTime<Utc>>,
-}
-
-impl<'a> KeySpec<'a> {
-    pub fn active(kid: &'a str, alg: KeyAlg) -> Self {
-        KeySpec {
-            kid,
-            alg,
-            retired: false,
-            verify_until: None,
-        }
-    }
-
-    pub fn retired(kid: &'a str, alg: KeyAlg, verify_until: Option<DateTime<Utc>>) -> Self {
-        KeySpec {
-            kid,
-            alg,
-            retired: true,
-            verify_until,
-        }
-    }
-}
-
-/// A directory of key files, `<kid>.pem`, made on first use and reused:
-/// the same kid always means the same key, across app instances.
-pub struct KeyDir(pub tempfile::TempDir);
-
-impl KeyDir {
-    pub fn new() -> Self {
-        KeyDir(tempfile::tempdir().expect("tempdir"))
-    }
-
-    pub fn path_of(&self, kid: &str, alg: KeyAlg) -> String {
-        let path = self.0.path().join(format!("{kid}.pem"));
-        if !path.exists() {
-            write_new_key(&path, alg).expect("keygen");
-        }
-        path.display().to_string()
-    }
-}
-
-/// The test config of `helpers::base_yaml` with its `keys` list replaced.
-fn yaml_with_keys(keys: &[KeySpec], dir: &KeyDir, prefix: &str, redis: Option<&str>) -> String {
-    let base = base_yaml("unused.pem", prefix, redis);
-    let start = base.find("keys:\n").expect("keys block") + "keys:\n".len();
-    let end = base.find("clients:\n").expect("clients block");
-    let mut list = String::new();
-    for k in keys {
-        let until = k
-            .verify_until
-            .map(|t| {
-                format!(
-                    r#", verify_until: "{}""#,
-                    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-                )
-            })
-            .unwrap_or_default();
-        list.push_str(&format!(
-            "  - {{ kid: \"{}\", path: \"{}\", alg: \"{}\", status: \"{}\"{until} }}\n",
-            k.kid,
-            dir.path_of(k.kid, k.alg),
-            k.alg.as_str(),
-            if k.retired { "retired" } else { "active" },
-        ));
-    }
-    format!("{}{list}{}", &base[..start], &base[end..])
-}
-
-/// Starts an app with the given keys over `redis` (memory when `None`) and
-/// key prefix. Returns the app and the handle that stops it.
-pub async fn spawn_app_with_keys(
-    keys: &[KeySpec<'_>],
-    dir: &KeyDir,
-    prefix: &str,
-    redis: Option<&RedisServer>,
-) -> (TestApp, ServerHandle) {
-    let yaml = yaml_with_keys(keys, dir, prefix, redis.map(|r| r.url()).as_deref());
-    let settings = Settings::from_yaml_with_env(&yaml, Environment::Dev, Vec::new())
-        .unwrap_or_else(|e| panic!("test config: {e}\n{yaml}"));
-    let app = Application::build(settings).await.expect("build app");
-    let port = app.port();
-    let handle = app.handle();
-    tokio::spawn(app.run_until_stopped());
-    let test_app = TestApp {
-        address: format!("http://127.0.0.1:{port}"),
-        api: reqwest::Client::new(),
-        redis: None,
-        prefix: prefix.to_owned(),
-        dir: tempfile::tempdir().expect("tempdir"),
-    };
-    (test_app, handle)
-}
+use crate::binary::command;
+use crate::helpers::{Backend, KeyAlg, TestApp, active_key, assert_error, retired_key};
 
 fn header_of(token: &str) -> Value {
     use base64::Engine;
@@ -164,8 +60,10 @@ fn assert_public_jwk(key: &Value, alg: KeyAlg) {
 /// Issues with a single active key of `alg`, verifies, and checks that a
 /// header naming another algorithm is refused (the key decides).
 async fn a_single_key_signs_and_verifies(alg: KeyAlg) {
-    let dir = KeyDir::new();
-    let (app, _h) = spawn_app_with_keys(&[KeySpec::active("only", alg)], &dir, "k:", None).await;
+    let app = TestApp::builder(Backend::Memory)
+        .keys([active_key("only", alg)])
+        .spawn()
+        .await;
     let token = app.access_token("user-1").await;
     let header = header_of(&token);
     assert_eq!(header["alg"], alg.as_str());
@@ -212,23 +110,22 @@ async fn an_rs256_key_signs_and_verifies() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jwks_lists_the_active_key_and_retired_keys_inside_their_window_only() {
-    let dir = KeyDir::new();
     let now = Utc::now();
     let keys = [
-        KeySpec::active("new-ec", KeyAlg::ES256),
-        KeySpec::retired(
+        active_key("new-ec", KeyAlg::ES256),
+        retired_key(
             "old-rsa",
             KeyAlg::RS256,
             Some(now + chrono::Duration::hours(1)),
         ),
-        KeySpec::retired("older-ed", KeyAlg::EdDSA, None),
-        KeySpec::retired(
+        retired_key("older-ed", KeyAlg::EdDSA, None),
+        retired_key(
             "gone-ed",
             KeyAlg::EdDSA,
             Some(now - chrono::Duration::seconds(1)),
         ),
     ];
-    let (app, _h) = spawn_app_with_keys(&keys, &dir, "k:", None).await;
+    let app = TestApp::builder(Backend::Memory).keys(keys).spawn().await;
     let published = jwks(&app).await;
     assert_eq!(kids(&published), ["new-ec", "old-rsa", "older-ed"]);
     for key in &published {
@@ -249,26 +146,32 @@ fn in_secs(secs: i64) -> DateTime<Utc> {
     Utc::now() + chrono::Duration::seconds(secs)
 }
 
-/// Rolling restarts over one Redis and one key prefix: A active → A active
-/// with B published → B active, A retired for a short window → A removed.
+/// Rolling restarts over one Redis and one key prefix (each instance a
+/// peer of the one before: same store, prefix and key files): A active →
+/// A active with B published → B active, A retired for a short window →
+/// A removed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zero_downtime_rotation_on_a_shared_redis() {
-    let redis = RedisServer::start();
-    let dir = KeyDir::new();
-    let prefix = "rot:";
     let (a, b) = (KeyAlg::EdDSA, KeyAlg::ES256);
+    let restart = |before: &TestApp, keys: Vec<_>| {
+        TestApp::builder(Backend::Redis)
+            .peer(before)
+            .keys(keys)
+            .spawn()
+    };
 
     // 1. Key A alone.
-    let (app1, h1) =
-        spawn_app_with_keys(&[KeySpec::active("A", a)], &dir, prefix, Some(&redis)).await;
+    let app1 = TestApp::builder(Backend::Redis)
+        .keys([active_key("A", a)])
+        .spawn()
+        .await;
     let t_a1 = app1.access_token("alice").await;
     assert_eq!(header_of(&t_a1)["kid"], "A");
     assert_eq!(kids(&jwks(&app1).await), ["A"]);
 
     // 2. B is added as retired (published, not signing); then the old instance stops.
-    let step2 = [KeySpec::active("A", a), KeySpec::retired("B", b, None)];
-    let (app2, h2) = spawn_app_with_keys(&step2, &dir, prefix, Some(&redis)).await;
-    h1.stop(true).await;
+    let app2 = restart(&app1, vec![active_key("A", a), retired_key("B", b, None)]).await;
+    app1.stop().await;
     assert_eq!(kids(&jwks(&app2).await), ["A", "B"]);
     assert_eq!(app2.verify_get(&t_a1).await.status(), 200);
     let t_a2 = app2.access_token("bob").await;
@@ -276,12 +179,9 @@ async fn zero_downtime_rotation_on_a_shared_redis() {
 
     // 3. B is promoted; A verifies only for a few more seconds.
     let until = in_secs(6);
-    let step3 = [
-        KeySpec::active("B", b),
-        KeySpec::retired("A", a, Some(until)),
-    ];
-    let (app3, h3) = spawn_app_with_keys(&step3, &dir, prefix, Some(&redis)).await;
-    h2.stop(true).await;
+    let step3 = vec![active_key("B", b), retired_key("A", a, Some(until))];
+    let app3 = restart(&app2, step3).await;
+    app2.stop().await;
     assert_eq!(kids(&jwks(&app3).await), ["A", "B"]);
     for t in [&t_a1, &t_a2] {
         let res = app3.verify_get(t).await;
@@ -304,24 +204,13 @@ async fn zero_downtime_rotation_on_a_shared_redis() {
     assert_eq!(app3.verify_get(&t_b).await.status(), 200);
 
     // 5. A is removed from the config; B's tokens live on.
-    let (app4, _h4) =
-        spawn_app_with_keys(&[KeySpec::active("B", b)], &dir, prefix, Some(&redis)).await;
-    h3.stop(true).await;
+    let app4 = restart(&app3, vec![active_key("B", b)]).await;
+    app3.stop().await;
     assert_error(app4.verify_get(&t_a1).await, 401, "invalid_token").await;
     let res = app4.verify_get(&t_b).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["x-auth-subject"], "carol");
     assert_eq!(kids(&jwks(&app4).await), ["B"]);
-}
-
-fn tessera() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("TESSERA") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd
 }
 
 fn check_config(
@@ -340,8 +229,7 @@ fn check_config(
         ),
     )
     .expect("write config");
-    tessera()
-        .current_dir(dir)
+    command(dir)
         .arg("check-config")
         .arg("--config")
         .arg(&config)
@@ -355,7 +243,7 @@ fn keygen_writes_a_private_pkcs8_key_that_check_config_accepts() {
     let dir = tempfile::tempdir().expect("tempdir");
     for alg in ["ES256", "RS256", "EdDSA"] {
         let out = dir.path().join("keys").join(format!("{alg}.pem"));
-        let run = tessera()
+        let run = command(dir.path())
             .args(["keygen", "--alg", alg, "--out"])
             .arg(&out)
             .output()
@@ -371,7 +259,7 @@ fn keygen_writes_a_private_pkcs8_key_that_check_config_accepts() {
         assert_eq!(mode, 0o600, "{alg}: mode {mode:o}");
 
         // Never overwrites.
-        let again = tessera()
+        let again = command(dir.path())
             .args(["keygen", "--alg", alg, "--out"])
             .arg(&out)
             .output()
@@ -395,7 +283,7 @@ fn keygen_writes_a_private_pkcs8_key_that_check_config_accepts() {
     assert!(!bad.status.success(), "accepted an ES256 file as RS256");
     assert!(stderr.contains("mislabelled"), "{stderr}");
     // An unknown algorithm is refused by keygen.
-    let run = tessera()
+    let run = command(dir.path())
         .args(["keygen", "--alg", "HS256", "--out"])
         .arg(dir.path().join("hs.pem"))
         .output()

@@ -7,11 +7,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
+use crate::helpers::{Backend, KeyAlg, TestApp, active_key, spawn_app};
 use serde_json::{Value, json};
-use tessera::domain::KeyAlg;
-
-use crate::helpers::{Backend, TestApp, spawn_app};
-use crate::keys::{KeyDir, KeySpec, spawn_app_with_keys};
 
 const ISSUER: &str = "http://tessera.test";
 
@@ -124,9 +121,10 @@ async fn pyjwt_verifies_an_eddsa_token_from_the_jwks_and_checks_iss_and_aud() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pyjwt_rejects_another_issuer_and_expired_tokens() {
-    let dir = KeyDir::new();
-    let (app, _h) =
-        spawn_app_with_keys(&[KeySpec::active("e1", KeyAlg::EdDSA)], &dir, "p:", None).await;
+    let app = TestApp::builder(Backend::Memory)
+        .keys([active_key("e1", KeyAlg::EdDSA)])
+        .spawn()
+        .await;
     let v = app
         .issue_ok(json!({"sub": "u", "aud": "video-api", "ttl": 3}))
         .await;
@@ -143,16 +141,17 @@ async fn pyjwt_rejects_another_issuer_and_expired_tokens() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pyjwt_verifies_es256_and_rs256_tokens_from_the_jwks() {
-    let dir = KeyDir::new();
     for (kid, alg) in [("ec", KeyAlg::ES256), ("rsa", KeyAlg::RS256)] {
-        let (app, handle) =
-            spawn_app_with_keys(&[KeySpec::active(kid, alg)], &dir, "p:", None).await;
+        let app = TestApp::builder(Backend::Memory)
+            .keys([active_key(kid, alg)])
+            .spawn()
+            .await;
         let token = issue(&app, "svc", "video-api").await;
         let ok = verify_locally(&app, &token, "video-api")
             .unwrap_or_else(|e| panic!("{kid}: PyJWT rejected: {e}"));
         assert_eq!(ok["alg"], alg.as_str());
         assert_eq!(ok["kid"], kid);
         assert_eq!(ok["claims"]["sub"], "svc");
-        handle.stop(true).await;
+        app.stop().await;
     }
 }

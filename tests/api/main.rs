@@ -4,7 +4,6 @@
 #![allow(clippy::unwrap_used, clippy::pedantic)] // test and benchmark code: failing loudly is the point
 
 mod apache;
-mod apps;
 mod attacks;
 mod bad_input;
 mod binary;
@@ -17,7 +16,6 @@ mod local_verify;
 mod nginx;
 mod operations;
 mod operator_logging;
-mod process;
 mod random_bodies;
 mod rate_limits;
 mod redis_cluster;

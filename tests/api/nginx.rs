@@ -133,7 +133,7 @@ impl Nginx {
 
     fn wait_until_listening(&mut self, ports: &[u16]) -> bool {
         match self.child.as_mut() {
-            Some(child) => crate::process::wait_until_listening(child, ports),
+            Some(child) => crate::binary::wait_until_listening(child, ports),
             None => false,
         }
     }
@@ -151,7 +151,7 @@ impl Drop for Nginx {
     fn drop(&mut self) {
         if let Some(child) = self.child.take() {
             // TERM lets the master stop its worker; KILL only if it hangs.
-            crate::process::terminate(child);
+            crate::binary::stop(child);
         }
     }
 }

@@ -5,7 +5,7 @@ use prometheus_parse::{Scrape, Value as Prom};
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::helpers::{Backend, SECRET, spawn_app, spawn_app_with};
+use crate::helpers::{Backend, SECRET, spawn_app};
 
 both_backends!(metrics_count_requests_outcomes_and_tokens);
 
@@ -228,7 +228,7 @@ async fn openapi_document_is_3_1_and_covers_every_served_route() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_method_is_405_with_an_allow_header() {
-    let app = spawn_app_with(Backend::Memory, &[]).await;
+    let app = spawn_app(Backend::Memory).await;
     let res = app
         .api
         .put(app.url("/token/verify"))

@@ -50,7 +50,7 @@ fn the_request_id_is_in_the_access_line_and_the_audit_line() {
 
 #[test]
 fn prod_logs_errors_but_not_info() {
-    let mut redis = RedisServer::start();
+    let redis = RedisServer::start();
     let dir = tempfile::tempdir().unwrap();
     let keygen = run(dir.path(), &["keygen", "--out", "k1.pem"], &[]);
     assert!(keygen.status.success(), "keygen: {keygen:?}");

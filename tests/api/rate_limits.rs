@@ -4,12 +4,17 @@
 use reqwest::Response;
 use serde_json::json;
 
-use crate::helpers::{Backend, SECRET, assert_error, spawn_app_with};
+use crate::helpers::{Backend, SECRET, Settings, TestApp, assert_error};
 
-const TINY_CLIENT: &[(&str, &str)] = &[
-    ("TESSERA__RATE_LIMIT__PER_CLIENT_PER_SEC", "1"),
-    ("TESSERA__RATE_LIMIT__PER_CLIENT_BURST", "2"),
-];
+fn tiny_client(s: &mut Settings) {
+    s.rate_limit.per_client_per_sec = 1;
+    s.rate_limit.per_client_burst = 2;
+}
+
+fn tiny_ip(s: &mut Settings) {
+    s.rate_limit.per_ip_per_sec = 1;
+    s.rate_limit.per_ip_burst = 2;
+}
 
 async fn assert_429(res: Response) {
     let retry: u64 = res.headers()["retry-after"]
@@ -24,7 +29,10 @@ async fn assert_429(res: Response) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_over_its_limit_gets_429_with_retry_after() {
-    let app = spawn_app_with(Backend::Memory, TINY_CLIENT).await;
+    let app = TestApp::builder(Backend::Memory)
+        .configure(tiny_client)
+        .spawn()
+        .await;
     for _ in 0..2 {
         assert_eq!(app.issue(json!({"sub": "u"})).await.status(), 200);
     }
@@ -39,14 +47,13 @@ async fn a_client_over_its_limit_gets_429_with_retry_after() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_per_ip_limit_applies_before_client_authentication() {
-    let app = spawn_app_with(
-        Backend::Memory,
-        &[
-            ("TESSERA__RATE_LIMIT__PER_IP_PER_SEC", "1"),
-            ("TESSERA__RATE_LIMIT__PER_IP_BURST", "3"),
-        ],
-    )
-    .await;
+    let app = TestApp::builder(Backend::Memory)
+        .configure(|s| {
+            s.rate_limit.per_ip_per_sec = 1;
+            s.rate_limit.per_ip_burst = 3;
+        })
+        .spawn()
+        .await;
     let guess = |secret: &'static str| {
         app.api
             .post(app.url("/token/issue"))
@@ -65,19 +72,20 @@ async fn the_per_ip_limit_applies_before_client_authentication() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_is_not_limited_by_default_but_can_be() {
-    let tiny_ip = [
-        ("TESSERA__RATE_LIMIT__PER_IP_PER_SEC", "1"),
-        ("TESSERA__RATE_LIMIT__PER_IP_BURST", "2"),
-    ];
-    let app = spawn_app_with(Backend::Memory, &tiny_ip).await;
+    let app = TestApp::builder(Backend::Memory)
+        .configure(tiny_ip)
+        .spawn()
+        .await;
     let token = app.access_token("u").await;
     for _ in 0..20 {
         assert_eq!(app.verify_get(&token).await.status(), 200);
     }
 
-    let mut vars = tiny_ip.to_vec();
-    vars.push(("TESSERA__RATE_LIMIT__VERIFY", "true"));
-    let app = spawn_app_with(Backend::Memory, &vars).await;
+    let app = TestApp::builder(Backend::Memory)
+        .configure(tiny_ip)
+        .configure(|s| s.rate_limit.verify = true)
+        .spawn()
+        .await;
     let token = app.access_token("u").await;
     assert_eq!(app.verify_get(&token).await.status(), 200);
     assert_429(app.verify_get(&token).await).await;
@@ -85,9 +93,11 @@ async fn verify_is_not_limited_by_default_but_can_be() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn limits_can_be_turned_off() {
-    let mut vars = TINY_CLIENT.to_vec();
-    vars.push(("TESSERA__RATE_LIMIT__ENABLED", "false"));
-    let app = spawn_app_with(Backend::Memory, &vars).await;
+    let app = TestApp::builder(Backend::Memory)
+        .configure(tiny_client)
+        .configure(|s| s.rate_limit.enabled = false)
+        .spawn()
+        .await;
     for _ in 0..10 {
         assert_eq!(app.issue(json!({"sub": "u"})).await.status(), 200);
     }

@@ -12,11 +12,11 @@ const BOUND: Duration = Duration::from_millis(300 + 1200);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_redis_gives_503_then_service_recovers_without_restart() {
-    let mut app = spawn_app(Backend::Redis).await;
+    let app = spawn_app(Backend::Redis).await;
     let token = app.access_token("u").await;
     assert_eq!(app.verify_get(&token).await.status(), 200);
 
-    app.redis.as_mut().unwrap().stop();
+    app.redis().stop();
     let started = Instant::now();
     let res = app.verify_get(&token).await;
     let verify_503 = started.elapsed();
@@ -33,7 +33,7 @@ async fn killed_redis_gives_503_then_service_recovers_without_restart() {
     let revoke_503 = started.elapsed();
     assert_error(res, 503, "temporarily_unavailable").await;
 
-    app.redis.as_mut().unwrap().restart();
+    app.redis().restart();
     let restarted = Instant::now();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -59,11 +59,11 @@ async fn killed_redis_gives_503_then_service_recovers_without_restart() {
 async fn hung_redis_gives_503_within_the_timeout() {
     let app = spawn_app(Backend::Redis).await;
     let token = app.access_token("u").await;
-    app.redis.as_ref().unwrap().pause();
+    app.redis().pause();
     let started = Instant::now();
     let res = app.verify_get(&token).await;
     let took = started.elapsed();
-    app.redis.as_ref().unwrap().resume();
+    app.redis().resume();
     assert!(took < BOUND, "took {took:?}");
     assert_error(res, 503, "temporarily_unavailable").await;
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -90,7 +90,7 @@ async fn hung_redis_gives_503_on_verify_issue_and_revoke_then_recovers() {
     let to_revoke = app.access_token("u").await;
     let v = app.issue_ok(json!({"sub": "u", "refresh": true})).await;
     let refresh_token = v["refresh_token"].as_str().unwrap().to_owned();
-    app.redis.as_ref().unwrap().pause();
+    app.redis().pause();
 
     let t = Instant::now();
     let res = app.verify_get(&token).await;
@@ -108,7 +108,7 @@ async fn hung_redis_gives_503_on_verify_issue_and_revoke_then_recovers() {
     let res = app.get("/readyz").await;
     let readyz = hung_503("readyz", res, t.elapsed()).await;
 
-    app.redis.as_ref().unwrap().resume();
+    app.redis().resume();
     let resumed = Instant::now();
     let deadline = resumed + Duration::from_secs(10);
     while app.verify_get(&token).await.status() != 200 {

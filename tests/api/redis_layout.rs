@@ -6,9 +6,9 @@ use serde_json::json;
 use crate::helpers::{Backend, claims_of, spawn_app};
 
 fn keys(app: &crate::helpers::TestApp) -> Vec<String> {
-    let mut conn = app.redis.as_ref().unwrap().connection();
+    let mut conn = app.redis().connection();
     let mut keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{}*", app.prefix))
+        .arg(format!("{}*", app.prefix()))
         .query(&mut conn)
         .unwrap();
     keys.sort();
@@ -20,7 +20,7 @@ fn access_key(app: &crate::helpers::TestApp, sub: &str, jti: &str) -> String {
     let jti = tessera::domain::Jti::parse(jti).unwrap();
     format!(
         "{}{{{sub}}}:at:{}",
-        app.prefix,
+        app.prefix(),
         tessera::store::redis::jti_key_part(&jti)
     )
 }
@@ -51,7 +51,7 @@ async fn keys_live_under_the_prefix_and_the_user_hash_tag() {
     assert!(!keys.is_empty());
     for k in &keys {
         assert!(
-            k.starts_with(&format!("{}{{alice}}:", app.prefix)),
+            k.starts_with(&format!("{}{{alice}}:", app.prefix())),
             "stray key {k}"
         );
     }
@@ -65,11 +65,11 @@ async fn redis_never_holds_token_text() {
     let refresh = v["refresh_token"].as_str().unwrap();
     let secret_part = refresh.rsplit('.').next().unwrap();
     let signature = access.rsplit('.').next().unwrap();
-    let mut conn = app.redis.as_ref().unwrap().connection();
+    let mut conn = app.redis().connection();
     let dump: String = redis::cmd("EVAL")
         .arg("local out = {} for _, k in ipairs(redis.call('KEYS', ARGV[1])) do local t = redis.call('TYPE', k).ok if t == 'string' then out[#out+1] = redis.call('GET', k) elseif t == 'hash' then for _, v in ipairs(redis.call('HGETALL', k)) do out[#out+1] = v end elseif t == 'zset' then for _, v in ipairs(redis.call('ZRANGE', k, 0, -1)) do out[#out+1] = v end end end return table.concat(out, '|')")
         .arg(0)
-        .arg(format!("{}*", app.prefix))
+        .arg(format!("{}*", app.prefix()))
         .query(&mut conn)
         .unwrap();
     assert!(!dump.is_empty());
@@ -88,7 +88,7 @@ async fn the_access_record_is_only_a_presence_marker() {
         .await;
     let c = claims_of(v["access_token"].as_str().unwrap());
     let key = access_key(&app, "user-42", c["jti"].as_str().unwrap());
-    let mut conn = app.redis.as_ref().unwrap().connection();
+    let mut conn = app.redis().connection();
     let value: String = redis::cmd("GET").arg(&key).query(&mut conn).unwrap();
     assert_eq!(value, "1");
 }

@@ -1,14 +1,16 @@
 //! A private `redis-server` per test: free loopback port, no persistence,
-//! killed on drop. Fault tests stop, restart, pause and resume it.
+//! killed on drop. Fault tests stop, restart, pause and resume it; its
+//! methods take `&self`, so apps of one deployment can share it (`Arc`).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 pub struct RedisServer {
     port: u16,
-    child: Option<Child>,
+    child: Mutex<Option<Child>>,
     dir: tempfile::TempDir,
 }
 
@@ -38,9 +40,9 @@ impl RedisServer {
     /// missing: run `scripts/test.sh`, which installs it.
     pub fn start() -> Self {
         for _ in 0..5 {
-            let mut server = RedisServer {
+            let server = RedisServer {
                 port: free_port(),
-                child: None,
+                child: Mutex::new(None),
                 dir: tempfile::tempdir().expect("tempdir"),
             };
             if server.spawn() {
@@ -50,7 +52,7 @@ impl RedisServer {
         panic!("redis-server did not start on a free port after 5 attempts");
     }
 
-    fn spawn(&mut self) -> bool {
+    fn spawn(&self) -> bool {
         let child = Command::new("redis-server")
             .args([
                 "--port",
@@ -72,13 +74,13 @@ impl RedisServer {
             .unwrap_or_else(|e| {
                 panic!("cannot run `redis-server` ({e}); install it (scripts/test.sh does: apt-get install -y redis-server)")
             });
-        self.child = Some(child);
+        *self.child() = Some(child);
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
             if ping(self.port) {
                 return true;
             }
-            if let Some(Ok(Some(_))) = self.child.as_mut().map(|c| c.try_wait()) {
+            if let Some(Ok(Some(_))) = self.child().as_mut().map(|c| c.try_wait()) {
                 return false;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -90,21 +92,25 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
+    fn child(&self) -> MutexGuard<'_, Option<Child>> {
+        self.child.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn kill(&self) {
+        if let Some(mut child) = self.child().take() {
             let _ = child.kill();
             let _ = child.wait();
         }
     }
 
     /// Kills the server (a crash: nothing is saved).
-    pub fn stop(&mut self) {
+    pub fn stop(&self) {
         self.resume();
         self.kill();
     }
 
     /// Starts it again on the same port, empty.
-    pub fn restart(&mut self) {
+    pub fn restart(&self) {
         self.stop();
         assert!(
             self.spawn(),
@@ -114,7 +120,7 @@ impl RedisServer {
     }
 
     fn signal(&self, sig: &str) {
-        if let Some(child) = &self.child {
+        if let Some(child) = self.child().as_ref() {
             let status = Command::new("kill")
                 .args([sig, &child.id().to_string()])
                 .status()

@@ -5,85 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tessera::config::{Environment, Settings};
 
-use crate::helpers::{Backend, TestApp, base_yaml};
-use crate::redis_cluster::{MASTER_NAME, shared_cluster, shared_sentinel};
-
-const TIMEOUT_VAR: &str = "TESSERA__REDIS__TIMEOUT_MS";
-
-/// `redis.timeout_ms` of the scale-out test apps.
-pub const SCALE_OUT_TIMEOUT_MS: u64 = 1000;
-
-/// `mode: …, urls: [...]` (and `master_name`) for a backend.
-pub fn scale_out_yaml(backend: Backend, urls: &[String]) -> String {
-    let list = urls
-        .iter()
-        .map(|u| format!("\"{u}\""))
-        .collect::<Vec<_>>()
-        .join(", ");
-    match backend {
-        Backend::Cluster => format!("mode: cluster, urls: [{list}]"),
-        Backend::Sentinel => {
-            format!("mode: sentinel, urls: [{list}], master_name: \"{MASTER_NAME}\"")
-        }
-        other => panic!("{other:?} is not a scale-out backend"),
-    }
-}
-
-/// The seed nodes or sentinels of the shared fixture for `backend`.
-pub fn shared_urls(backend: Backend) -> Vec<String> {
-    tokio::task::block_in_place(|| match backend {
-        Backend::Cluster => shared_cluster().urls(),
-        Backend::Sentinel => shared_sentinel().urls(),
-        other => panic!("{other:?} is not a scale-out backend"),
-    })
-}
-
-/// Starts an app over the shared cluster or sentinel group. With `peer`,
-/// the new app shares its signing key and key prefix: a second instance
-/// of the same deployment.
-pub async fn spawn_scaled_app(
-    backend: Backend,
-    peer: Option<&TestApp>,
-    overrides: &[(&str, &str)],
-) -> TestApp {
-    spawn_app_over(backend, &shared_urls(backend), peer, overrides).await
-}
-
-/// As [`spawn_scaled_app`], over the given nodes.
-pub async fn spawn_app_over(
-    backend: Backend,
-    urls: &[String],
-    peer: Option<&TestApp>,
-    overrides: &[(&str, &str)],
-) -> TestApp {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (key_path, prefix) = match peer {
-        Some(p) => (p.dir.path().join("k1.pem"), p.prefix.clone()),
-        None => {
-            let key_path = dir.path().join("k1.pem");
-            tessera::token::write_new_key(&key_path, tessera::domain::KeyAlg::EdDSA)
-                .expect("keygen");
-            let prefix = format!("t{}:", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-            (key_path, prefix)
-        }
-    };
-    let yaml = base_yaml(&key_path.display().to_string(), &prefix, None).replacen(
-        "redis: { ",
-        &format!("redis: {{ {}, ", scale_out_yaml(backend, urls)),
-        1,
-    );
-    // A wider Redis bound than the standalone tests' 300 ms: the first
-    // calls load scripts on several nodes, and the suite runs in parallel
-    // on few cores. `overrides` come later and win.
-    let vars = std::iter::once((TIMEOUT_VAR.to_string(), SCALE_OUT_TIMEOUT_MS.to_string())).chain(
-        overrides
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string())),
-    );
-    let settings =
-        Settings::from_yaml_with_env(&yaml, Environment::Dev, vars).expect("test config");
-    TestApp::start(settings, None, prefix, dir).await
-}
+use crate::helpers::{Backend, TestApp};
 
 crate::scale_out_backends!(
     two_instances_share_every_token_state,
@@ -91,15 +13,15 @@ crate::scale_out_backends!(
 );
 
 async fn a_scaled_out_app_is_ready_and_issues(b: Backend) {
-    let app = spawn_scaled_app(b, None, &[]).await;
+    let app = TestApp::builder(b).spawn().await;
     assert_eq!(app.get("/readyz").await.status(), StatusCode::OK);
     let token = app.access_token("ready-user").await;
     assert_eq!(app.verify_get(&token).await.status(), StatusCode::OK);
 }
 
 async fn two_instances_share_every_token_state(b: Backend) {
-    let a = spawn_scaled_app(b, None, &[]).await;
-    let b2 = spawn_scaled_app(b, Some(&a), &[]).await;
+    let a = TestApp::builder(b).spawn().await;
+    let b2 = TestApp::builder(b).peer(&a).spawn().await;
     assert_ne!(a.address, b2.address);
 
     // Issued by A, verifies on B; revoked on B, fails on A at once.

@@ -9,15 +9,14 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{Backend, SCALE_OUT_TIMEOUT_MS, TestApp};
 use crate::redis_cluster::{RedisCluster, RedisSentinel};
-use crate::scale_out::spawn_app_over;
 
 const SUB: &str = "failover-user";
 
 /// No answer may take longer: the Redis bound plus slack for a busy machine.
 fn answer_bound() -> Duration {
-    Duration::from_millis(crate::scale_out::SCALE_OUT_TIMEOUT_MS) + Duration::from_secs(2)
+    Duration::from_millis(SCALE_OUT_TIMEOUT_MS) + Duration::from_secs(2)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -237,13 +236,15 @@ async fn print_wait_cost(label: &str, with: &TestApp, without: &TestApp) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_cluster_primary_failover_answers_503_then_recovers() {
     let mut cluster = tokio::task::block_in_place(RedisCluster::start);
-    let urls = cluster.urls();
-    let wait = [("TESSERA__REDIS__WAIT_REPLICAS", "1")];
-    let app = spawn_app_over(Backend::Cluster, &urls, None, &wait).await;
-    let plain = spawn_app_over(Backend::Cluster, &urls, Some(&app), &[]).await;
+    let app = TestApp::builder(Backend::Cluster)
+        .urls(cluster.urls())
+        .configure(|s| s.redis.wait_replicas = 1)
+        .spawn()
+        .await;
+    let plain = TestApp::builder(Backend::Cluster).peer(&app).spawn().await;
     print_wait_cost("cluster", &app, &plain).await;
 
-    let victim = cluster.primary_for(&format!("{}{{{SUB}}}:at:x", app.prefix));
+    let victim = cluster.primary_for(&format!("{}{{{SUB}}}:at:x", app.prefix()));
     let other = (0..)
         .map(|i| format!("elsewhere-{i}"))
         .find(|sub| cluster.primary_for(&format!("{{{sub}}}")) != victim)
@@ -264,10 +265,12 @@ async fn a_cluster_primary_failover_answers_503_then_recovers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_sentinel_primary_failover_answers_503_then_recovers() {
     let mut group = tokio::task::block_in_place(RedisSentinel::start);
-    let urls = group.urls();
-    let wait = [("TESSERA__REDIS__WAIT_REPLICAS", "1")];
-    let app = spawn_app_over(Backend::Sentinel, &urls, None, &wait).await;
-    let plain = spawn_app_over(Backend::Sentinel, &urls, Some(&app), &[]).await;
+    let app = TestApp::builder(Backend::Sentinel)
+        .urls(group.urls())
+        .configure(|s| s.redis.wait_replicas = 1)
+        .spawn()
+        .await;
+    let plain = TestApp::builder(Backend::Sentinel).peer(&app).spawn().await;
     print_wait_cost("sentinel", &app, &plain).await;
 
     let window = kill_under_load("sentinel", &app, Vec::new(), || group.primary.kill()).await;
@@ -284,7 +287,10 @@ async fn a_sentinel_primary_failover_answers_503_then_recovers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_sentinel_switchover_moves_the_instance_to_the_new_primary() {
     let group = tokio::task::block_in_place(RedisSentinel::start);
-    let app = spawn_app_over(Backend::Sentinel, &group.urls(), None, &[]).await;
+    let app = TestApp::builder(Backend::Sentinel)
+        .urls(group.urls())
+        .spawn()
+        .await;
     let (live, revoked) = tokens(&app, 4).await;
     let stop = Arc::new(Mutex::new(false));
     let probes = Arc::new(Mutex::new(Vec::new()));

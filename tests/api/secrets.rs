@@ -5,25 +5,20 @@
 
 use std::time::{Duration, Instant};
 
+use crate::binary::{Tessera, log4rs_yaml};
+use crate::helpers::{Backend, KeyAlg, SECRET, claims_of, secret_hash, spawn_app, write_key};
+use crate::redis_server::RedisServer;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
-use tessera::domain::KeyAlg;
-
-use crate::helpers::{Backend, SECRET, claims_of, spawn_app};
-use crate::process::Tessera;
-use crate::redis_server::RedisServer;
 
 const WRONG_SECRET: &str = "wrong-secret-Zq8v2Lx9";
 
-fn config(key_path: &str, redis_url: &str) -> String {
-    let hash = tessera::domain::SecretHash::generate(SECRET)
-        .unwrap()
-        .expose()
-        .to_owned();
+fn config(port: u16, key_path: &str, redis_url: &str) -> String {
+    let hash = secret_hash();
     format!(
         r#"
-server: {{ listen: "127.0.0.1:0", workers: 2 }}
+server: {{ listen: "127.0.0.1:{port}", workers: 2 }}
 issuer: "http://tessera.test"
 redis: {{ url: "{redis_url}", key_prefix: "sec:" }}
 keys:
@@ -210,11 +205,13 @@ async fn no_token_secret_or_key_appears_in_any_log_line() {
     let redis = RedisServer::start();
     let keys = tempfile::tempdir().unwrap();
     let key_path = keys.path().join("k1.pem");
-    tessera::token::write_new_key(&key_path, KeyAlg::EdDSA).unwrap();
+    write_key(&key_path, KeyAlg::EdDSA);
     let pem_text = std::fs::read_to_string(&key_path).unwrap();
+    let (key_path, redis_url) = (key_path.display().to_string(), redis.url());
     let mut t = Tessera::start(
-        &config(&key_path.display().to_string(), &redis.url()),
-        "debug",
+        |port| config(port, &key_path, &redis_url),
+        &log4rs_yaml("debug"),
+        &[],
     );
 
     let mut scenario = run_scenario(&t).await;
@@ -239,8 +236,8 @@ async fn no_token_secret_or_key_appears_in_any_log_line() {
 
     let mut lines = Vec::new();
     for file in [
-        "console.out",
-        "console.err",
+        "stdout.log",
+        "stderr.log",
         "logs/tessera.log",
         "logs/audit.log",
     ] {
@@ -310,12 +307,9 @@ where
 async fn failed_client_auth_runs_argon2_whether_or_not_the_id_exists() {
     use argon2::password_hash::{PasswordHash, PasswordVerifier};
     let app = spawn_app(Backend::Memory).await;
-    let phc = tessera::domain::SecretHash::generate(SECRET)
-        .unwrap()
-        .expose()
-        .to_owned();
+    let phc = secret_hash();
     let local_verify = || async {
-        let hash = PasswordHash::new(&phc).unwrap();
+        let hash = PasswordHash::new(phc).unwrap();
         let _ = argon2::Argon2::default().verify_password(b"not-the-secret", &hash);
     };
     let attempt = |id: &'static str, secret: &'static str| {

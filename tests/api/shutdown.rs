@@ -7,23 +7,20 @@ use std::net::TcpStream;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use crate::helpers::SECRET;
-use crate::process::Tessera;
+use crate::binary::{Tessera, log4rs_yaml};
+use crate::helpers::{KeyAlg, SECRET, secret_hash, write_key};
 
 const SHUTDOWN_TIMEOUT_SECS: u64 = 10;
 const IN_FLIGHT: usize = 40;
 
-fn config(key_path: &str) -> String {
-    let hash = tessera::domain::SecretHash::generate(SECRET)
-        .unwrap()
-        .expose()
-        .to_owned();
+fn config(port: u16) -> String {
+    let hash = secret_hash();
     format!(
         r#"
-server: {{ listen: "127.0.0.1:0", workers: 2, shutdown_timeout_secs: {SHUTDOWN_TIMEOUT_SECS} }}
+server: {{ listen: "127.0.0.1:{port}", workers: 2, shutdown_timeout_secs: {SHUTDOWN_TIMEOUT_SECS} }}
 issuer: "http://tessera.test"
 keys:
-  - {{ kid: "k1", path: "{key_path}", alg: "EdDSA", status: "active" }}
+  - {{ kid: "k1", path: "k1.pem", alg: "EdDSA", status: "active" }}
 clients:
   - {{ id: "issuer-app", secret_hash: "{hash}", grants: [issue] }}
 logging: {{ config: "log4rs.yaml" }}
@@ -62,10 +59,9 @@ fn request(port: u16, id: usize, sent: &Barrier) -> Result<String, String> {
 
 #[test]
 fn sigterm_finishes_accepted_requests_refuses_new_ones_and_exits_0() {
-    let keys = tempfile::tempdir().unwrap();
-    let key_path = keys.path().join("k1.pem");
-    tessera::token::write_new_key(&key_path, tessera::domain::KeyAlg::EdDSA).unwrap();
-    let mut t = Tessera::start(&config(&key_path.display().to_string()), "info");
+    let dir = tempfile::tempdir().unwrap();
+    write_key(&dir.path().join("k1.pem"), KeyAlg::EdDSA);
+    let mut t = Tessera::start_in(dir, config, &log4rs_yaml("info"), &[]);
     let port = t.port;
 
     let sent = Arc::new(Barrier::new(IN_FLIGHT + 1));
@@ -126,6 +122,6 @@ fn sigterm_finishes_accepted_requests_refuses_new_ones_and_exits_0() {
     );
     assert!(status.success(), "exit status {status}");
     assert!(exited_after < Duration::from_secs(SHUTDOWN_TIMEOUT_SECS + 1));
-    let log = std::fs::read_to_string(t.path("console.out")).unwrap();
+    let log = std::fs::read_to_string(t.path("stdout.log")).unwrap();
     assert!(log.contains("tessera stopped"), "{log}");
 }

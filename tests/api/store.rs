@@ -16,27 +16,10 @@ use tessera::store::{
 use crate::helpers::Backend;
 use crate::redis_server::RedisServer;
 
-crate::both_backends!(
-    a_put_record_reads_back,
-    an_unknown_token_has_no_record,
-    records_expire_with_the_token,
-    revoking_one_access_token_leaves_the_others,
-    a_created_session_reads_back_with_its_digest,
-    rotation_swaps_the_digest_and_remembers_the_old_one,
-    reuse_of_a_rotated_digest_revokes_the_family_and_its_tokens,
-    an_unknown_digest_changes_nothing,
-    revoking_a_family_revokes_its_access_tokens,
-    revoking_a_user_ends_every_session_and_token,
-    listing_sessions_skips_expired_ones_and_orders_by_expiry,
-    the_session_cap_evicts_the_earliest_expiring,
-    fifty_concurrent_rotations_yield_exactly_one_success,
-    users_do_not_see_each_other,
-    ping_answers,
-);
-
-// The same suite on the shared Redis Cluster and Sentinel group; each
-// test keeps to its own key prefix.
-crate::scale_out_backends!(
+// Each scenario on the memory store, a private Redis, and the shared
+// Redis Cluster and Sentinel group (where each test keeps to its own key
+// prefix): `store::<backend>::<scenario>`.
+crate::all_backends!(
     a_put_record_reads_back,
     an_unknown_token_has_no_record,
     records_expire_with_the_token,
@@ -56,7 +39,7 @@ crate::scale_out_backends!(
 
 /// A store over the shared cluster or sentinel group, with its own prefix.
 fn scaled_out_store(b: Backend) -> Store {
-    let urls = crate::scale_out::shared_urls(b);
+    let urls = b.shared_urls();
     let prefix = format!("conf{}:", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let topology = match b {
         Backend::Cluster => Topology::Cluster { urls: &urls },

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{Backend, SECRET, assert_error, spawn_app, spawn_app_with};
+use crate::helpers::{Backend, SECRET, TestApp, assert_error, spawn_app};
 
 crate::both_backends!(
     a_revoked_cached_token_fails_at_once,
@@ -74,7 +74,10 @@ async fn a_cached_token_still_answers_to_the_audience(b: Backend) {
 }
 
 async fn verify_works_with_the_cache_off(b: Backend) {
-    let app = spawn_app_with(b, &[("TESSERA__VERIFY__CACHE_ENTRIES", "0")]).await;
+    let app = TestApp::builder(b)
+        .configure(|s| s.verify.cache_entries = 0)
+        .spawn()
+        .await;
     let token = app.access_token("u").await;
     assert_eq!(app.verify_get(&token).await.status(), 200);
     assert_eq!(app.verify_get(&token).await.status(), 200);
