@@ -13,6 +13,11 @@ use actix_web::{HttpRequest, HttpResponse};
 use super::verify::{Demands, Verified, audience, bearer, check, gateway_response, scope};
 use crate::http::{ApiError, ErrorBody, State};
 
+#[derive(serde::Deserialize)]
+struct AudPath {
+    aud: String,
+}
+
 /// `scope` from a query that may hold anything else (the original
 /// request's); a repeated `scope` is refused.
 fn scope_of_query(req: &HttpRequest) -> Result<Option<String>, ApiError> {
@@ -40,9 +45,13 @@ fn scope_of_query(req: &HttpRequest) -> Result<Option<String>, ApiError> {
             headers(("x-auth-subject" = String), ("x-auth-scope" = String), ("x-auth-client" = String))),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn verify_forward_aud(req: HttpRequest, state: State) -> Result<HttpResponse, ApiError> {
-    let aud = req.match_info().get("aud");
+    // `load` decodes fully (`%2F` too: audiences are often URLs).
+    let path: AudPath = req
+        .match_info()
+        .load()
+        .map_err(|e| ApiError::InvalidRequest(format!("invalid audience segment: {e}")))?;
     let demands = Demands {
-        aud: audience(aud)?,
+        aud: audience(Some(&path.aud))?,
         scope: scope(scope_of_query(&req)?.as_deref())?,
     };
     let claims = check(&req, &state, bearer(&req)?, &demands).await?;
