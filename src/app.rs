@@ -35,6 +35,25 @@ pub struct Application {
     port: u16,
     server: Server,
     store: Store,
+    state: Arc<AppState>,
+}
+
+/// How often pending audit summaries are checked for an ended window.
+const SUMMARY_TICK: Duration = Duration::from_secs(1);
+
+/// Writes the audit summaries of each ended window while the app lives
+/// (a window with no later failure would otherwise wait for one).
+fn spawn_summary_tick(state: &Arc<AppState>) {
+    let state = Arc::downgrade(state);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(SUMMARY_TICK).await;
+            match state.upgrade() {
+                Some(state) => state.service.flush_verify_failures(false),
+                None => break,
+            }
+        }
+    });
 }
 
 impl Application {
@@ -51,12 +70,15 @@ impl Application {
     pub async fn build_with_store(settings: Settings, store: Store) -> Result<Self, StartupError> {
         let keys = KeySet::from_settings(&settings)?;
         let service = TokenService::new(&settings, keys, &store)?;
-        let state = web::Data::new(Arc::new(AppState {
+        let shared = Arc::new(AppState {
             service,
             body_limit: settings.server.body_limit_bytes,
             require_client_auth_on_verify: settings.verify.require_client_auth,
             rate_limits: RateLimits::from_settings(&settings.rate_limit),
-        }));
+            verify_headers: http::verify_headers(&settings.verify.headers),
+        });
+        spawn_summary_tick(&shared);
+        let state = web::Data::new(shared.clone());
         let s = &settings.server;
         let bind_error = |source| StartupError::Bind {
             addr: s.listen.clone(),
@@ -91,6 +113,7 @@ impl Application {
             port,
             server,
             store,
+            state: shared,
         })
     }
 
@@ -108,10 +131,11 @@ impl Application {
     }
 
     /// Serves until stopped (SIGTERM/SIGINT: stop accepting, let in-flight
-    /// requests finish within `server.shutdown_timeout_secs`), then closes
-    /// the store's connection pool.
+    /// requests finish within `server.shutdown_timeout_secs`), then writes
+    /// the pending audit summaries and closes the store's connection pool.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        self.state.service.flush_verify_failures(true);
         self.store.close();
         result
     }

@@ -1,5 +1,6 @@
 //! The sections of `config.yaml`, each key with its meaning and default.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -189,6 +190,10 @@ pub struct ClientSettings {
     /// Whether `issue` returns a refresh token when the request is silent.
     #[serde(default)]
     pub refresh_by_default: bool,
+    /// Whether tokens issued to this client must be verified with an
+    /// audience (`verify.require_audience` for this client's tokens only).
+    #[serde(default)]
+    pub require_audience: bool,
 }
 
 impl ClientSettings {
@@ -202,6 +207,7 @@ impl ClientSettings {
             audiences: self.audiences.clone(),
             scopes: (!self.scopes.is_empty()).then(|| self.scopes.clone()),
             refresh_by_default: self.refresh_by_default,
+            require_audience: self.require_audience,
             secret_hash: self.secret_hash.clone(),
         }
     }
@@ -231,6 +237,18 @@ pub struct VerifySettings {
     /// Tokens whose signature check is remembered (by SHA-256 digest, until
     /// `exp`); 0 turns the cache off. The store is still read every time.
     pub cache_entries: usize,
+    /// Whether every verify must name an audience (`?aud=`, `"aud"`, or the
+    /// `/token/verify/aud/{aud}/…` route); without one: 400.
+    pub require_audience: bool,
+    /// Failed verifies are written to the audit log as one
+    /// `verify_failed_summary` line per source and reason per this many
+    /// seconds (1–3600), not one line each.
+    pub failure_summary_secs: u64,
+    /// Response headers of `GET /token/verify` and the forward-auth routes:
+    /// header name → claim name (strings as is, numbers and booleans as
+    /// text, objects and arrays as compact JSON; a value that is not a valid
+    /// header value is left out).
+    pub headers: BTreeMap<String, String>,
 }
 
 impl Default for VerifySettings {
@@ -238,6 +256,16 @@ impl Default for VerifySettings {
         VerifySettings {
             require_client_auth: false,
             cache_entries: 50_000,
+            require_audience: false,
+            failure_summary_secs: 60,
+            headers: [
+                ("x-auth-subject", "sub"),
+                ("x-auth-scope", "scope"),
+                ("x-auth-client", "client_id"),
+            ]
+            .into_iter()
+            .map(|(h, c)| (h.to_owned(), c.to_owned()))
+            .collect(),
         }
     }
 }

@@ -101,8 +101,44 @@ impl Settings {
             ));
         }
         self.validate_keys()?;
+        self.validate_verify()?;
         self.validate_rate_limit()?;
         self.validate_clients()
+    }
+
+    fn validate_verify(&self) -> Result<(), ConfigError> {
+        let v = &self.verify;
+        if !(1..=3600).contains(&v.failure_summary_secs) {
+            return Err(ConfigError::invalid(
+                "verify.failure_summary_secs",
+                "must be between 1 and 3600",
+            ));
+        }
+        let mut seen: Vec<String> = Vec::new();
+        for (name, claim) in &v.headers {
+            let key = format!("verify.headers.{name}");
+            let lower = name.to_ascii_lowercase();
+            if !is_header_token(&lower) {
+                return Err(ConfigError::invalid(
+                    key,
+                    "is not a valid header name (letters, digits and !#$%&'*+-.^_`|~)",
+                ));
+            }
+            if RESERVED_HEADERS.contains(&lower.as_str()) {
+                return Err(ConfigError::invalid(
+                    key,
+                    "names a header the response sets itself or that frames it",
+                ));
+            }
+            if seen.contains(&lower) {
+                return Err(ConfigError::invalid(key, "is given twice (case differs)"));
+            }
+            if claim.trim().is_empty() {
+                return Err(ConfigError::invalid(key, "must name a claim"));
+            }
+            seen.push(lower);
+        }
+        Ok(())
     }
 
     fn validate_rate_limit(&self) -> Result<(), ConfigError> {
@@ -231,5 +267,87 @@ impl Settings {
             }
         }
         Ok(())
+    }
+}
+
+/// Headers `verify.headers` may not set: the response's own, and framing.
+const RESERVED_HEADERS: &[&str] = &[
+    "cache-control",
+    "connection",
+    "content-encoding",
+    "content-length",
+    "content-type",
+    "keep-alive",
+    "retry-after",
+    "set-cookie",
+    "transfer-encoding",
+    "upgrade",
+    "www-authenticate",
+    "x-request-id",
+];
+
+/// An RFC 9110 `token`: what a header name may be.
+fn is_header_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{ConfigError, Environment, Settings};
+
+    fn load(yaml: &str) -> Result<Settings, ConfigError> {
+        let base = format!("issuer: \"http://v.test\"\n{yaml}");
+        Settings::from_yaml_with_env(&base, Environment::Dev, std::iter::empty())
+    }
+
+    #[test]
+    fn verify_headers_default_to_the_three_x_auth_headers_and_take_custom_claims() {
+        let s = load("").unwrap();
+        let pairs: Vec<_> = s.verify.headers.iter().collect();
+        assert_eq!(
+            format!("{pairs:?}"),
+            r#"[("x-auth-client", "client_id"), ("x-auth-scope", "scope"), ("x-auth-subject", "sub")]"#
+        );
+        let s = load("verify: { headers: { X-Tenant: tenant, x-auth-subject: sub } }").unwrap();
+        assert_eq!(s.verify.headers.len(), 2);
+    }
+
+    #[test]
+    fn bad_verify_settings_name_their_key() {
+        for (yaml, key) in [
+            (
+                "verify: { headers: { \"x auth\": sub } }",
+                "verify.headers.x auth",
+            ),
+            (
+                "verify: { headers: { \"x-é\": sub } }",
+                "verify.headers.x-é",
+            ),
+            ("verify: { headers: { \"\": sub } }", "verify.headers."),
+            (
+                "verify: { headers: { Content-Type: sub } }",
+                "verify.headers.Content-Type",
+            ),
+            (
+                "verify: { headers: { x-a: sub, X-A: aud } }",
+                "verify.headers.x-a",
+            ),
+            ("verify: { headers: { x-a: \" \" } }", "verify.headers.x-a"),
+            (
+                "verify: { failure_summary_secs: 0 }",
+                "verify.failure_summary_secs",
+            ),
+            (
+                "verify: { failure_summary_secs: 3601 }",
+                "verify.failure_summary_secs",
+            ),
+        ] {
+            match load(yaml) {
+                Ok(_) => panic!("accepted: {yaml}"),
+                Err(e) => assert!(e.to_string().contains(&format!("`{key}`")), "{yaml}: {e}"),
+            }
+        }
     }
 }

@@ -18,6 +18,8 @@ pub struct Client {
     pub scopes: Option<Scope>,
     /// Whether issue hands out a refresh token when the request is silent.
     pub refresh_by_default: bool,
+    /// Whether its tokens may only be verified with an audience.
+    pub require_audience: bool,
     pub secret_hash: SecretHash,
 }
 
@@ -101,6 +103,7 @@ mod tests {
                 .collect(),
             scopes: scopes.map(|s| Scope::parse(s).unwrap()),
             refresh_by_default: false,
+            require_audience: false,
             secret_hash: SecretHash::generate("a-client-secret-123").unwrap(),
         }
     }

@@ -29,6 +29,10 @@ pub enum ApiError {
     InvalidRefreshToken(&'static str),
     #[error("unauthorized_client: {0}")]
     UnauthorizedClient(String),
+    /// A valid token without a scope the verify asked for (RFC 6750 §3.1);
+    /// holds the required scopes.
+    #[error("insufficient_scope: {0}")]
+    InsufficientScope(String),
     #[error("not_found")]
     NotFound,
     #[error("method_not_allowed")]
@@ -50,7 +54,7 @@ pub enum ApiError {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorBody<'a> {
     /// invalid_request, invalid_client, invalid_token, unauthorized_client,
-    /// not_found, method_not_allowed, payload_too_large,
+    /// insufficient_scope, not_found, method_not_allowed, payload_too_large,
     /// unsupported_media_type, rate_limited, server_error or
     /// temporarily_unavailable.
     #[schema(example = "invalid_request")]
@@ -65,6 +69,7 @@ impl ApiError {
             ApiError::InvalidClient => "invalid_client",
             ApiError::InvalidToken(_) | ApiError::InvalidRefreshToken(_) => "invalid_token",
             ApiError::UnauthorizedClient(_) => "unauthorized_client",
+            ApiError::InsufficientScope(_) => "insufficient_scope",
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
@@ -84,6 +89,9 @@ impl ApiError {
             ApiError::InvalidRefreshToken(p) => (*p).into(),
             ApiError::UnauthorizedClient(grant) => {
                 format!("client is not allowed to use grant `{grant}`")
+            }
+            ApiError::InsufficientScope(scope) => {
+                format!("the token lacks a required scope (requires `{scope}`)")
             }
             ApiError::NotFound => "no such resource".into(),
             ApiError::MethodNotAllowed => "method not allowed on this resource".into(),
@@ -118,6 +126,10 @@ impl From<ServiceError> for ApiError {
             ServiceError::Policy(refused) => ApiError::InvalidRequest(refused.to_string()),
             ServiceError::InvalidClient => ApiError::InvalidClient,
             ServiceError::InvalidToken(reason) => ApiError::InvalidToken(reason),
+            e @ ServiceError::AudienceRequired => ApiError::InvalidRequest(e.to_string()),
+            ServiceError::InsufficientScope(scope) => {
+                ApiError::InsufficientScope(scope.to_string())
+            }
             ServiceError::InvalidRefreshToken(phrase) => ApiError::InvalidRefreshToken(phrase),
             ServiceError::NotFound => ApiError::NotFound,
             e if e.is_unavailable() => ApiError::Unavailable(e.into()),
@@ -137,7 +149,9 @@ impl ResponseError for ApiError {
             ApiError::InvalidClient
             | ApiError::InvalidToken(_)
             | ApiError::InvalidRefreshToken(_) => StatusCode::UNAUTHORIZED,
-            ApiError::UnauthorizedClient(_) => StatusCode::FORBIDDEN,
+            ApiError::UnauthorizedClient(_) | ApiError::InsufficientScope(_) => {
+                StatusCode::FORBIDDEN
+            }
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -159,6 +173,15 @@ impl ResponseError for ApiError {
                 let value = format!(
                     r#"Bearer realm="tessera", error="invalid_token", error_description="{}""#,
                     quote(&self.description())
+                );
+                if let Ok(v) = HeaderValue::from_str(&value) {
+                    res.insert_header((header::WWW_AUTHENTICATE, v));
+                }
+            }
+            ApiError::InsufficientScope(scope) => {
+                let value = format!(
+                    r#"Bearer realm="tessera", error="insufficient_scope", scope="{}""#,
+                    quote(scope)
                 );
                 if let Ok(v) = HeaderValue::from_str(&value) {
                     res.insert_header((header::WWW_AUTHENTICATE, v));

@@ -15,6 +15,7 @@ mod routes;
 
 use std::sync::Arc;
 
+use actix_web::http::header::HeaderName;
 use actix_web::web;
 
 pub use body::{Body, BodyKind};
@@ -31,6 +32,18 @@ pub struct AppState {
     pub body_limit: usize,
     pub require_client_auth_on_verify: bool,
     pub rate_limits: RateLimits,
+    /// `verify.headers`: response header → claim, for gateways.
+    pub verify_headers: Vec<(HeaderName, String)>,
+}
+
+/// `verify.headers` as header names (validated with the config; a name
+/// that still does not parse is left out).
+pub fn verify_headers(
+    map: &std::collections::BTreeMap<String, String>,
+) -> Vec<(HeaderName, String)> {
+    map.iter()
+        .filter_map(|(h, c)| Some((HeaderName::from_bytes(h.as_bytes()).ok()?, c.clone())))
+        .collect()
 }
 
 pub type State = web::Data<Arc<AppState>>;

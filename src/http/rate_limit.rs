@@ -18,6 +18,13 @@ use crate::domain::ClientId;
 /// Keys remembered before idle ones are dropped (bounds the memory).
 const MAX_TRACKED_KEYS: usize = 10_000;
 
+/// The address a request comes from: for now the TCP peer (never
+/// `X-Forwarded-For`, which a client could forge). The one place the edge
+/// decides it, for the limits and the audit summary of failures.
+pub fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
+    req.peer_addr().map(|peer| peer.ip())
+}
+
 /// The configured limits; `disabled()` lets everything through.
 pub struct RateLimits {
     per_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
@@ -85,8 +92,8 @@ impl RateLimits {
     /// 429 when the request's TCP peer is over its budget. The peer
     /// address is used, never `X-Forwarded-For` (a client could forge it).
     pub fn check_ip(&self, req: &HttpRequest) -> Result<(), ApiError> {
-        match (&self.per_ip, req.peer_addr()) {
-            (Some(limiter), Some(peer)) => check(limiter, &peer.ip(), &self.clock),
+        match (&self.per_ip, client_ip(req)) {
+            (Some(limiter), Some(ip)) => check(limiter, &ip, &self.clock),
             _ => Ok(()),
         }
     }

@@ -27,6 +27,8 @@ pub const VERIFY_OUTCOMES: &[&str] = &[
     "malformed",
     "wrong_audience",
     "wrong_issuer",
+    "audience_required",
+    "insufficient_scope",
     "unavailable",
     "error",
 ];

@@ -4,6 +4,7 @@
 //! emit through it.
 
 pub mod audit;
+pub mod audit_summary;
 pub mod logging;
 pub mod metrics;
 

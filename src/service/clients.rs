@@ -60,6 +60,11 @@ impl Clients {
         })
     }
 
+    /// The configured client `id`, if any (no authentication).
+    pub(super) fn get(&self, id: &str) -> Option<&Arc<Client>> {
+        self.by_id.get(id)
+    }
+
     /// Authenticates credentials; every failure is the same `InvalidClient`.
     pub(super) async fn authenticate(
         &self,

@@ -2,7 +2,7 @@
 //! carry a message that is safe to show; faults keep their cause chain
 //! (`#[source]`) for the log at the HTTP edge.
 
-use crate::domain::{DomainError, PolicyError, Rejection};
+use crate::domain::{DomainError, PolicyError, Rejection, Scope};
 use crate::store::StoreError;
 use crate::token::{RefreshTokenError, SignError};
 
@@ -19,6 +19,13 @@ pub enum ServiceError {
     InvalidClient,
     #[error("invalid token: {}", .0.phrase())]
     InvalidToken(Rejection),
+    /// A verify without an audience where one is required
+    /// (`verify.require_audience`, or the issuing client's).
+    #[error("an audience is required to verify this token (give `aud`)")]
+    AudienceRequired,
+    /// A valid token without every scope the verify asked for.
+    #[error("the token lacks a required scope")]
+    InsufficientScope(Scope),
     /// A refresh token that is unknown, reused or bound to another client.
     #[error("invalid refresh token: {0}")]
     InvalidRefreshToken(&'static str),
@@ -47,6 +54,8 @@ impl ServiceError {
     pub fn label(&self) -> &'static str {
         match self {
             ServiceError::InvalidToken(r) => r.label(),
+            ServiceError::AudienceRequired => "audience_required",
+            ServiceError::InsufficientScope(_) => "insufficient_scope",
             e if e.is_unavailable() => "unavailable",
             _ => "error",
         }

@@ -13,6 +13,7 @@ mod sessions;
 mod verify;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::Utc;
 use jsonwebtoken::jwk::JwkSet;
@@ -22,10 +23,12 @@ pub use error::ServiceError;
 pub use introspect::Introspected;
 pub use issue::{IssueRequest, Issued};
 pub use sessions::Session;
+pub use verify::VerifyRequest;
 
 use crate::config::Settings;
 use crate::domain::{AccessClaims, Client, DomainError, Grant, Jti};
 use crate::ops::Metrics;
+use crate::ops::audit_summary::FailureSummary;
 use crate::store::{AccessRecord, Store, TokenStore};
 use crate::token::{KeySet, VerifiedCache};
 use clients::Clients;
@@ -41,6 +44,10 @@ pub struct TokenService {
     metrics: Metrics,
     /// Tokens whose signature was already checked (see `token::cache`).
     verified: VerifiedCache,
+    /// `verify.require_audience`: every verify names an audience.
+    require_audience: bool,
+    /// Failed verifies, summarised in the audit log once per window.
+    verify_failures: FailureSummary,
 }
 
 impl TokenService {
@@ -63,6 +70,10 @@ impl TokenService {
             max_sessions: settings.tokens.max_sessions_per_user,
             metrics,
             verified: VerifiedCache::new(settings.verify.cache_entries),
+            require_audience: settings.verify.require_audience,
+            verify_failures: FailureSummary::new(Duration::from_secs(
+                settings.verify.failure_summary_secs,
+            )),
         })
     }
 

@@ -3,42 +3,108 @@
 //! `token::cache`), then the store record must be live: one `EXISTS` on
 //! every call, cached or not, so revocation is immediate.
 
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use chrono::Utc;
-use serde_json::json;
 
 use super::{ServiceError, TokenService};
-use crate::domain::{AccessClaims, Audience, Jti, Rejection};
+use crate::domain::{AccessClaims, Audience, Jti, Rejection, Scope};
 use crate::ops::audit;
+use crate::ops::audit_summary::Summary;
 use crate::store::TokenStore;
 use crate::token::{MAX_TOKEN_BYTES, VerifiedCache};
 
+/// What a verify asks: the token (`None`: the caller presented none), the
+/// audience and scopes it must carry, and the caller's address (for the
+/// audit summary of failures).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct VerifyRequest<'a> {
+    pub token: Option<&'a str>,
+    pub aud: Option<&'a Audience>,
+    /// Scopes the token must all hold (`None` or empty: no demand).
+    pub scope: Option<&'a Scope>,
+    pub source: Option<IpAddr>,
+}
+
 impl TokenService {
-    /// Verifies the token a caller presented (`None`: it carried none),
-    /// counting the outcome and auditing a rejection.
-    pub async fn verify(
-        &self,
-        token: Option<&str>,
-        aud: Option<&Audience>,
-        rid: &str,
-    ) -> Result<Arc<AccessClaims>, ServiceError> {
-        let result = match token {
-            Some(token) => self.check_access(token, aud).await,
-            None => Err(ServiceError::InvalidToken(Rejection::Malformed)),
+    /// Verifies the token a caller presented, with the audience and scope
+    /// rules, counting the outcome. Failures are not audited one by one:
+    /// they are summarised per source and reason once per
+    /// `verify.failure_summary_secs` (see `ops::audit_summary`).
+    pub async fn verify(&self, req: VerifyRequest<'_>) -> Result<Arc<AccessClaims>, ServiceError> {
+        let result = match self.token_to_check(req) {
+            Ok(token) => match self.check_access(token, req.aud).await {
+                Ok(claims) => self.check_demands(claims, req),
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
         };
         self.metrics.verify_outcome(match &result {
             Ok(_) => "ok",
             Err(e) => e.label(),
         });
-        if let Err(ServiceError::InvalidToken(reason)) = &result {
-            audit::event(
-                "verify_failed",
-                rid,
-                json!({"reason": reason.label(), "outcome": "rejected"}),
-            );
+        if let Err(
+            e @ (ServiceError::InvalidToken(_)
+            | ServiceError::AudienceRequired
+            | ServiceError::InsufficientScope(_)),
+        ) = &result
+        {
+            let ended = self
+                .verify_failures
+                .record(req.source, e.label(), Instant::now());
+            self.audit_verify_failures(ended);
         }
         result
+    }
+
+    /// Writes the summaries of a window that has ended (the background
+    /// tick), or of the current one at once with `force` (shutdown).
+    pub fn flush_verify_failures(&self, force: bool) {
+        let due = self.verify_failures.take_due(Instant::now(), force);
+        self.audit_verify_failures(due);
+    }
+
+    fn audit_verify_failures(&self, summaries: Vec<Summary>) {
+        let window = self.verify_failures.window_secs();
+        for s in summaries {
+            audit::summary_event("verify_failed_summary", s.fields(window));
+        }
+    }
+
+    /// The token, unless an audience is required (`verify.require_audience`)
+    /// and none is given, or there is no token.
+    fn token_to_check<'a>(&self, req: VerifyRequest<'a>) -> Result<&'a str, ServiceError> {
+        if req.aud.is_none() && self.require_audience {
+            return Err(ServiceError::AudienceRequired);
+        }
+        req.token
+            .ok_or(ServiceError::InvalidToken(Rejection::Malformed))
+    }
+
+    /// After the token checked out: the issuing client's audience rule,
+    /// then the scope demand.
+    fn check_demands(
+        &self,
+        claims: Arc<AccessClaims>,
+        req: VerifyRequest<'_>,
+    ) -> Result<Arc<AccessClaims>, ServiceError> {
+        if req.aud.is_none()
+            && self
+                .clients
+                .get(&claims.client_id)
+                .is_some_and(|c| c.require_audience)
+        {
+            return Err(ServiceError::AudienceRequired);
+        }
+        if let Some(required) = req.scope.filter(|s| !s.is_empty()) {
+            let held = Scope::parse(&claims.scope).unwrap_or_default();
+            if !required.is_subset(&held) {
+                return Err(ServiceError::InsufficientScope(required.clone()));
+            }
+        }
+        Ok(claims)
     }
 
     /// Full verification of an access token, without metrics or audit

@@ -61,7 +61,7 @@ OIDCCryptoPassphrase                 "test-only-passphrase"
 <VirtualHost 127.0.0.1:{port}>
     <Location /api/>
         AuthType oauth20
-        Require valid-user
+        Require claim aud:orders-api
         ProxyPass http://127.0.0.1:{upstream}/api/
     </Location>
 </VirtualHost>
@@ -193,17 +193,32 @@ async fn apache_mod_auth_openidc_introspects_tokens() {
     let token_of = |v: serde_json::Value| v["access_token"].as_str().unwrap().to_owned();
 
     // Valid: the subject reaches the upstream, the client's header does not.
-    let token = token_of(app.issue_ok(json!({"sub": "alice"})).await);
+    let token = token_of(
+        app.issue_ok(json!({"sub": "alice", "aud": "orders-api"}))
+            .await,
+    );
     let (status, body) = get(&url, Some(&token)).await;
     assert_eq!(status, 200, "{body}\n{}", apache.error_log());
     assert_eq!(body, "subject=alice\n");
+
+    // A valid token for another API: `Require claim aud:` stops it.
+    let other = token_of(
+        app.issue_ok(json!({"sub": "alice", "aud": "billing-api"}))
+            .await,
+    );
+    let (status, body) = get(&url, Some(&other)).await;
+    assert!(status == 401 || status == 403, "{status} {body}");
+    assert!(!body.contains("subject="), "upstream reached: {body}");
 
     // Missing and garbage tokens.
     assert_eq!(get(&url, None).await.0, 401);
     assert_eq!(get(&url, Some("not-a-token")).await.0, 401);
 
     // Revoked before first use: refused at once.
-    let fresh = token_of(app.issue_ok(json!({"sub": "bob"})).await);
+    let fresh = token_of(
+        app.issue_ok(json!({"sub": "bob", "aud": "orders-api"}))
+            .await,
+    );
     assert_eq!(app.revoke(&fresh).await.status(), 200);
     assert_eq!(get(&url, Some(&fresh)).await.0, 401);
 
@@ -217,7 +232,10 @@ async fn apache_mod_auth_openidc_introspects_tokens() {
     assert_eq!(get(&url, Some(&token)).await.0, 401);
 
     // Expired (no leeway in the test config; `exp` at least 2 s away).
-    let short = token_of(app.issue_ok(json!({"sub": "carol", "ttl": 3})).await);
+    let short = token_of(
+        app.issue_ok(json!({"sub": "carol", "ttl": 3, "aud": "orders-api"}))
+            .await,
+    );
     let (status, body) = get(&url, Some(&short)).await;
     assert_eq!((status, body.as_str()), (200, "subject=carol\n"));
     tokio::time::sleep(Duration::from_millis(3200)).await;

@@ -1,7 +1,8 @@
 //! `/token/verify/{path}`: the check request of Envoy's HTTP `ext_authz`
 //! (`path_prefix: /token/verify`), which keeps the original method, path
 //! and query and drops the body. Emulated here: Envoy is not packaged for
-//! Debian, so docs/gateways.md marks its config as documented only.
+//! Debian, so docs/gateways.md marks its config as documented only. The audience route
+//! (`/token/verify/aud/{aud}/…`) is tested in `verify_demands.rs`.
 
 use reqwest::Method;
 use serde_json::json;

@@ -5,6 +5,7 @@
 
 mod apache;
 mod attacks;
+mod audit_trail;
 mod bad_input;
 mod binary;
 mod cli;
@@ -30,3 +31,4 @@ mod shutdown;
 mod standards;
 mod store;
 mod verify_cache;
+mod verify_demands;

@@ -67,7 +67,7 @@ http {{
 
         location = /_tessera_verify {{
             internal;
-            proxy_pass http://127.0.0.1:{tessera}/token/verify;
+            proxy_pass http://127.0.0.1:{tessera}/token/verify?aud=orders-api;
             proxy_pass_request_body off;
             proxy_set_header Content-Length "";
             proxy_set_header X-Original-URI $request_uri;
@@ -182,11 +182,23 @@ async fn nginx_auth_request_lets_valid_tokens_through_and_stops_the_rest() {
     let url = nginx.url("/api/orders");
 
     // Valid: 200, the subject reaches the upstream, a forged header does not.
-    let v = app.issue_ok(json!({"sub": "alice", "scope": "read"})).await;
+    let v = app
+        .issue_ok(json!({"sub": "alice", "scope": "read", "aud": "orders-api"}))
+        .await;
     let token = v["access_token"].as_str().unwrap().to_owned();
     let (status, _, body) = get(&url, Some(&token), &[("X-Auth-Subject", "mallory")]).await;
     assert_eq!(status, 200, "{body}\n{}", nginx.error_log());
     assert_eq!(body, "subject=alice scope=read\n");
+
+    // A valid token for another API: the audience in the check URL stops it.
+    let v = app
+        .issue_ok(json!({"sub": "alice", "aud": "billing-api"}))
+        .await;
+    let other = v["access_token"].as_str().unwrap();
+    let (status, www, body) = get(&url, Some(other), &[]).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(www.contains("wrong audience"), "WWW-Authenticate: {www}");
+    assert!(!body.contains("subject="), "upstream reached: {body}");
 
     // Missing token.
     let (status, www, body) = get(&url, None, &[]).await;
@@ -206,7 +218,9 @@ async fn nginx_auth_request_lets_valid_tokens_through_and_stops_the_rest() {
     assert!(!body.contains("subject="), "upstream reached: {body}");
 
     // Expired token (the test config has no leeway; `exp` is at least 2 s away).
-    let v = app.issue_ok(json!({"sub": "bob", "ttl": 3})).await;
+    let v = app
+        .issue_ok(json!({"sub": "bob", "ttl": 3, "aud": "orders-api"}))
+        .await;
     let short = v["access_token"].as_str().unwrap().to_owned();
     let (status, _, body) = get(&url, Some(&short), &[]).await;
     assert_eq!(status, 200, "not yet expired: {body}");

@@ -2,6 +2,7 @@
 //! (one thin file per endpoint here); unknown paths answer 404 and known
 //! paths with another method 405, both in the contract's error shape.
 
+pub(super) mod forward_auth;
 pub(super) mod health;
 pub(super) mod introspect;
 pub(super) mod issue;
@@ -94,6 +95,10 @@ pub fn served_routes() -> Vec<(&'static str, Vec<Method>)> {
         .map(|(path, routes)| (path, routes.into_iter().map(|(m, _)| m).collect()))
         .collect();
     // Forward auth takes any method; GET and POST are the documented ones.
+    served.push((
+        "/token/verify/aud/{aud}/{path}",
+        vec![Method::GET, Method::POST],
+    ));
     served.push(("/token/verify/{path}", vec![Method::GET, Method::POST]));
     served
 }
@@ -109,7 +114,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         }
         cfg.service(resource);
     }
-    // Forward auth for Envoy's HTTP ext_authz: any method, any sub-path.
-    cfg.service(web::resource("/token/verify/{path:.*}").to(verify::verify_forward));
+    // Forward auth for Envoy's HTTP ext_authz: any method, any sub-path;
+    // the audience route first (its trailing path may be absent).
+    cfg.service(
+        web::resource([
+            "/token/verify/aud/{aud}",
+            "/token/verify/aud/{aud}/{path:.*}",
+        ])
+        .to(forward_auth::verify_forward_aud),
+    );
+    cfg.service(web::resource("/token/verify/{path:.*}").to(forward_auth::verify_forward));
     cfg.default_service(web::to(not_found));
 }
