@@ -11,7 +11,7 @@ use actix_web::{App, HttpServer, web};
 
 use crate::config::Settings;
 use crate::domain::DomainError;
-use crate::http::{self, AppState, RateLimits};
+use crate::http::{self, AppState, ClientIp, RateLimits};
 use crate::service::TokenService;
 use crate::store::{Store, StoreError};
 use crate::token::{KeyError, KeySet};
@@ -37,6 +37,22 @@ pub struct Application {
     store: Store,
 }
 
+/// Writes the service's closed audit summaries every second, until the
+/// application is gone.
+fn flush_audit_summaries(state: &web::Data<Arc<AppState>>) {
+    let state = Arc::downgrade(state.get_ref());
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            match state.upgrade() {
+                Some(state) => state.service.flush_audit_summaries(),
+                None => return,
+            }
+        }
+    });
+}
+
 impl Application {
     /// Builds the app with the store the settings name.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
@@ -55,8 +71,10 @@ impl Application {
             service,
             body_limit: settings.server.body_limit_bytes,
             require_client_auth_on_verify: settings.verify.require_client_auth,
-            rate_limits: RateLimits::from_settings(&settings.rate_limit),
+            rate_limits: RateLimits::from_settings(&settings.rate_limit, &settings.clients),
+            client_ip: ClientIp::new(settings.rate_limit.trusted_proxies.clone()),
         }));
+        flush_audit_summaries(&state);
         let s = &settings.server;
         let bind_error = |source| StartupError::Bind {
             addr: s.listen.clone(),

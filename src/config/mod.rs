@@ -12,9 +12,11 @@ use serde::{Deserialize, Serialize};
 use serde_saphyr::figment::Yaml;
 
 mod env;
+mod mask;
 mod sections;
 mod validate;
 
+pub use mask::mask_url_passwords;
 pub use sections::*;
 
 use env::{EnvSnapshot, describe_figment_error};
@@ -41,7 +43,7 @@ impl ConfigError {
     fn invalid(key: impl Into<String>, reason: impl Into<String>) -> Self {
         ConfigError::Invalid {
             key: key.into(),
-            reason: reason.into(),
+            reason: mask_url_passwords(&reason.into()),
         }
     }
 }
@@ -97,6 +99,8 @@ pub struct Settings {
     pub logging: LoggingSettings,
     #[serde(default)]
     pub rate_limit: RateLimitSettings,
+    #[serde(default)]
+    pub client_auth: ClientAuthSettings,
     /// Per-environment overrides; consumed by [`Settings::load`].
     #[serde(default, skip_serializing)]
     pub environments: Option<serde_json::Value>,
@@ -147,7 +151,7 @@ impl Settings {
             .merge(EnvSnapshot { vars: overrides });
         let mut settings: Settings = figment
             .extract()
-            .map_err(|e| ConfigError::Parse(describe_figment_error(e)))?;
+            .map_err(|e| ConfigError::Parse(mask_url_passwords(&describe_figment_error(e))))?;
         settings.environments = None;
         settings.env = env;
         settings.validate()?;

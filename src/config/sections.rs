@@ -189,6 +189,20 @@ pub struct ClientSettings {
     /// Whether `issue` returns a refresh token when the request is silent.
     #[serde(default)]
     pub refresh_by_default: bool,
+    /// This client's own request rate, instead of `rate_limit.per_client_*`
+    /// (a gateway introspecting for many users is one client).
+    #[serde(default)]
+    pub rate_limit: Option<ClientRate>,
+}
+
+/// A per-client request rate (token bucket).
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientRate {
+    /// Sustained requests per second.
+    pub per_sec: u32,
+    /// Requests at once above the sustained rate.
+    pub burst: u32,
 }
 
 impl ClientSettings {
@@ -258,11 +272,13 @@ impl Default for LoggingSettings {
 }
 
 /// Request rate limits (token buckets): per source IP before client
-/// authentication, per client id after it. A request over either gets 429.
+/// authentication, per client id after it, and failed authentications per
+/// source and per claimed id. A request over any gets 429.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RateLimitSettings {
-    /// Whether issue, refresh and introspect are limited at all.
+    /// Whether limits apply at all (every route that authenticates a
+    /// client; verify without client auth only with `verify`).
     pub enabled: bool,
     /// Sustained requests per second one authenticated client may make.
     pub per_client_per_sec: u32,
@@ -274,6 +290,20 @@ pub struct RateLimitSettings {
     pub per_ip_burst: u32,
     /// Whether `/token/verify` (the hot path) is limited too.
     pub verify: bool,
+    /// Failed client authentications one source address may make at once.
+    pub failed_auth_per_ip_burst: u32,
+    /// Failed client authentications per minute one source may sustain.
+    pub failed_auth_per_ip_per_min: u32,
+    /// Failed authentications one claimed client id may take at once (from
+    /// all sources) before sources that failed recently are refused for it.
+    pub failed_auth_per_client_burst: u32,
+    /// Failed authentications per minute one claimed id may sustain.
+    pub failed_auth_per_client_per_min: u32,
+    /// How long a source counts as having failed recently, in seconds.
+    pub failed_auth_recent_secs: u64,
+    /// Proxies (CIDRs) whose `Forwarded` / `X-Forwarded-For` is believed:
+    /// the client is the rightmost address that is not itself trusted.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for RateLimitSettings {
@@ -285,6 +315,37 @@ impl Default for RateLimitSettings {
             per_ip_per_sec: 1000,
             per_ip_burst: 2000,
             verify: false,
+            failed_auth_per_ip_burst: 10,
+            failed_auth_per_ip_per_min: 6,
+            failed_auth_per_client_burst: 30,
+            failed_auth_per_client_per_min: 60,
+            failed_auth_recent_secs: 600,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+/// Client authentication's Argon2id work.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClientAuthSettings {
+    /// Threads that run Argon2id checks, each holding its working memory
+    /// (19 MiB with `hash-secret`'s parameters); 0 means one per CPU core.
+    pub hashing_threads: usize,
+    /// Checks that may wait for a hashing thread; past it 503 at once.
+    /// 0 means 4 per hashing thread.
+    pub max_waiting_checks: usize,
+    /// Failed authentications are audited as one summary line per source
+    /// per this many seconds.
+    pub failure_summary_secs: u64,
+}
+
+impl Default for ClientAuthSettings {
+    fn default() -> Self {
+        ClientAuthSettings {
+            hashing_threads: 0,
+            max_waiting_checks: 0,
+            failure_summary_secs: 10,
         }
     }
 }

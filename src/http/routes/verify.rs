@@ -67,14 +67,14 @@ async fn check(
     aud: Option<Audience>,
 ) -> Result<Arc<AccessClaims>, ApiError> {
     let limited = state.rate_limits.limits_verify();
-    if limited {
-        state.rate_limits.check_ip(req)?;
-    }
     if state.require_client_auth_on_verify {
+        // Checks the per-IP limit itself, before any hashing.
         let client = require_client(state, req, None, Grant::Verify).await?;
         if limited {
             state.rate_limits.check_client(&client.id)?;
         }
+    } else if limited {
+        state.rate_limits.check_ip(state.client_ip.of(req))?;
     }
     let claims = state
         .service
