@@ -311,4 +311,27 @@ environments:
         let err = error_text(load(text, Environment::Prod, &[]));
         assert!(err.contains("redis.url"), "{err}");
     }
+
+    #[test]
+    fn config_errors_never_echo_a_redis_password() {
+        let cases: &[(&str, &str, &str)] = &[
+            // A list given as one string: the parse error quotes the value.
+            (
+                "TESSERA__REDIS__URLS",
+                "redis://user:hunter2-pw@db:6379",
+                "redis.urls",
+            ),
+            // A bad scheme: the rule's text never quotes it, masked anyway.
+            (
+                "TESSERA__REDIS__URL",
+                "http://user:hunter2-pw@db:6379",
+                "redis.url",
+            ),
+        ];
+        for (var, value, key) in cases {
+            let err = error_text(load(BASE, Environment::Dev, &[(var, value)]));
+            assert!(err.contains(key), "{err}");
+            assert!(!err.contains("hunter2"), "{err}");
+        }
+    }
 }

@@ -335,6 +335,10 @@ pub struct ClientAuthSettings {
     /// Checks that may wait for a hashing thread; past it 503 at once.
     /// 0 means 4 per hashing thread.
     pub max_waiting_checks: usize,
+    /// Checks one source address may have queued or running at once; past
+    /// it 503 at once. 0 means half the hashing threads (at least 1), so a
+    /// flood from one address always leaves a thread for everyone else.
+    pub max_checks_per_source: usize,
     /// Failed authentications are audited as one summary line per source
     /// per this many seconds.
     pub failure_summary_secs: u64,
@@ -345,6 +349,7 @@ impl Default for ClientAuthSettings {
         ClientAuthSettings {
             hashing_threads: 0,
             max_waiting_checks: 0,
+            max_checks_per_source: 0,
             failure_summary_secs: 10,
         }
     }

@@ -97,7 +97,7 @@ impl Clients {
             0 => 4 * threads,
             n => n,
         };
-        let pool = HashingPool::new(threads, waiting)
+        let pool = HashingPool::new(threads, waiting, auth.max_checks_per_source)
             .map_err(|e| DomainError(format!("cannot start the hashing threads: {e}")))?;
         Ok(Clients {
             by_id,

@@ -51,8 +51,13 @@ impl Drop for Slot<'_> {
 }
 
 impl HashingPool {
-    /// `threads` hashing threads; at most `max_waiting` checks wait for one.
-    pub(super) fn new(threads: usize, max_waiting: usize) -> std::io::Result<Self> {
+    /// `threads` hashing threads; at most `max_waiting` checks wait for one,
+    /// and one source holds at most `per_source` (0: half the threads).
+    pub(super) fn new(
+        threads: usize,
+        max_waiting: usize,
+        per_source: usize,
+    ) -> std::io::Result<Self> {
         let (queue, jobs) = sync_channel::<Queued>(max_waiting);
         let jobs = Arc::new(Mutex::new(jobs));
         for i in 0..threads.max(1) {
@@ -64,7 +69,10 @@ impl HashingPool {
         Ok(HashingPool {
             queue,
             in_flight: Mutex::new(HashMap::new()),
-            per_source: (threads / 2).max(1),
+            per_source: match per_source {
+                0 => (threads / 2).max(1),
+                n => n,
+            },
         })
     }
 
@@ -139,7 +147,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_queue_refuses_at_once() {
-        let pool = HashingPool::new(1, 1).unwrap();
+        let pool = HashingPool::new(1, 1, 0).unwrap();
         let (started_tx, started) = std::sync::mpsc::channel::<()>();
         let (release, held) = std::sync::mpsc::channel::<()>();
         // Occupy the one thread (and know it started), then fill the one slot.
@@ -157,7 +165,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn one_source_holds_at_most_half_the_threads() {
-        let pool = Arc::new(HashingPool::new(2, 8).unwrap());
+        let pool = Arc::new(HashingPool::new(2, 8, 0).unwrap());
         let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
         let (started_tx, started) = std::sync::mpsc::channel::<()>();
         let (release, held) = std::sync::mpsc::channel::<()>();

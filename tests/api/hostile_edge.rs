@@ -317,3 +317,20 @@ async fn session_answers_are_not_cached() {
     assert_eq!(res.status(), 204);
     assert_eq!(res.headers()["cache-control"], "no-store");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_characters_in_request_input_are_escaped() {
+    let app = spawn_app(Backend::Memory).await;
+    let res = app
+        .api
+        .post(app.url("/token/verify"))
+        .header("content-type", "application/json")
+        .body("{\"x\\nERROR forged line\\r\": 1}")
+        .send()
+        .await
+        .unwrap();
+    let v = assert_error(res, 400, "invalid_request").await;
+    let text = v["error_description"].as_str().unwrap();
+    assert!(!text.contains(['\n', '\r']), "{text:?}");
+    assert!(text.contains(r"x\nERROR forged line\r"), "{text:?}");
+}
