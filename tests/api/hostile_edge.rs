@@ -142,6 +142,8 @@ async fn a_full_hashing_queue_answers_503_at_once() {
         .configure(|s: &mut Settings| {
             s.client_auth.hashing_threads = 1;
             s.client_auth.max_waiting_checks = 1;
+            // One source may fill the queue: this test is about its bound.
+            s.client_auth.max_checks_per_source = 100;
             s.rate_limit.failed_auth_per_ip_burst = 1000;
             s.rate_limit.failed_auth_per_client_burst = 1000;
         })
