@@ -215,6 +215,7 @@ impl Tessera {
     }
 
     /// The process id of the running `tessera` (for `/proc/<pid>/status`).
+    #[allow(dead_code, reason = "used by tests/flood.rs, which includes this file")]
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("tessera is running").id()
     }

@@ -9,7 +9,6 @@ mod bad_input;
 mod binary;
 mod cli;
 mod core;
-mod flood;
 mod forward_auth;
 mod helpers;
 mod hostile_edge;
