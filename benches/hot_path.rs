@@ -101,5 +101,15 @@ fn cache(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, raw_ed25519, tokens, cache);
+/// One client-secret check (Argon2id with `tessera hash-secret`'s
+/// parameters): the cost every uncached authentication pays, and the figure
+/// the failed-authentication limits in config.yaml are sized from.
+fn secret_hash(c: &mut Criterion) {
+    let hash = tessera::domain::SecretHash::generate("bench-secret-0123456789").unwrap();
+    c.bench_function("secret_hash_matches", |b| {
+        b.iter(|| hash.matches(black_box("wrong-secret-0123456789")))
+    });
+}
+
+criterion_group!(benches, raw_ed25519, tokens, cache, secret_hash);
 criterion_main!(benches);

@@ -11,7 +11,7 @@ use actix_web::{App, HttpServer, web};
 
 use crate::config::Settings;
 use crate::domain::DomainError;
-use crate::http::{self, AppState, RateLimits};
+use crate::http::{self, AppState, ClientIp, RateLimits};
 use crate::service::TokenService;
 use crate::store::{Store, StoreError};
 use crate::token::{KeyError, KeySet};
@@ -49,7 +49,7 @@ fn spawn_summary_tick(state: &Arc<AppState>) {
         loop {
             tokio::time::sleep(SUMMARY_TICK).await;
             match state.upgrade() {
-                Some(state) => state.service.flush_verify_failures(false),
+                Some(state) => state.service.flush_audit_summaries(false),
                 None => break,
             }
         }
@@ -74,7 +74,8 @@ impl Application {
             service,
             body_limit: settings.server.body_limit_bytes,
             require_client_auth_on_verify: settings.verify.require_client_auth,
-            rate_limits: RateLimits::from_settings(&settings.rate_limit),
+            rate_limits: RateLimits::from_settings(&settings.rate_limit, &settings.clients),
+            client_ip: ClientIp::new(settings.rate_limit.trusted_proxies.clone()),
             verify_headers: http::verify_headers(&settings.verify.headers),
         });
         spawn_summary_tick(&shared);
@@ -135,7 +136,7 @@ impl Application {
     /// the pending audit summaries and closes the store's connection pool.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
-        self.state.service.flush_verify_failures(true);
+        self.state.service.flush_audit_summaries(true);
         self.store.close();
         result
     }

@@ -83,7 +83,7 @@ pub fn run() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {
-            eprintln!("tessera: {msg}");
+            eprintln!("tessera: {}", crate::config::mask_url_passwords(&msg));
             ExitCode::from(2)
         }
     }

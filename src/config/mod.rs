@@ -11,10 +11,14 @@ use figment::providers::Format;
 use serde::{Deserialize, Serialize};
 use serde_saphyr::figment::Yaml;
 
+mod clients;
 mod env;
+mod mask;
 mod sections;
 mod validate;
 
+pub use clients::{ClientRate, ClientSettings};
+pub use mask::mask_url_passwords;
 pub use sections::*;
 
 use env::{EnvSnapshot, describe_figment_error};
@@ -41,7 +45,7 @@ impl ConfigError {
     fn invalid(key: impl Into<String>, reason: impl Into<String>) -> Self {
         ConfigError::Invalid {
             key: key.into(),
-            reason: reason.into(),
+            reason: mask_url_passwords(&reason.into()),
         }
     }
 }
@@ -97,6 +101,8 @@ pub struct Settings {
     pub logging: LoggingSettings,
     #[serde(default)]
     pub rate_limit: RateLimitSettings,
+    #[serde(default)]
+    pub client_auth: ClientAuthSettings,
     /// Per-environment overrides; consumed by [`Settings::load`].
     #[serde(default, skip_serializing)]
     pub environments: Option<serde_json::Value>,
@@ -147,7 +153,7 @@ impl Settings {
             .merge(EnvSnapshot { vars: overrides });
         let mut settings: Settings = figment
             .extract()
-            .map_err(|e| ConfigError::Parse(describe_figment_error(e)))?;
+            .map_err(|e| ConfigError::Parse(mask_url_passwords(&describe_figment_error(e))))?;
         settings.environments = None;
         settings.env = env;
         settings.validate()?;
@@ -306,5 +312,28 @@ environments:
         assert!(dev.clients.iter().any(|c| c.id.as_str() == "demo-app"));
         let err = error_text(load(text, Environment::Prod, &[]));
         assert!(err.contains("redis.url"), "{err}");
+    }
+
+    #[test]
+    fn config_errors_never_echo_a_redis_password() {
+        let cases: &[(&str, &str, &str)] = &[
+            // A list given as one string: the parse error quotes the value.
+            (
+                "TESSERA__REDIS__URLS",
+                "redis://user:hunter2-pw@db:6379",
+                "redis.urls",
+            ),
+            // A bad scheme: the rule's text never quotes it, masked anyway.
+            (
+                "TESSERA__REDIS__URL",
+                "http://user:hunter2-pw@db:6379",
+                "redis.url",
+            ),
+        ];
+        for (var, value, key) in cases {
+            let err = error_text(load(BASE, Environment::Dev, &[(var, value)]));
+            assert!(err.contains(key), "{err}");
+            assert!(!err.contains("hunter2"), "{err}");
+        }
     }
 }

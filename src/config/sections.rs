@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Audience, Client, ClientId, Grant, KeyAlg, KeyStatus, Scope, SecretHash};
+use crate::domain::{KeyAlg, KeyStatus};
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -166,69 +166,6 @@ pub struct KeySettings {
     pub verify_until: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// A client as declared; every value is parsed into its domain type while
-/// the file is read, so a bad id, hash, audience or scope names its key.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClientSettings {
-    pub id: ClientId,
-    /// Argon2id PHC string made by `tessera hash-secret`.
-    pub secret_hash: SecretHash,
-    pub grants: Vec<Grant>,
-    /// Longest access-token lifetime this client may ask for.
-    #[serde(default)]
-    pub max_ttl_secs: Option<u64>,
-    /// Session lifetime for this client's refresh tokens.
-    #[serde(default)]
-    pub refresh_ttl_secs: Option<u64>,
-    /// Audiences the client may request; empty means any.
-    #[serde(default)]
-    pub audiences: Vec<Audience>,
-    /// Scopes the client may request; empty means any.
-    #[serde(default, with = "scope_list")]
-    pub scopes: Scope,
-    /// Whether `issue` returns a refresh token when the request is silent.
-    #[serde(default)]
-    pub refresh_by_default: bool,
-    /// Whether tokens issued to this client must be verified with an
-    /// audience (`verify.require_audience` for this client's tokens only).
-    #[serde(default)]
-    pub require_audience: bool,
-}
-
-impl ClientSettings {
-    /// The client and its policy, with the token defaults filled in.
-    pub fn to_client(&self, tokens: &TokenSettings) -> Client {
-        Client {
-            id: self.id.clone(),
-            grants: self.grants.clone(),
-            max_ttl_secs: self.max_ttl_secs.unwrap_or(tokens.access_ttl_secs),
-            refresh_ttl_secs: self.refresh_ttl_secs.unwrap_or(tokens.refresh_ttl_secs),
-            audiences: self.audiences.clone(),
-            scopes: (!self.scopes.is_empty()).then(|| self.scopes.clone()),
-            refresh_by_default: self.refresh_by_default,
-            require_audience: self.require_audience,
-            secret_hash: self.secret_hash.clone(),
-        }
-    }
-}
-
-/// `scopes: [read, write]` in the file, a [`Scope`] in memory.
-mod scope_list {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    use crate::domain::Scope;
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Scope, D::Error> {
-        let list = Vec::<String>::deserialize(d)?;
-        Scope::parse(&list.join(" ")).map_err(serde::de::Error::custom)
-    }
-
-    pub fn serialize<S: Serializer>(scope: &Scope, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(scope.iter())
-    }
-}
-
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct VerifySettings {
@@ -286,11 +223,13 @@ impl Default for LoggingSettings {
 }
 
 /// Request rate limits (token buckets): per source IP before client
-/// authentication, per client id after it. A request over either gets 429.
+/// authentication, per client id after it, and failed authentications per
+/// source and per claimed id. A request over any gets 429.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RateLimitSettings {
-    /// Whether issue, refresh and introspect are limited at all.
+    /// Whether limits apply at all (every route that authenticates a
+    /// client; verify without client auth only with `verify`).
     pub enabled: bool,
     /// Sustained requests per second one authenticated client may make.
     pub per_client_per_sec: u32,
@@ -302,6 +241,20 @@ pub struct RateLimitSettings {
     pub per_ip_burst: u32,
     /// Whether `/token/verify` (the hot path) is limited too.
     pub verify: bool,
+    /// Failed client authentications one source address may make at once.
+    pub failed_auth_per_ip_burst: u32,
+    /// Failed client authentications per minute one source may sustain.
+    pub failed_auth_per_ip_per_min: u32,
+    /// Failed authentications one claimed client id may take at once (from
+    /// all sources) before sources that failed recently are refused for it.
+    pub failed_auth_per_client_burst: u32,
+    /// Failed authentications per minute one claimed id may sustain.
+    pub failed_auth_per_client_per_min: u32,
+    /// How long a source counts as having failed recently, in seconds.
+    pub failed_auth_recent_secs: u64,
+    /// Proxies (CIDRs) whose `Forwarded` / `X-Forwarded-For` is believed:
+    /// the client is the rightmost address that is not itself trusted.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for RateLimitSettings {
@@ -313,6 +266,42 @@ impl Default for RateLimitSettings {
             per_ip_per_sec: 1000,
             per_ip_burst: 2000,
             verify: false,
+            failed_auth_per_ip_burst: 10,
+            failed_auth_per_ip_per_min: 6,
+            failed_auth_per_client_burst: 30,
+            failed_auth_per_client_per_min: 60,
+            failed_auth_recent_secs: 600,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+/// Client authentication's Argon2id work.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClientAuthSettings {
+    /// Threads that run Argon2id checks, each holding its working memory
+    /// (19 MiB with `hash-secret`'s parameters); 0 means one per CPU core.
+    pub hashing_threads: usize,
+    /// Checks that may wait for a hashing thread; past it 503 at once.
+    /// 0 means 4 per hashing thread.
+    pub max_waiting_checks: usize,
+    /// Checks one source address may have queued or running at once; past
+    /// it 503 at once. 0 means half the hashing threads (at least 1), so a
+    /// flood from one address always leaves a thread for everyone else.
+    pub max_checks_per_source: usize,
+    /// Failed authentications are audited as one summary line per source
+    /// per this many seconds.
+    pub failure_summary_secs: u64,
+}
+
+impl Default for ClientAuthSettings {
+    fn default() -> Self {
+        ClientAuthSettings {
+            hashing_threads: 0,
+            max_waiting_checks: 0,
+            max_checks_per_source: 0,
+            failure_summary_secs: 10,
         }
     }
 }

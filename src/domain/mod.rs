@@ -25,7 +25,7 @@ pub use key::{KeyAlg, KeyStatus};
 pub use refresh_digest::RefreshDigest;
 pub use rejection::Rejection;
 pub use scope::Scope;
-pub use secret::SecretHash;
+pub use secret::{CostParams, HashScratch, SecretHash};
 pub use token_kind::TokenKind;
 
 /// A value that does not parse; the message names the field and is safe to

@@ -18,7 +18,9 @@ pub const RETRY_AFTER_UNAVAILABLE: u64 = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("invalid_request: {0}")]
+    /// The text may quote request input: control characters are escaped
+    /// when it is shown or logged (see `escape_controls`).
+    #[error("invalid_request: {}", escape_controls(.0))]
     InvalidRequest(String),
     #[error("invalid_client")]
     InvalidClient,
@@ -39,7 +41,7 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("payload_too_large: limit is {0} bytes")]
     PayloadTooLarge(usize),
-    #[error("unsupported_media_type: {0}")]
+    #[error("unsupported_media_type: {}", escape_controls(.0))]
     UnsupportedMediaType(String),
     #[error("rate_limited")]
     RateLimited { retry_after_secs: u64 },
@@ -48,6 +50,9 @@ pub enum ApiError {
     Server(#[source] BoxError),
     #[error("temporarily_unavailable")]
     Unavailable(#[source] BoxError),
+    /// Load shed by design (the hashing queue is full): 503, not a fault.
+    #[error("temporarily_unavailable: busy")]
+    Busy,
 }
 
 /// The OAuth 2.0 error shape (RFC 6749 §5.2) of every error response.
@@ -76,14 +81,16 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Server(_) => "server_error",
-            ApiError::Unavailable(_) => "temporarily_unavailable",
+            ApiError::Unavailable(_) | ApiError::Busy => "temporarily_unavailable",
         }
     }
 
     /// Safe to show the caller: fixed phrases and the caller's own mistakes.
     pub fn description(&self) -> String {
         match self {
-            ApiError::InvalidRequest(msg) | ApiError::UnsupportedMediaType(msg) => msg.clone(),
+            ApiError::InvalidRequest(msg) | ApiError::UnsupportedMediaType(msg) => {
+                escape_controls(msg)
+            }
             ApiError::InvalidClient => "client authentication failed".into(),
             ApiError::InvalidToken(r) => r.phrase().into(),
             ApiError::InvalidRefreshToken(p) => (*p).into(),
@@ -99,6 +106,7 @@ impl ApiError {
             ApiError::RateLimited { .. } => "too many requests".into(),
             ApiError::Server(_) => "internal error".into(),
             ApiError::Unavailable(_) => "token store unavailable, retry later".into(),
+            ApiError::Busy => "too many client authentications in progress, retry later".into(),
         }
     }
 
@@ -106,6 +114,24 @@ impl ApiError {
     pub fn is_server_fault(&self) -> bool {
         matches!(self, ApiError::Server(_) | ApiError::Unavailable(_))
     }
+}
+
+/// `text` with every control character (CR, LF, NUL, ESC...) written as
+/// an escape (`\n`, `\u{1b}`), so request input quoted in a message (a
+/// serde "unknown field" name) cannot forge a log line.
+pub fn escape_controls(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// A request value that does not parse: the caller's mistake, its message
@@ -132,6 +158,10 @@ impl From<ServiceError> for ApiError {
             }
             ServiceError::InvalidRefreshToken(phrase) => ApiError::InvalidRefreshToken(phrase),
             ServiceError::NotFound => ApiError::NotFound,
+            ServiceError::TooManyFailures { retry_after_secs } => {
+                ApiError::RateLimited { retry_after_secs }
+            }
+            ServiceError::Busy => ApiError::Busy,
             e if e.is_unavailable() => ApiError::Unavailable(e.into()),
             e => ApiError::Server(e.into()),
         }
@@ -158,7 +188,7 @@ impl ResponseError for ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Server(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -190,7 +220,7 @@ impl ResponseError for ApiError {
             ApiError::RateLimited { retry_after_secs } => {
                 res.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
-            ApiError::Unavailable(_) => {
+            ApiError::Unavailable(_) | ApiError::Busy => {
                 res.insert_header((header::RETRY_AFTER, RETRY_AFTER_UNAVAILABLE.to_string()));
             }
             _ => {}

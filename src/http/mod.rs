@@ -7,6 +7,7 @@
 
 mod body;
 mod client_auth;
+mod client_ip;
 mod error;
 mod middleware;
 pub mod openapi;
@@ -19,6 +20,7 @@ use actix_web::http::header::HeaderName;
 use actix_web::web;
 
 pub use body::{Body, BodyKind};
+pub use client_ip::ClientIp;
 pub use error::{ApiError, ErrorBody};
 pub use middleware::{RequestId, request_context, request_id};
 pub use rate_limit::RateLimits;
@@ -32,6 +34,8 @@ pub struct AppState {
     pub body_limit: usize,
     pub require_client_auth_on_verify: bool,
     pub rate_limits: RateLimits,
+    /// Who the client is behind trusted proxies (per-IP limits, audit).
+    pub client_ip: ClientIp,
     /// `verify.headers`: response header → claim, for gateways.
     pub verify_headers: Vec<(HeaderName, String)>,
 }

@@ -2,33 +2,31 @@
 //! `governor` crate, keyed by source IP (checked before any client
 //! authentication, so a password-guessing peer is slowed before Argon2 runs)
 //! and by client id (checked after authentication, so nobody can spend
-//! another client's budget by sending its id with a wrong secret).
+//! another client's budget by sending its id with a wrong secret). A client
+//! with its own `rate_limit` has a bucket of its own size. Buckets are per
+//! instance. (Failed authentications have their own, tighter budgets in
+//! the service: `service::auth_guard`.)
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 
-use actix_web::HttpRequest;
 use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
 
 use super::ApiError;
-use crate::config::RateLimitSettings;
+use crate::config::{ClientSettings, RateLimitSettings};
 use crate::domain::ClientId;
 
 /// Keys remembered before idle ones are dropped (bounds the memory).
 const MAX_TRACKED_KEYS: usize = 10_000;
 
-/// The address a request comes from: for now the TCP peer (never
-/// `X-Forwarded-For`, which a client could forge). The one place the edge
-/// decides it, for the limits and the audit summary of failures.
-pub fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
-    req.peer_addr().map(|peer| peer.ip())
-}
-
 /// The configured limits; `disabled()` lets everything through.
 pub struct RateLimits {
     per_ip: Option<DefaultKeyedRateLimiter<IpAddr>>,
     per_client: Option<DefaultKeyedRateLimiter<String>>,
+    /// Clients with their own `rate_limit`.
+    overrides: HashMap<String, DefaultDirectRateLimiter>,
     verify: bool,
     clock: DefaultClock,
 }
@@ -47,20 +45,31 @@ fn check<K: Clone + std::hash::Hash + Eq>(
     if limiter.len() > MAX_TRACKED_KEYS {
         limiter.retain_recent();
     }
-    limiter.check_key(key).map_err(|not_until| {
-        let wait = not_until.wait_time_from(clock.now());
-        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        ApiError::RateLimited {
-            retry_after_secs: secs.max(1),
-        }
-    })
+    limiter
+        .check_key(key)
+        .map_err(|not_until| limited(not_until.wait_time_from(clock.now())))
+}
+
+fn limited(wait: std::time::Duration) -> ApiError {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    ApiError::RateLimited {
+        retry_after_secs: secs.max(1),
+    }
 }
 
 impl RateLimits {
-    pub fn from_settings(s: &RateLimitSettings) -> Self {
+    pub fn from_settings(s: &RateLimitSettings, clients: &[ClientSettings]) -> Self {
         if !s.enabled {
             return Self::disabled();
         }
+        let overrides = clients
+            .iter()
+            .filter_map(|c| {
+                let rate = c.rate_limit?;
+                let limiter = DefaultDirectRateLimiter::direct(quota(rate.per_sec, rate.burst));
+                Some((c.id.to_string(), limiter))
+            })
+            .collect();
         RateLimits {
             per_ip: Some(DefaultKeyedRateLimiter::keyed(quota(
                 s.per_ip_per_sec,
@@ -70,6 +79,7 @@ impl RateLimits {
                 s.per_client_per_sec,
                 s.per_client_burst,
             ))),
+            overrides,
             verify: s.verify,
             clock: DefaultClock::default(),
         }
@@ -79,6 +89,7 @@ impl RateLimits {
         RateLimits {
             per_ip: None,
             per_client: None,
+            overrides: HashMap::new(),
             verify: false,
             clock: DefaultClock::default(),
         }
@@ -89,19 +100,26 @@ impl RateLimits {
         self.verify
     }
 
-    /// 429 when the request's TCP peer is over its budget. The peer
-    /// address is used, never `X-Forwarded-For` (a client could forge it).
-    pub fn check_ip(&self, req: &HttpRequest) -> Result<(), ApiError> {
-        match (&self.per_ip, client_ip(req)) {
-            (Some(limiter), Some(ip)) => check(limiter, &ip, &self.clock),
-            _ => Ok(()),
+    /// 429 when the client address (see `client_ip`: the TCP peer unless
+    /// it is a trusted proxy) is over its budget.
+    pub fn check_ip(&self, ip: IpAddr) -> Result<(), ApiError> {
+        match &self.per_ip {
+            Some(limiter) => check(limiter, &ip, &self.clock),
+            None => Ok(()),
         }
     }
 
-    /// 429 when an authenticated client is over its budget.
+    /// 429 when an authenticated client is over its budget (its own, when
+    /// it has a `rate_limit`).
     pub fn check_client(&self, id: &ClientId) -> Result<(), ApiError> {
+        let key = id.to_string();
+        if let Some(own) = self.overrides.get(&key) {
+            return own
+                .check()
+                .map_err(|not_until| limited(not_until.wait_time_from(self.clock.now())));
+        }
         match &self.per_client {
-            Some(limiter) => check(limiter, &id.to_string(), &self.clock),
+            Some(limiter) => check(limiter, &key, &self.clock),
             None => Ok(()),
         }
     }
@@ -113,18 +131,17 @@ mod tests {
 
     fn settings(burst: u32) -> RateLimitSettings {
         RateLimitSettings {
-            enabled: true,
             per_client_per_sec: 1,
             per_client_burst: burst,
             per_ip_per_sec: 1,
             per_ip_burst: burst,
-            verify: false,
+            ..RateLimitSettings::default()
         }
     }
 
     #[test]
     fn a_client_over_its_burst_gets_429_with_a_retry_after() {
-        let limits = RateLimits::from_settings(&settings(2));
+        let limits = RateLimits::from_settings(&settings(2), &[]);
         let a = ClientId::parse("a").unwrap();
         let b = ClientId::parse("b").unwrap();
         assert!(limits.check_client(&a).is_ok());

@@ -36,8 +36,23 @@ pub const VERIFY_OUTCOMES: &[&str] = &[
 /// The git commit the binary was built from (`build.rs`), or `unknown`.
 pub const GIT_SHA: &str = env!("TESSERA_GIT_SHA");
 
+/// The `method` label's values: the standard methods, and `other` for any
+/// method a client makes up (so no label value comes from the request).
+pub const HTTP_METHODS: &[&str] = &[
+    "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
+];
+
+/// `method` as a label: itself when standard, else `other`.
+pub fn method_label(method: &str) -> &'static str {
+    HTTP_METHODS
+        .iter()
+        .find(|m| **m == method)
+        .copied()
+        .unwrap_or("other")
+}
+
 /// The handles of one (method, route, status) series, registered once.
-type HttpSeries = HashMap<(String, String, u16), (Counter, Histogram)>;
+type HttpSeries = HashMap<(&'static str, String, u16), (Counter, Histogram)>;
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -101,9 +116,11 @@ impl Metrics {
         metrics::with_local_recorder(self.recorder.as_ref(), f)
     }
 
-    /// One served request; `route` is the matched pattern, never the raw path.
+    /// One served request; `route` is the matched pattern, never the raw
+    /// path, and `method` is bounded by [`method_label`].
     pub fn http_request(&self, method: &str, route: &str, status: u16, took: Duration) {
-        let key = (method.to_owned(), route.to_owned(), status);
+        let method = method_label(method);
+        let key = (method, route.to_owned(), status);
         let mut series = self
             .http
             .lock()

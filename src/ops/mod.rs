@@ -20,5 +20,5 @@ pub fn with_causes(err: &dyn std::error::Error) -> String {
         line.push_str(&cause.to_string());
         source = cause.source();
     }
-    line
+    crate::config::mask_url_passwords(&line)
 }

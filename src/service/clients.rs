@@ -1,9 +1,12 @@
 //! Client authentication: the configured clients, their Argon2id checks run
-//! off the async workers (a few at a time), and a short cache of successful
-//! checks. Every failure is the same `InvalidClient`, and an unknown id
-//! costs what a wrong secret costs (a dummy hash with the same parameters).
+//! on the hashing pool (a bounded queue; see `hashing.rs`), a short cache of
+//! successful checks, the failure limits (`auth_guard.rs`) and the
+//! aggregated audit of failures (`auth_audit.rs`). Every wrong credential
+//! is the same `InvalidClient`, and an unknown id costs what a wrong secret
+//! costs (a dummy hash with the configured clients' parameters).
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -12,12 +15,15 @@ use base64::engine::general_purpose::STANDARD;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use tokio::sync::Semaphore;
 
 use super::ServiceError;
-use crate::domain::{Client, DomainError, SecretHash};
+use super::auth_audit::{Failure, FailureSummaries};
+use super::auth_guard::{AuthGuard, Gate};
+use super::hashing::HashingPool;
+use crate::config::{ClientAuthSettings, RateLimitSettings};
+use crate::domain::{Client, CostParams, DomainError, SecretHash};
 
-/// How long a successful secret check is remembered.
+/// How long a successful secret check is remembered after its last use.
 const CACHE_TTL: Duration = Duration::from_secs(60);
 
 /// Presented credentials; `Debug` hides the secret.
@@ -32,31 +38,74 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
+type Cache = Arc<Mutex<HashMap<String, ([u8; 32], Instant)>>>;
+
 /// All configured clients, with the verification cache.
 pub(super) struct Clients {
     by_id: HashMap<String, Arc<Client>>,
     /// Checked against when the id is unknown, so timing does not reveal it.
     dummy_hash: SecretHash,
-    cache: Mutex<HashMap<String, ([u8; 32], Instant)>>,
-    hashing: Semaphore,
+    cache: Cache,
+    pool: HashingPool,
+    guard: Option<AuthGuard>,
+    summaries: FailureSummaries,
+}
+
+/// The cost parameters most of `clients` use (the strongest on a tie);
+/// `SecretHash::generate`'s when there are no clients.
+fn common_cost(clients: &[Client]) -> Option<CostParams> {
+    let mut counts: HashMap<CostParams, usize> = HashMap::new();
+    for c in clients {
+        if let Some(cost) = c.secret_hash.cost() {
+            *counts.entry(cost).or_default() += 1;
+        }
+    }
+    counts
+        .into_iter()
+        .max_by_key(|&((m, t, p, len), n)| (n, u64::from(m) * u64::from(t), p, len))
+        .map(|(cost, _)| cost)
+}
+
+/// The threads that run Argon2id: one per core unless configured.
+pub(super) fn hashing_threads(configured: usize) -> usize {
+    match configured {
+        0 => std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+        n => n,
+    }
 }
 
 impl Clients {
-    pub(super) fn new(clients: Vec<Client>) -> Result<Self, DomainError> {
+    pub(super) fn new(
+        clients: Vec<Client>,
+        auth: &ClientAuthSettings,
+        limits: &RateLimitSettings,
+    ) -> Result<Self, DomainError> {
+        let mut random = [0u8; 24];
+        getrandom::fill(&mut random)
+            .map_err(|e| DomainError(format!("random source failed: {e}")))?;
+        let dummy_secret = STANDARD.encode(random);
+        let dummy_hash = match common_cost(&clients) {
+            Some(cost) => SecretHash::generate_with(&dummy_secret, cost)?,
+            None => SecretHash::generate(&dummy_secret)?,
+        };
         let by_id = clients
             .into_iter()
             .map(|c| (c.id.to_string(), Arc::new(c)))
             .collect();
-        let mut random = [0u8; 24];
-        getrandom::fill(&mut random)
-            .map_err(|e| DomainError(format!("random source failed: {e}")))?;
-        let dummy_hash = SecretHash::generate(&STANDARD.encode(random))?;
-        let permits = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        let threads = hashing_threads(auth.hashing_threads);
+        let waiting = match auth.max_waiting_checks {
+            0 => 4 * threads,
+            n => n,
+        };
+        let pool = HashingPool::new(threads, waiting, auth.max_checks_per_source)
+            .map_err(|e| DomainError(format!("cannot start the hashing threads: {e}")))?;
         Ok(Clients {
             by_id,
             dummy_hash,
-            cache: Mutex::new(HashMap::new()),
-            hashing: Semaphore::new(permits),
+            cache: Arc::new(Mutex::new(HashMap::new())),
+            pool,
+            guard: AuthGuard::from_settings(limits),
+            summaries: FailureSummaries::new(Duration::from_secs(auth.failure_summary_secs.max(1))),
         })
     }
 
@@ -65,38 +114,51 @@ impl Clients {
         self.by_id.get(id)
     }
 
-    /// Authenticates credentials; every failure is the same `InvalidClient`.
+    /// Authenticates credentials presented from `source`. A wrong secret or
+    /// unknown id is `InvalidClient`; a source (or, for sources that failed
+    /// recently, an id) over its failure budget is `TooManyFailures` and a
+    /// full hashing queue `Busy`, both before any Argon2 work.
     pub(super) async fn authenticate(
         &self,
         creds: Credentials,
+        source: IpAddr,
+        request_id: &str,
     ) -> Result<Arc<Client>, ServiceError> {
         let secret = creds.secret.expose_secret();
         let digest: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
         let client = self.by_id.get(&creds.id).cloned();
         if let Some(client) = &client
-            && self.cached(&creds.id, &digest)
+            && cached(&self.cache, &creds.id, &digest)
         {
             return Ok(client.clone());
+        }
+        if let Some(Gate::Closed(retry_after_secs)) =
+            self.guard.as_ref().map(|g| g.gate(source, &creds.id))
+        {
+            self.summaries
+                .record(source, &creds.id, Failure::Throttled, request_id);
+            return Err(ServiceError::TooManyFailures { retry_after_secs });
         }
         let hash = match &client {
             Some(c) => c.secret_hash.clone(),
             None => self.dummy_hash.clone(),
         };
-        // The semaphore is never closed: `acquire` cannot fail.
-        let permit = self.hashing.acquire().await.ok();
-        // Requests that queued behind a check of the same credentials (all
-        // of them, when the cache entry expires under load) take its result
-        // instead of each running Argon2id again.
-        if let Some(client) = &client
-            && self.cached(&creds.id, &digest)
-        {
-            return Ok(client.clone());
-        }
-        let secret = secret.to_owned();
-        let ok = tokio::task::spawn_blocking(move || hash.matches(&secret))
-            .await
-            .map_err(ServiceError::Hashing)?;
-        drop(permit);
+        let secret = SecretString::from(secret.to_owned());
+        let (cache, id, known) = (Arc::clone(&self.cache), creds.id.clone(), client.is_some());
+        // Requests that queued behind a check of the same credentials take
+        // its result instead of each running Argon2id again.
+        let job = move |scratch: &mut _| {
+            (known && cached(&cache, &id, &digest))
+                || hash.matches_with(secret.expose_secret(), scratch)
+        };
+        let ok = match self.pool.run_for(source, job).await {
+            Err(ServiceError::Busy) => {
+                self.summaries
+                    .record(source, &creds.id, Failure::Busy, request_id);
+                return Err(ServiceError::Busy);
+            }
+            other => other?,
+        };
         match client {
             Some(client) if ok => {
                 if let Ok(mut cache) = self.cache.lock() {
@@ -104,22 +166,43 @@ impl Clients {
                 }
                 Ok(client)
             }
-            _ => Err(ServiceError::InvalidClient),
+            _ => {
+                if let Some(guard) = &self.guard {
+                    guard.failed(source, &creds.id);
+                }
+                self.summaries
+                    .record(source, &creds.id, Failure::Checked, request_id);
+                Err(ServiceError::InvalidClient)
+            }
         }
     }
 
-    fn cached(&self, id: &str, digest: &[u8; 32]) -> bool {
-        let Ok(mut cache) = self.cache.lock() else {
-            return false;
-        };
-        match cache.get(id) {
-            Some((known, until)) if *until > Instant::now() => known.ct_eq(digest).into(),
-            Some(_) => {
-                cache.remove(id);
-                false
+    /// Writes the failure summaries whose window has closed.
+    pub(super) fn flush_summaries(&self, all: bool) {
+        self.summaries.flush(all);
+    }
+}
+
+/// Whether `id` recently proved the secret whose SHA-256 is `digest`; a hit
+/// keeps the entry for another `CACHE_TTL` (a busy client never goes cold).
+fn cached(cache: &Cache, id: &str, digest: &[u8; 32]) -> bool {
+    let Ok(mut cache) = cache.lock() else {
+        return false;
+    };
+    let now = Instant::now();
+    match cache.get_mut(id) {
+        Some((known, until)) if *until > now => {
+            let hit: bool = known.ct_eq(digest).into();
+            if hit {
+                *until = now + CACHE_TTL;
             }
-            None => false,
+            hit
         }
+        Some(_) => {
+            cache.remove(id);
+            false
+        }
+        None => false,
     }
 }
 
@@ -129,10 +212,19 @@ mod tests {
 
     use super::*;
 
+    fn build(clients: Vec<Client>) -> Clients {
+        Clients::new(
+            clients,
+            &ClientAuthSettings::default(),
+            &RateLimitSettings::default(),
+        )
+        .unwrap()
+    }
+
     #[test]
     fn the_dummy_hash_costs_what_a_real_client_hash_costs() {
-        let clients = Clients::new(Vec::new()).unwrap();
         let real = SecretHash::generate("a-client-secret-123").unwrap();
+        let clients = build(Vec::new());
         let dummy = PasswordHash::new(clients.dummy_hash.expose()).unwrap();
         let real = PasswordHash::new(real.expose()).unwrap();
         assert_eq!(dummy.algorithm, real.algorithm);
@@ -146,5 +238,30 @@ mod tests {
         assert!(dummy.salt.is_some());
         // And it is a real hash the verifier runs to the end (and rejects).
         assert!(!clients.dummy_hash.matches("a-client-secret-123"));
+    }
+
+    #[test]
+    fn the_dummy_hash_takes_the_configured_clients_parameters() {
+        let client = |cost| Client {
+            id: crate::domain::ClientId::parse("app").unwrap(),
+            grants: Vec::new(),
+            max_ttl_secs: 60,
+            refresh_ttl_secs: 60,
+            audiences: Vec::new(),
+            scopes: None,
+            refresh_by_default: false,
+            require_audience: false,
+            secret_hash: SecretHash::generate_with("a-client-secret-123", cost).unwrap(),
+        };
+        let (cheap, strong) = ((64, 1, 1, 32), (128, 2, 1, 32));
+        let clients = vec![client(cheap), client(strong), client(cheap)];
+        let built = build(clients);
+        assert_eq!(built.dummy_hash.cost(), Some(cheap), "the most common");
+        let built = build(vec![client(cheap), client(strong)]);
+        assert_eq!(
+            built.dummy_hash.cost(),
+            Some(strong),
+            "the strongest on a tie"
+        );
     }
 }

@@ -40,8 +40,15 @@ pub enum ServiceError {
     Refresh(#[from] RefreshTokenError),
     #[error("a stored session does not parse")]
     CorruptSession(#[source] DomainError),
-    #[error("the client secret check did not finish")]
-    Hashing(#[source] tokio::task::JoinError),
+    /// Too many failed authentications from this source (or for this id
+    /// from a source that failed recently); refused before any hashing.
+    #[error("too many failed client authentications")]
+    TooManyFailures { retry_after_secs: u64 },
+    /// Every hashing thread is busy and the queue is full: refused at once.
+    #[error("too many client authentications in progress")]
+    Busy,
+    #[error("the hashing threads have stopped")]
+    HashingStopped,
 }
 
 impl ServiceError {

@@ -3,8 +3,11 @@
 //! key set, the store, the clients and the metrics. The HTTP edge calls
 //! only this type; every audit event and business metric is emitted here.
 
+mod auth_audit;
+mod auth_guard;
 mod clients;
 mod error;
+mod hashing;
 mod introspect;
 mod issue;
 mod refresh;
@@ -12,6 +15,7 @@ mod revoke;
 mod sessions;
 mod verify;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -63,7 +67,7 @@ impl TokenService {
         Ok(TokenService {
             keys,
             store: store.with_metrics(&metrics),
-            clients: Clients::new(clients)?,
+            clients: Clients::new(clients, &settings.client_auth, &settings.rate_limit)?,
             issuer: settings.issuer.clone(),
             leeway_secs: settings.tokens.leeway_secs,
             default_access_ttl: settings.tokens.access_ttl_secs,
@@ -77,15 +81,27 @@ impl TokenService {
         })
     }
 
-    /// Authenticates a client and checks that it holds `grant`.
+    /// Authenticates a client presenting `creds` from `source` and checks
+    /// that it holds `grant`. Failures are limited and audited (summarised
+    /// per source, see `auth_audit`).
     pub async fn authenticate(
         &self,
         creds: Credentials,
         grant: Grant,
+        source: IpAddr,
+        request_id: &str,
     ) -> Result<Arc<Client>, ServiceError> {
-        let client = self.clients.authenticate(creds).await?;
+        let client = self.clients.authenticate(creds, source, request_id).await?;
         client.require(grant)?;
         Ok(client)
+    }
+
+    /// Writes the audit summaries (failed verifies, failed client
+    /// authentications) whose window closed, or all of them with `force`
+    /// (shutdown). The application calls this every second.
+    pub fn flush_audit_summaries(&self, force: bool) {
+        self.flush_verify_failures(force);
+        self.clients.flush_summaries(force);
     }
 
     pub fn issuer(&self) -> &str {

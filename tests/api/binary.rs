@@ -214,6 +214,12 @@ impl Tessera {
         Err("no answer on /healthz within 20 s".into())
     }
 
+    /// The process id of the running `tessera` (for `/proc/<pid>/status`).
+    #[allow(dead_code, reason = "used by tests/flood.rs, which includes this file")]
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("tessera is running").id()
+    }
+
     pub fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }

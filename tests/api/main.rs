@@ -12,6 +12,7 @@ mod cli;
 mod core;
 mod forward_auth;
 mod helpers;
+mod hostile_edge;
 mod keys;
 mod local_verify;
 mod nginx;

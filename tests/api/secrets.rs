@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use crate::binary::{Tessera, log4rs_yaml};
-use crate::helpers::{Backend, KeyAlg, SECRET, claims_of, secret_hash, spawn_app, write_key};
+use crate::helpers::{Backend, KeyAlg, SECRET, TestApp, claims_of, secret_hash, write_key};
 use crate::redis_server::RedisServer;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -306,7 +306,11 @@ where
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_client_auth_runs_argon2_whether_or_not_the_id_exists() {
     use argon2::password_hash::{PasswordHash, PasswordVerifier};
-    let app = spawn_app(Backend::Memory).await;
+    // Many failures from one address: a failure budget of its own size.
+    let app = TestApp::builder(Backend::Memory)
+        .configure(|s| s.rate_limit.failed_auth_per_ip_burst = 1000)
+        .spawn()
+        .await;
     let phc = secret_hash();
     let local_verify = || async {
         let hash = PasswordHash::new(phc).unwrap();

@@ -19,6 +19,10 @@ fn config(port: u16) -> String {
         r#"
 server: {{ listen: "127.0.0.1:{port}", workers: 2, shutdown_timeout_secs: {SHUTDOWN_TIMEOUT_SECS} }}
 issuer: "http://tessera.test"
+# Every request queues for a hashing thread (none is refused at once) and
+# no failure budget runs out: all {IN_FLIGHT} are still in flight at SIGTERM.
+client_auth: {{ max_waiting_checks: 64, max_checks_per_source: 64 }}
+rate_limit: {{ failed_auth_per_ip_burst: 1000 }}
 keys:
   - {{ kid: "k1", path: "k1.pem", alg: "EdDSA", status: "active" }}
 clients:
@@ -34,7 +38,7 @@ fn request(port: u16, id: usize, sent: &Barrier) -> Result<String, String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("connect: {e}"))?;
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     // An unknown client id: every request runs a full Argon2 verify, so the
-    // requests queue up behind the hashing permits and are still in flight
+    // requests queue up for the hashing threads and are still in flight
     // when SIGTERM arrives.
     let body = r#"{"sub":"u"}"#;
     let auth = base64::Engine::encode(

@@ -53,7 +53,6 @@ pub async fn introspect(
     body: Body,
     state: State,
 ) -> Result<HttpResponse, ApiError> {
-    state.rate_limits.check_ip(&req)?;
     let b: IntrospectBody = body.require(FORM_FIELDS)?;
     let form_creds = b.client_id.as_deref().zip(b.client_secret.as_deref());
     let client = require_client(&state, &req, form_creds, Grant::Introspect).await?;

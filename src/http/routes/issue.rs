@@ -81,7 +81,6 @@ pub fn token_response(issued: &Issued) -> HttpResponse {
     responses((status = 200, body = TokenResponse, description = "A new access token (and refresh token)"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn issue(req: HttpRequest, body: Body, state: State) -> Result<HttpResponse, ApiError> {
-    state.rate_limits.check_ip(&req)?;
     let client = require_client(&state, &req, None, Grant::Issue).await?;
     state.rate_limits.check_client(&client.id)?;
     let request = decode_issue_request(&body)?;

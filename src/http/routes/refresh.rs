@@ -34,7 +34,6 @@ const FORM_FIELDS: &[&str] = &[
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody, description = "invalid_client, or invalid_token (unknown, expired or reused refresh token)"),
         (status = 403, body = ErrorBody)))]
 pub async fn refresh(req: HttpRequest, body: Body, state: State) -> Result<HttpResponse, ApiError> {
-    state.rate_limits.check_ip(&req)?;
     let b: RefreshBody = body.require(FORM_FIELDS)?;
     let form_creds = b.client_id.as_deref().zip(b.client_secret.as_deref());
     let client = require_client(&state, &req, form_creds, Grant::Issue).await?;

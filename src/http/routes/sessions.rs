@@ -1,6 +1,7 @@
 //! `GET /users/{sub}/sessions` and `DELETE /users/{sub}/sessions/{sid}`
 //! (grant `admin`).
 
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 
@@ -34,7 +35,8 @@ pub async fn list(
     path: web::Path<String>,
     state: State,
 ) -> Result<HttpResponse, ApiError> {
-    require_client(&state, &req, None, Grant::Admin).await?;
+    let client = require_client(&state, &req, None, Grant::Admin).await?;
+    state.rate_limits.check_client(&client.id)?;
     let sub = Subject::parse(&path)?;
     let sessions: Vec<SessionView> = state
         .service
@@ -50,10 +52,12 @@ pub async fn list(
             expires: s.expires,
         })
         .collect();
-    Ok(HttpResponse::Ok().json(SessionList {
-        sub: sub.as_str(),
-        sessions,
-    }))
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(SessionList {
+            sub: sub.as_str(),
+            sessions,
+        }))
 }
 
 #[utoipa::path(delete, path = "/users/{sub}/sessions/{sid}", tag = "sessions",
@@ -67,6 +71,7 @@ pub async fn delete(
     state: State,
 ) -> Result<HttpResponse, ApiError> {
     let client = require_client(&state, &req, None, Grant::Admin).await?;
+    state.rate_limits.check_client(&client.id)?;
     let (sub, sid) = path.into_inner();
     let sub = Subject::parse(&sub)?;
     let sid = Sid::parse(&sid)?;
@@ -74,5 +79,7 @@ pub async fn delete(
         .service
         .revoke_session(&client, &sub, &sid, &request_id(&req))
         .await?;
-    Ok(HttpResponse::NoContent().finish())
+    Ok(HttpResponse::NoContent()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish())
 }

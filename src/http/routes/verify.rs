@@ -12,7 +12,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{AccessClaims, Audience, Grant, Rejection, Scope};
 use crate::http::client_auth::{require_client, strip_scheme};
-use crate::http::rate_limit::client_ip;
 use crate::http::{ApiError, Body, ErrorBody, State};
 use crate::service::VerifyRequest;
 
@@ -111,14 +110,15 @@ pub(super) async fn check(
     demands: &Demands,
 ) -> Result<Arc<AccessClaims>, ApiError> {
     let limited = state.rate_limits.limits_verify();
-    if limited {
-        state.rate_limits.check_ip(req)?;
-    }
+    let source = state.client_ip.of(req);
     if state.require_client_auth_on_verify {
+        // Checks the per-IP limit itself, before any hashing.
         let client = require_client(state, req, None, Grant::Verify).await?;
         if limited {
             state.rate_limits.check_client(&client.id)?;
         }
+    } else if limited {
+        state.rate_limits.check_ip(source)?;
     }
     let claims = state
         .service
@@ -126,7 +126,7 @@ pub(super) async fn check(
             token: token.as_deref(),
             aud: demands.aud.as_ref(),
             scope: demands.scope.as_ref(),
-            source: client_ip(req),
+            source: Some(source),
         })
         .await?;
     Ok(claims)
