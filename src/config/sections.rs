@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Audience, Client, ClientId, Grant, KeyAlg, KeyStatus, Scope, SecretHash};
+use crate::domain::{
+    Audience, Client, ClientId, Grant, IntrospectScope, KeyAlg, KeyStatus, Scope, SecretHash,
+};
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -189,6 +191,12 @@ pub struct ClientSettings {
     /// Whether `issue` returns a refresh token when the request is silent.
     #[serde(default)]
     pub refresh_by_default: bool,
+    /// Which tokens introspection describes to this client: `all` (the
+    /// default: a gateway introspects tokens other clients issued, which is
+    /// what the `introspect` grant is for) or `own` (tokens of other
+    /// clients answer `{"active": false}`).
+    #[serde(default)]
+    pub introspect: IntrospectScope,
 }
 
 impl ClientSettings {
@@ -202,6 +210,7 @@ impl ClientSettings {
             audiences: self.audiences.clone(),
             scopes: (!self.scopes.is_empty()).then(|| self.scopes.clone()),
             refresh_by_default: self.refresh_by_default,
+            introspect: self.introspect,
             secret_hash: self.secret_hash.clone(),
         }
     }

@@ -14,11 +14,12 @@ mod rejection;
 mod scope;
 mod secret;
 pub mod strict_json;
+mod token_key;
 mod token_kind;
 
 pub use access_claims::AccessClaims;
 pub use claims::{CustomClaims, RESERVED_CLAIMS};
-pub use client::{Client, PolicyError};
+pub use client::{Client, IntrospectScope, PolicyError};
 pub use grant::Grant;
 pub use ids::{Audience, ClientId, Jti, Kid, Sid, Subject};
 pub use key::{KeyAlg, KeyStatus};
@@ -26,6 +27,7 @@ pub use refresh_digest::RefreshDigest;
 pub use rejection::Rejection;
 pub use scope::Scope;
 pub use secret::SecretHash;
+pub use token_key::TokenKey;
 pub use token_kind::TokenKind;
 
 /// A value that does not parse; the message names the field and is safe to
