@@ -11,9 +11,9 @@ use std::time::Duration;
 use deadpool_redis::redis;
 use tessera::domain::RefreshDigest;
 use tessera::domain::{Jti, Sid, TokenKey};
-use tessera::token::VerifiedCache;
 use tessera::store::redis::{RedisOptions, Topology};
 use tessera::store::{AccessRecord, NewSession, RedisStore, SessionRecord, TokenStore};
+use tessera::token::VerifiedCache;
 
 const CONCURRENCY: usize = 32;
 
@@ -90,9 +90,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let s = s.clone();
         async move {
             let rec = access(format!("user-{:05}", i % users), Sid::new_random(), exp);
-            s.put_access(&new_key(), &rec)
-                .await
-                .expect("put_access");
+            s.put_access(&new_key(), &rec).await.expect("put_access");
         }
     })
     .await;

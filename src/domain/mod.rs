@@ -26,7 +26,7 @@ pub use key::{KeyAlg, KeyStatus};
 pub use refresh_digest::RefreshDigest;
 pub use rejection::Rejection;
 pub use scope::Scope;
-pub use secret::SecretHash;
+pub use secret::{ARGON2_FLOOR, ArgonCost, SecretHash};
 pub use token_key::TokenKey;
 pub use token_kind::TokenKind;
 

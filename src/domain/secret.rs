@@ -4,7 +4,7 @@
 use std::fmt;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2};
+use argon2::{Algorithm, Argon2, Params};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
@@ -12,6 +12,39 @@ use super::{DomainError, err};
 
 #[derive(Clone)]
 pub struct SecretHash(SecretString);
+
+/// The weakest Argon2id cost prod accepts in a client's `secret_hash`:
+/// OWASP's minimum for Argon2id (Password Storage Cheat Sheet), m = 19 MiB
+/// (19456 KiB), t = 2, p = 1 — exactly what `tessera hash-secret` produces.
+pub const ARGON2_FLOOR: ArgonCost = ArgonCost {
+    m_kib: 19_456,
+    t: 2,
+    p: 1,
+};
+
+/// The cost parameters of an Argon2id hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArgonCost {
+    /// Memory, KiB.
+    pub m_kib: u32,
+    /// Passes.
+    pub t: u32,
+    /// Lanes.
+    pub p: u32,
+}
+
+impl ArgonCost {
+    /// Whether every parameter is at least the floor's.
+    pub fn meets(&self, floor: &ArgonCost) -> bool {
+        self.m_kib >= floor.m_kib && self.t >= floor.t && self.p >= floor.p
+    }
+}
+
+impl std::fmt::Display for ArgonCost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "m={},t={},p={}", self.m_kib, self.t, self.p)
+    }
+}
 
 impl SecretHash {
     /// Accepts an Argon2id PHC string; anything else is refused with a
@@ -53,6 +86,17 @@ impl SecretHash {
         })
     }
 
+    /// The cost parameters the hash was made with.
+    pub fn cost(&self) -> Result<ArgonCost, DomainError> {
+        let hash = PasswordHash::new(self.0.expose_secret()).map_err(|e| err(e.to_string()))?;
+        let params = Params::try_from(&hash).map_err(|e| err(e.to_string()))?;
+        Ok(ArgonCost {
+            m_kib: params.m_cost(),
+            t: params.t_cost(),
+            p: params.p_cost(),
+        })
+    }
+
     /// The PHC string, for `hash-secret` to print.
     pub fn expose(&self) -> &str {
         self.0.expose_secret()
@@ -90,6 +134,19 @@ mod tests {
         assert!(hash.matches("s3cret"));
         assert!(!hash.matches("s3cret!"));
         assert!(!format!("{hash:?}").contains("argon2"));
+    }
+
+    #[test]
+    fn generated_hashes_meet_the_floor_and_weak_ones_do_not() {
+        let hash = SecretHash::generate("a-client-secret-123").unwrap();
+        let cost = hash.cost().unwrap();
+        assert!(cost.meets(&ARGON2_FLOOR), "hash-secret makes {cost}");
+        let weak = SecretHash::parse(
+            "$argon2id$v=19$m=4096,t=3,p=1$c29tZXNhbHQxMjM0NTY$RdescudvJCsgt3ub+b+dWRWJTmaaJObG",
+        )
+        .unwrap();
+        assert_eq!(weak.cost().unwrap().m_kib, 4096);
+        assert!(!weak.cost().unwrap().meets(&ARGON2_FLOOR));
     }
 
     #[test]

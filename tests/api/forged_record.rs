@@ -43,8 +43,8 @@ async fn a_token_forged_with_the_real_key_for_a_live_jti_is_refused(b: Backend) 
         assert_eq!(sign_with_app_key(&app, header, payload), real);
         assert_eq!(app.verify_get(real).await.status(), 200);
 
-        let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap())
-            .unwrap();
+        let claims: Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
         // Same sub, sid and jti (all in INFO audit lines): wider scope,
         // another audience, extra claims.
         let mut widened = claims.clone();
@@ -68,7 +68,11 @@ async fn a_token_forged_with_the_real_key_for_a_live_jti_is_refused(b: Backend) 
                 "refresh: {refresh}"
             );
         }
-        assert_eq!(app.verify_get(real).await.status(), 200, "the real one lives");
+        assert_eq!(
+            app.verify_get(real).await.status(),
+            200,
+            "the real one lives"
+        );
         assert_eq!(introspected(&app, real).await["active"], true);
     }
 }

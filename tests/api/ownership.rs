@@ -50,9 +50,7 @@ async fn another_client_cannot_revoke_an_access_token(b: Backend) {
 async fn another_client_cannot_end_a_session_with_a_superseded_refresh_token(b: Backend) {
     let app = spawn_app(b).await;
     let (access, superseded, current) = rotated_session(&app).await;
-    let res = app
-        .revoke_as("other-app", &[("token", &superseded)])
-        .await;
+    let res = app.revoke_as("other-app", &[("token", &superseded)]).await;
     assert_eq!(res.status(), 200);
     assert_eq!(app.verify_get(&access).await.status(), 200, "access live");
     let res = app.refresh(&current).await;

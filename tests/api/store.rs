@@ -177,12 +177,7 @@ async fn a_put_record_reads_back(b: Backend) {
 
 async fn an_unknown_token_has_no_record(b: Backend) {
     let f = fixture(b);
-    assert!(
-        !f.store
-            .is_access_live("u", &new_key())
-            .await
-            .unwrap()
-    );
+    assert!(!f.store.is_access_live("u", &new_key()).await.unwrap());
 }
 
 async fn records_expire_with_the_token(b: Backend) {

@@ -37,7 +37,8 @@ impl TokenStore for RedisStore {
 
     async fn is_access_live(&self, sub: &str, key: &TokenKey) -> Result<bool, StoreError> {
         let record = format!("{}{{{sub}}}:at:{}", self.prefix, key.key_part());
-        self.run(|mut c| async move { c.exists(record).await }).await
+        self.run(|mut c| async move { c.exists(record).await })
+            .await
     }
 
     async fn revoke_access(&self, sub: &str, key: &TokenKey) -> Result<bool, StoreError> {
