@@ -46,7 +46,7 @@ HASH=$(printf %s "$SECRET" | "$BIN" hash-secret)
 "$BIN" keygen --out "$WORK/k1.pem" >/dev/null
 cat >"$WORK/config.yaml" <<EOF
 server: { listen: "127.0.0.1:0", workers: 1 }
-issuer: "http://tessera.bench"
+issuer: "https://tessera.bench"
 keys: [ { kid: "k1", path: "$WORK/k1.pem", alg: "EdDSA", status: "active" } ]
 clients: [ { id: "bench", secret_hash: "$HASH", grants: [issue, verify, revoke] } ]
 logging: { config: "$WORK/log4rs.yaml" }

@@ -94,7 +94,7 @@ HASH=$(printf '%s' "$SECRET" | "$TESSERA" hash-secret)
 TESSERA_PORT=$(free_port)
 cat >"$WORK/config.yaml" <<YAML
 server: { listen: "127.0.0.1:$TESSERA_PORT", workers: $CORES }
-issuer: "http://tessera.bench"
+issuer: "https://tessera.bench"
 redis: { url: "redis://127.0.0.1:$REDIS_PORT", key_prefix: "tessera:" }
 tokens: { access_ttl_secs: 3600, max_sessions_per_user: 1000 }
 # The load generator is one client on one IP: the per-client and per-IP

@@ -4,7 +4,8 @@
 Reads the final stage of the Dockerfile (ENV, WORKDIR, USER, COPY into
 /etc/tessera, ENTRYPOINT, CMD, HEALTHCHECK), mirrors its absolute paths
 under a temp dir, adds what an operator mounts (a config with a key) and
-passes (TESSERA__REDIS__URL to a private redis-server), then checks
+passes (TESSERA__REDIS__URL to a private redis-server, TESSERA__ISSUER
+an https URL: prod refuses http:// and loopback issuers), then checks
 /healthz, /readyz, the HEALTHCHECK command, fail-closed readiness when
 Redis stops, and a clean exit on SIGTERM. Two deviations, both forced by
 the rules of this machine: loopback on a free port instead of
@@ -159,6 +160,8 @@ def main():
               f"the image listens on 0.0.0.0:{inner}")
         env["TESSERA__SERVER__LISTEN"] = f"127.0.0.1:{port}"
         env["TESSERA__REDIS__URL"] = f"redis://127.0.0.1:{redis_port}"
+        # What the operator sets: prod refuses an http:// or loopback issuer.
+        env["TESSERA__ISSUER"] = "https://tokens.example.com"
         argv = spec["entrypoint"] + spec["cmd"]
         check(argv[0] == "tessera", f"entrypoint + cmd: {argv}")
         argv = [binary] + argv[1:]

@@ -44,7 +44,7 @@ run_against() {
   port="$(free_port)"
   (
     cd "$dir"
-    exec env -u TESSERA_ENV TESSERA_CONFIG="$REPO/config.yaml" \
+    exec env -u TESSERA_ENV TESSERA_CONFIG="$REPO/config.dev.yaml" \
       TESSERA__SERVER__LISTEN="127.0.0.1:$port" \
       TESSERA__LOGGING__CONFIG="$dir/log4rs.yaml" \
       TESSERA__TOKENS__DEV_KEY_PATH="$dir/keys/dev.pem" \

@@ -57,16 +57,26 @@ fn parse_alg(s: &str) -> Result<KeyAlg, String> {
     KeyAlg::parse(s).ok_or_else(|| format!("`{s}` is not one of EdDSA, ES256, RS256"))
 }
 
-fn environment() -> Result<Environment, String> {
+/// `TESSERA_ENV`, and whether it was set (unset means dev).
+fn environment() -> Result<(Environment, bool), String> {
     match std::env::var("TESSERA_ENV") {
-        Ok(v) => Environment::parse(&v).map_err(|e| e.to_string()),
-        Err(_) => Ok(Environment::Dev),
+        Ok(v) => Environment::parse(&v)
+            .map(|env| (env, true))
+            .map_err(|e| e.to_string()),
+        Err(_) => Ok((Environment::Dev, false)),
     }
 }
 
+/// The settings, validated; dev by default only on loopback.
 fn load_settings(path: &Path) -> Result<Settings, String> {
-    let env = environment()?;
-    Settings::load(path, env).map_err(|e| format!("configuration error: {e}"))
+    let (env, explicit) = environment()?;
+    let settings = Settings::load(path, env).map_err(|e| format!("configuration error: {e}"))?;
+    if !explicit {
+        settings
+            .refuse_implicit_dev_exposure()
+            .map_err(|e| format!("configuration error: {e}"))?;
+    }
+    Ok(settings)
 }
 
 /// Parses the command line and runs it.

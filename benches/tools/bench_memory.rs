@@ -10,11 +10,18 @@ use std::time::Duration;
 
 use deadpool_redis::redis;
 use tessera::domain::RefreshDigest;
-use tessera::domain::{Jti, Sid};
+use tessera::domain::{Jti, Sid, TokenKey};
 use tessera::store::redis::{RedisOptions, Topology};
 use tessera::store::{AccessRecord, NewSession, RedisStore, SessionRecord, TokenStore};
+use tessera::token::VerifiedCache;
 
 const CONCURRENCY: usize = 32;
+
+/// A record key as the service derives it (the digest of a token's bytes;
+/// here a random string stands in for the token).
+fn new_key() -> TokenKey {
+    TokenKey::from_sha256(&VerifiedCache::digest(&Jti::new_random().to_string()))
+}
 
 fn used_memory(url: &str) -> Result<i64, redis::RedisError> {
     let mut conn = redis::Client::open(url)?.get_connection()?;
@@ -83,9 +90,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let s = s.clone();
         async move {
             let rec = access(format!("user-{:05}", i % users), Sid::new_random(), exp);
-            s.put_access(&Jti::new_random(), &rec)
-                .await
-                .expect("put_access");
+            s.put_access(&new_key(), &rec).await.expect("put_access");
         }
     })
     .await;
@@ -114,7 +119,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             s.create_session(NewSession {
                 session: &session,
                 refresh: &RefreshDigest([7; 32]),
-                first_jti: &Jti::new_random(),
+                first_key: &new_key(),
                 first_access: &first,
                 max_sessions: 1000,
             })

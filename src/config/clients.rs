@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::TokenSettings;
-use crate::domain::{Audience, Client, ClientId, Grant, Scope, SecretHash};
+use crate::domain::{Audience, Client, ClientId, Grant, IntrospectScope, Scope, SecretHash};
 
 /// A client as declared; every value is parsed into its domain type while
 /// the file is read, so a bad id, hash, audience or scope names its key.
@@ -34,6 +34,12 @@ pub struct ClientSettings {
     /// audience (`verify.require_audience` for this client's tokens only).
     #[serde(default)]
     pub require_audience: bool,
+    /// Which tokens introspection describes to this client: `all` (the
+    /// default: a gateway introspects tokens other clients issued, which is
+    /// what the `introspect` grant is for) or `own` (tokens of other
+    /// clients answer `{"active": false}`).
+    #[serde(default)]
+    pub introspect: IntrospectScope,
     /// This client's own request rate, instead of `rate_limit.per_client_*`
     /// (a gateway introspecting for many users is one client).
     #[serde(default)]
@@ -62,6 +68,7 @@ impl ClientSettings {
             scopes: (!self.scopes.is_empty()).then(|| self.scopes.clone()),
             refresh_by_default: self.refresh_by_default,
             require_audience: self.require_audience,
+            introspect: self.introspect,
             secret_hash: self.secret_hash.clone(),
         }
     }

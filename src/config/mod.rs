@@ -14,11 +14,13 @@ use serde_saphyr::figment::Yaml;
 mod clients;
 mod env;
 mod mask;
+mod safety;
 mod sections;
 mod validate;
 
 pub use clients::{ClientRate, ClientSettings};
 pub use mask::mask_url_passwords;
+pub use safety::{DEMO_CLIENT_ID, DEMO_SECRET_HASH};
 pub use sections::*;
 
 use env::{EnvSnapshot, describe_figment_error};
@@ -306,11 +308,15 @@ environments:
     }
 
     #[test]
-    fn the_shipped_config_loads_in_dev_and_refuses_prod_without_redis() {
+    fn the_shipped_config_declares_no_client_and_refuses_prod_as_shipped() {
         let text = include_str!("../../config.yaml");
         let dev = load(text, Environment::Dev, &[]).unwrap();
-        assert!(dev.clients.iter().any(|c| c.id.as_str() == "demo-app"));
+        assert!(dev.clients.is_empty(), "config.yaml declares a client");
+        assert!(!text.contains(DEMO_CLIENT_ID) && !text.contains(DEMO_SECRET_HASH));
         let err = error_text(load(text, Environment::Prod, &[]));
+        assert!(err.contains("`issuer`"), "{err}");
+        let https = [("TESSERA__ISSUER", "https://auth.example.com")];
+        let err = error_text(load(text, Environment::Prod, &https));
         assert!(err.contains("redis.url"), "{err}");
     }
 
@@ -335,5 +341,24 @@ environments:
             assert!(err.contains(key), "{err}");
             assert!(!err.contains("hunter2"), "{err}");
         }
+    }
+
+    #[test]
+    fn the_dev_file_loads_in_dev_and_its_demo_client_is_refused_in_prod() {
+        let text = include_str!("../../config.dev.yaml");
+        let dev = load(text, Environment::Dev, &[]).unwrap();
+        let demo = dev.clients.iter().find(|c| c.id.as_str() == DEMO_CLIENT_ID);
+        let demo = demo.expect("config.dev.yaml declares the demo client");
+        assert_eq!(demo.secret_hash.expose(), DEMO_SECRET_HASH);
+        assert!(!demo.grants.contains(&crate::domain::Grant::Admin));
+        dev.refuse_implicit_dev_exposure()
+            .expect("the dev file listens on loopback");
+        let vars = [
+            ("TESSERA__ISSUER", "https://auth.example.com"),
+            ("TESSERA__REDIS__URL", "redis://redis:6379"),
+        ];
+        let err = error_text(load(text, Environment::Prod, &vars));
+        assert!(err.contains("`clients[0].id`"), "{err}");
+        assert!(err.contains("demo"), "{err}");
     }
 }

@@ -27,6 +27,7 @@ impl Settings {
                 "must be an http(s) URL such as https://auth.example.com",
             ));
         }
+        self.validate_prod_safety()?;
         if self.redis.key_prefix.contains(['{', '}']) {
             return Err(ConfigError::invalid(
                 "redis.key_prefix",

@@ -1,7 +1,22 @@
 //! `Client`: a configured caller and its policy. Every rule about what a
 //! client may ask for (grants, audiences, scopes, lifetimes) lives here.
 
+use serde::{Deserialize, Serialize};
+
 use super::{Audience, ClientId, Grant, Scope, SecretHash};
+
+/// Which tokens a client with the `introspect` grant may see as active
+/// (RFC 7662 §4 lets the server limit it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IntrospectScope {
+    /// Tokens of every client: what a gateway introspecting tokens other
+    /// clients issued needs.
+    #[default]
+    All,
+    /// Only tokens issued to this client; others answer `{"active": false}`.
+    Own,
+}
 
 /// A configured client, after validation.
 #[derive(Debug)]
@@ -20,6 +35,8 @@ pub struct Client {
     pub refresh_by_default: bool,
     /// Whether its tokens may only be verified with an audience.
     pub require_audience: bool,
+    /// Which tokens introspection describes to this client.
+    pub introspect: IntrospectScope,
     pub secret_hash: SecretHash,
 }
 
@@ -37,6 +54,14 @@ pub enum PolicyError {
 }
 
 impl Client {
+    /// Whether introspection may describe a token issued to `owner`.
+    pub fn may_introspect(&self, owner: &str) -> bool {
+        match self.introspect {
+            IntrospectScope::All => true,
+            IntrospectScope::Own => owner == self.id.as_str(),
+        }
+    }
+
     /// Refuses unless the client holds `grant`.
     pub fn require(&self, grant: Grant) -> Result<(), PolicyError> {
         if self.grants.contains(&grant) {
@@ -104,6 +129,7 @@ mod tests {
             scopes: scopes.map(|s| Scope::parse(s).unwrap()),
             refresh_by_default: false,
             require_audience: false,
+            introspect: IntrospectScope::All,
             secret_hash: SecretHash::generate("a-client-secret-123").unwrap(),
         }
     }
@@ -139,5 +165,14 @@ mod tests {
             c.require(Grant::Admin),
             Err(PolicyError::MissingGrant(Grant::Admin))
         );
+    }
+
+    #[test]
+    fn introspection_of_other_clients_tokens_follows_the_setting() {
+        let mut c = client(&[], None);
+        assert!(c.may_introspect("app") && c.may_introspect("other"));
+        c.introspect = IntrospectScope::Own;
+        assert!(c.may_introspect("app"));
+        assert!(!c.may_introspect("other"));
     }
 }

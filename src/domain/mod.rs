@@ -14,18 +14,20 @@ mod rejection;
 mod scope;
 mod secret;
 pub mod strict_json;
+mod token_key;
 mod token_kind;
 
 pub use access_claims::AccessClaims;
 pub use claims::{CustomClaims, RESERVED_CLAIMS};
-pub use client::{Client, PolicyError};
+pub use client::{Client, IntrospectScope, PolicyError};
 pub use grant::Grant;
 pub use ids::{Audience, ClientId, Jti, Kid, Sid, Subject};
 pub use key::{KeyAlg, KeyStatus};
 pub use refresh_digest::RefreshDigest;
 pub use rejection::Rejection;
 pub use scope::Scope;
-pub use secret::{CostParams, HashScratch, SecretHash};
+pub use secret::{ARGON2_FLOOR, ArgonCost, HashScratch, SecretHash};
+pub use token_key::TokenKey;
 pub use token_kind::TokenKind;
 
 /// A value that does not parse; the message names the field and is safe to

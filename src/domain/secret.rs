@@ -26,13 +26,46 @@ impl HashScratch {
     }
 }
 
-/// The cost parameters of a hash: `(m, t, p, output length)`.
-pub type CostParams = (u32, u32, u32, usize);
-
 use super::{DomainError, err};
 
 #[derive(Clone)]
 pub struct SecretHash(SecretString);
+
+/// The weakest Argon2id cost prod accepts in a client's `secret_hash`:
+/// OWASP's minimum for Argon2id (Password Storage Cheat Sheet), m = 19 MiB
+/// (19456 KiB), t = 2, p = 1 — exactly what `tessera hash-secret` produces.
+pub const ARGON2_FLOOR: ArgonCost = ArgonCost {
+    m_kib: 19_456,
+    t: 2,
+    p: 1,
+    out_len: 32,
+};
+
+/// The cost parameters of an Argon2id hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ArgonCost {
+    /// Memory, KiB.
+    pub m_kib: u32,
+    /// Passes.
+    pub t: u32,
+    /// Lanes.
+    pub p: u32,
+    /// Output length, bytes (no part of the cost floor).
+    pub out_len: usize,
+}
+
+impl ArgonCost {
+    /// Whether every parameter is at least the floor's.
+    pub fn meets(&self, floor: &ArgonCost) -> bool {
+        self.m_kib >= floor.m_kib && self.t >= floor.t && self.p >= floor.p
+    }
+}
+
+impl std::fmt::Display for ArgonCost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "m={},t={},p={}", self.m_kib, self.t, self.p)
+    }
+}
 
 impl SecretHash {
     /// Accepts an Argon2id PHC string; anything else is refused with a
@@ -65,9 +98,9 @@ impl SecretHash {
     }
 
     /// Hashes `secret` with the cost parameters `cost` (a random salt).
-    pub fn generate_with(secret: &str, cost: CostParams) -> Result<Self, DomainError> {
-        let (m, t, p, len) = cost;
-        let params = Params::new(m, t, p, Some(len)).map_err(|e| err(e.to_string()))?;
+    pub fn generate_with(secret: &str, cost: ArgonCost) -> Result<Self, DomainError> {
+        let params = Params::new(cost.m_kib, cost.t, cost.p, Some(cost.out_len))
+            .map_err(|e| err(e.to_string()))?;
         let mut salt = [0u8; 16];
         getrandom::fill(&mut salt).map_err(|e| err(format!("random source failed: {e}")))?;
         let salt = SaltString::encode_b64(&salt).map_err(|e| err(e.to_string()))?;
@@ -75,18 +108,6 @@ impl SecretHash {
             .hash_password(secret.as_bytes(), &salt)
             .map_err(|e| err(e.to_string()))?;
         Ok(SecretHash(SecretString::from(phc.to_string())))
-    }
-
-    /// The cost parameters of this hash, `None` if they do not parse.
-    pub fn cost(&self) -> Option<CostParams> {
-        let hash = PasswordHash::new(self.0.expose_secret()).ok()?;
-        let params = Params::try_from(&hash).ok()?;
-        Some((
-            params.m_cost(),
-            params.t_cost(),
-            params.p_cost(),
-            params.output_len()?,
-        ))
     }
 
     /// [`matches`](Self::matches) with working memory reused from
@@ -133,6 +154,18 @@ impl SecretHash {
             Argon2::default()
                 .verify_password(secret.as_bytes(), &hash)
                 .is_ok()
+        })
+    }
+
+    /// The cost parameters the hash was made with.
+    pub fn cost(&self) -> Result<ArgonCost, DomainError> {
+        let hash = PasswordHash::new(self.0.expose_secret()).map_err(|e| err(e.to_string()))?;
+        let params = Params::try_from(&hash).map_err(|e| err(e.to_string()))?;
+        Ok(ArgonCost {
+            m_kib: params.m_cost(),
+            t: params.t_cost(),
+            p: params.p_cost(),
+            out_len: params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN),
         })
     }
 
@@ -185,12 +218,31 @@ mod tests {
         let held = scratch.bytes();
         assert_eq!(held, 19 * 1024 * 1024, "m=19456 KiB, allocated once");
         // Other parameters (as the PHC names them) are honoured too.
-        let cheap = SecretHash::generate_with("abc", (64, 1, 1, 16)).unwrap();
-        assert_eq!(cheap.cost(), Some((64, 1, 1, 16)));
+        let cost = ArgonCost {
+            m_kib: 64,
+            t: 1,
+            p: 1,
+            out_len: 16,
+        };
+        let cheap = SecretHash::generate_with("abc", cost).unwrap();
+        assert_eq!(cheap.cost().ok(), Some(cost));
         assert!(cheap.matches("abc"));
         assert!(cheap.matches_with("abc", &mut scratch));
         assert!(!cheap.matches_with("abd", &mut scratch));
         assert_eq!(scratch.bytes(), held, "no new allocation");
+    }
+
+    #[test]
+    fn generated_hashes_meet_the_floor_and_weak_ones_do_not() {
+        let hash = SecretHash::generate("a-client-secret-123").unwrap();
+        let cost = hash.cost().unwrap();
+        assert!(cost.meets(&ARGON2_FLOOR), "hash-secret makes {cost}");
+        let weak = SecretHash::parse(
+            "$argon2id$v=19$m=4096,t=3,p=1$c29tZXNhbHQxMjM0NTY$RdescudvJCsgt3ub+b+dWRWJTmaaJObG",
+        )
+        .unwrap();
+        assert_eq!(weak.cost().unwrap().m_kib, 4096);
+        assert!(!weak.cost().unwrap().meets(&ARGON2_FLOOR));
     }
 
     #[test]

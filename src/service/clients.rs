@@ -21,7 +21,7 @@ use super::auth_audit::{Failure, FailureSummaries};
 use super::auth_guard::{AuthGuard, Gate};
 use super::hashing::HashingPool;
 use crate::config::{ClientAuthSettings, RateLimitSettings};
-use crate::domain::{Client, CostParams, DomainError, SecretHash};
+use crate::domain::{ArgonCost, Client, DomainError, SecretHash};
 
 /// How long a successful secret check is remembered after its last use.
 const CACHE_TTL: Duration = Duration::from_secs(60);
@@ -53,16 +53,16 @@ pub(super) struct Clients {
 
 /// The cost parameters most of `clients` use (the strongest on a tie);
 /// `SecretHash::generate`'s when there are no clients.
-fn common_cost(clients: &[Client]) -> Option<CostParams> {
-    let mut counts: HashMap<CostParams, usize> = HashMap::new();
+fn common_cost(clients: &[Client]) -> Option<ArgonCost> {
+    let mut counts: HashMap<ArgonCost, usize> = HashMap::new();
     for c in clients {
-        if let Some(cost) = c.secret_hash.cost() {
+        if let Ok(cost) = c.secret_hash.cost() {
             *counts.entry(cost).or_default() += 1;
         }
     }
     counts
         .into_iter()
-        .max_by_key(|&((m, t, p, len), n)| (n, u64::from(m) * u64::from(t), p, len))
+        .max_by_key(|&(c, n)| (n, u64::from(c.m_kib) * u64::from(c.t), c.p, c.out_len))
         .map(|(cost, _)| cost)
 }
 
@@ -242,7 +242,7 @@ mod tests {
 
     #[test]
     fn the_dummy_hash_takes_the_configured_clients_parameters() {
-        let client = |cost| Client {
+        let client = |cost: ArgonCost| Client {
             id: crate::domain::ClientId::parse("app").unwrap(),
             grants: Vec::new(),
             max_ttl_secs: 60,
@@ -251,15 +251,22 @@ mod tests {
             scopes: None,
             refresh_by_default: false,
             require_audience: false,
+            introspect: crate::domain::IntrospectScope::All,
             secret_hash: SecretHash::generate_with("a-client-secret-123", cost).unwrap(),
         };
-        let (cheap, strong) = ((64, 1, 1, 32), (128, 2, 1, 32));
+        let cost = |m_kib, t| ArgonCost {
+            m_kib,
+            t,
+            p: 1,
+            out_len: 32,
+        };
+        let (cheap, strong) = (cost(64, 1), cost(128, 2));
         let clients = vec![client(cheap), client(strong), client(cheap)];
         let built = build(clients);
-        assert_eq!(built.dummy_hash.cost(), Some(cheap), "the most common");
+        assert_eq!(built.dummy_hash.cost().ok(), Some(cheap), "the most common");
         let built = build(vec![client(cheap), client(strong)]);
         assert_eq!(
-            built.dummy_hash.cost(),
+            built.dummy_hash.cost().ok(),
             Some(strong),
             "the strongest on a tie"
         );

@@ -1,10 +1,11 @@
 //! Introspect (RFC 7662): what a live token is, access or refresh, the
-//! hint ordering the search. A token that is not live is simply not found.
+//! hint ordering the search. A token that is not live is simply not found;
+//! nor is another client's token for a client with `introspect: own`.
 
 use std::sync::Arc;
 
 use super::{ServiceError, Session, TokenService};
-use crate::domain::{AccessClaims, TokenKind};
+use crate::domain::{AccessClaims, Client, TokenKind};
 use crate::store::TokenStore;
 use crate::token::RefreshToken;
 
@@ -16,9 +17,10 @@ pub enum Introspected {
 }
 
 impl TokenService {
-    /// The live token `token` is, if any.
+    /// The live token `token` is, if any, and if `client` may see it.
     pub async fn introspect(
         &self,
+        client: &Client,
         token: &str,
         hint: Option<TokenKind>,
     ) -> Result<Option<Introspected>, ServiceError> {
@@ -31,8 +33,12 @@ impl TokenService {
                 },
                 TokenKind::Refresh => self.live_session(token).await?.map(Introspected::Refresh),
             };
-            if found.is_some() {
-                return Ok(found);
+            if let Some(found) = found {
+                let owner = match &found {
+                    Introspected::Access(claims) => claims.client_id.as_str(),
+                    Introspected::Refresh(session) => session.client_id.as_str(),
+                };
+                return Ok(client.may_introspect(owner).then_some(found));
             }
         }
         Ok(None)

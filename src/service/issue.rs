@@ -5,7 +5,7 @@
 use chrono::Utc;
 use serde_json::json;
 
-use super::{ServiceError, TokenService, seconds};
+use super::{ServiceError, TokenService, seconds, token_key};
 use crate::domain::{AccessClaims, Audience, Client, CustomClaims, Scope, Sid, Subject};
 use crate::ops::audit;
 use crate::store::{AccessRecord, NewSession, SessionRecord, TokenStore};
@@ -64,6 +64,7 @@ impl TokenService {
         };
         let (jti, claims) = self.claims_for(&record, now);
         let access_token = self.keys.sign(&claims)?;
+        let key = token_key(&access_token);
         let mut refresh_token = None;
         if want_refresh {
             let refresh = RefreshToken::generate(&req.sub, sid)?;
@@ -85,7 +86,7 @@ impl TokenService {
                 .create_session(NewSession {
                     session: &session,
                     refresh: &refresh.digest(),
-                    first_jti: &jti,
+                    first_key: &key,
                     first_access: &record,
                     max_sessions: self.max_sessions,
                 })
@@ -99,7 +100,7 @@ impl TokenService {
             }
             refresh_token = Some(refresh);
         } else {
-            self.store.put_access(&jti, &record).await?;
+            self.store.put_access(&key, &record).await?;
         }
         self.metrics.token_issued();
         audit::event(

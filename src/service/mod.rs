@@ -30,7 +30,7 @@ pub use sessions::Session;
 pub use verify::VerifyRequest;
 
 use crate::config::Settings;
-use crate::domain::{AccessClaims, Client, DomainError, Grant, Jti};
+use crate::domain::{AccessClaims, Client, DomainError, Grant, Jti, TokenKey};
 use crate::ops::Metrics;
 use crate::ops::audit_summary::FailureSummary;
 use crate::store::{AccessRecord, Store, TokenStore};
@@ -156,6 +156,12 @@ impl TokenService {
         };
         (jti, claims)
     }
+}
+
+/// The store key of a signed access token: its exact bytes, digested
+/// (verify derives it from the same SHA-256 its cache uses).
+fn token_key(token: &str) -> TokenKey {
+    TokenKey::from_sha256(&VerifiedCache::digest(token))
 }
 
 /// A configured number of seconds as a signed offset from a Unix time.

@@ -5,7 +5,7 @@
 use chrono::Utc;
 use serde_json::json;
 
-use super::{Issued, ServiceError, TokenService, seconds, with};
+use super::{Issued, ServiceError, TokenService, seconds, token_key, with};
 use crate::domain::{Client, Scope};
 use crate::ops::audit;
 use crate::store::{AccessRecord, RotateOutcome, Rotation, TokenStore};
@@ -72,7 +72,7 @@ impl TokenService {
                 sid: &session.sid,
                 presented: &presented.digest(),
                 next: &next.digest(),
-                jti: &jti,
+                key: &token_key(&access_token),
                 access: &record,
                 now,
             })

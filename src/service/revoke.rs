@@ -1,17 +1,38 @@
 //! Revoke: one token (RFC 7009; access or refresh, the hint orders the
 //! search), or every session and token of a user (logout everywhere).
+//!
+//! RFC 7009 §2.1: a client revokes only tokens issued to it (an access
+//! token's `client_id` claim, a refresh token's session client); a client
+//! with the `admin` grant may revoke any. A refused revocation changes
+//! nothing, is audited (`revocation_refused`), and answers like an unknown
+//! token (200, §2.2), so it does not reveal that another client's token
+//! exists.
 
 use serde_json::json;
 
-use super::{ServiceError, TokenService};
-use crate::domain::{Client, Jti, Subject, TokenKind};
+use super::{ServiceError, TokenService, token_key};
+use crate::domain::{Client, Grant, Sid, Subject, TokenKey, TokenKind};
 use crate::ops::audit;
 use crate::store::TokenStore;
 use crate::token::RefreshToken;
 
+/// A token the caller presented, found: whose it is and how to end it.
+struct Found {
+    sub: String,
+    sid: String,
+    owner: String,
+    target: Target,
+}
+
+enum Target {
+    Access(TokenKey),
+    Session(Sid),
+}
+
 impl TokenService {
     /// RFC 7009 revocation of one token, access or refresh; the hint only
-    /// orders the attempts. Unknown or invalid tokens are not an error.
+    /// orders the attempts. Unknown or invalid tokens are not an error, and
+    /// neither is another client's token (refused without effect).
     pub async fn revoke_token(
         &self,
         client: &Client,
@@ -20,16 +41,29 @@ impl TokenService {
         rid: &str,
     ) -> Result<Option<TokenKind>, ServiceError> {
         for kind in TokenKind::search_order(hint) {
-            let done = match kind {
-                TokenKind::Access => self.revoke_access(token).await?,
-                TokenKind::Refresh => self.revoke_refresh(token).await?,
+            let found = match kind {
+                TokenKind::Access => self.find_access(token),
+                TokenKind::Refresh => self.find_refresh(token).await?,
             };
-            if let Some((sub, sid)) = done {
+            let Some(found) = found else { continue };
+            if found.owner != client.id.as_str() && client.require(Grant::Admin).is_err() {
+                audit::warn_event(
+                    "revocation_refused",
+                    rid,
+                    json!({"client_id": client.id.as_str(), "owner_client_id": found.owner, "sub": found.sub, "sid": found.sid, "token_type": kind.as_str(), "reason": "issued to another client"}),
+                );
+                return Ok(None);
+            }
+            let revoked = match &found.target {
+                Target::Access(key) => self.store.revoke_access(&found.sub, key).await?,
+                Target::Session(sid) => self.store.revoke_family(&found.sub, sid).await?,
+            };
+            if revoked {
                 self.metrics.tokens_revoked(kind.as_str(), 1);
                 audit::event(
                     "token_revoked",
                     rid,
-                    json!({"client_id": client.id.as_str(), "sub": sub, "sid": sid, "token_type": kind.as_str()}),
+                    json!({"client_id": client.id.as_str(), "owner_client_id": found.owner, "sub": found.sub, "sid": found.sid, "token_type": kind.as_str()}),
                 );
                 return Ok(Some(kind));
             }
@@ -37,18 +71,19 @@ impl TokenService {
         Ok(None)
     }
 
-    async fn revoke_access(&self, token: &str) -> Result<Option<(String, String)>, ServiceError> {
-        let Ok(claims) = self.check_stateless(token, None) else {
-            return Ok(None);
-        };
-        let Ok(jti) = Jti::parse(&claims.jti) else {
-            return Ok(None);
-        };
-        let revoked = self.store.revoke_access(&claims.sub, &jti).await?;
-        Ok(revoked.then_some((claims.sub, claims.sid)))
+    /// An access token this service signed (its record may be gone).
+    fn find_access(&self, token: &str) -> Option<Found> {
+        let claims = self.check_stateless(token, None).ok()?;
+        Some(Found {
+            target: Target::Access(token_key(token)),
+            sub: claims.sub,
+            sid: claims.sid,
+            owner: claims.client_id,
+        })
     }
 
-    async fn revoke_refresh(&self, token: &str) -> Result<Option<(String, String)>, ServiceError> {
+    /// A refresh token a live session knows (current or superseded).
+    async fn find_refresh(&self, token: &str) -> Result<Option<Found>, ServiceError> {
         let Ok(presented) = RefreshToken::parse(token) else {
             return Ok(None);
         };
@@ -59,8 +94,12 @@ impl TokenService {
         if !session.knows(&presented.digest()) {
             return Ok(None);
         }
-        let revoked = self.store.revoke_family(sub, &presented.sid).await?;
-        Ok(revoked.then(|| (sub.to_owned(), presented.sid.to_string())))
+        Ok(Some(Found {
+            sub: sub.to_owned(),
+            sid: presented.sid.to_string(),
+            owner: session.client_id,
+            target: Target::Session(presented.sid),
+        }))
     }
 
     /// Ends every session and token of a user; returns the sessions ended.

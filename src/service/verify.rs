@@ -10,7 +10,7 @@ use std::time::Instant;
 use chrono::Utc;
 
 use super::{ServiceError, TokenService};
-use crate::domain::{AccessClaims, Audience, Jti, Rejection, Scope};
+use crate::domain::{AccessClaims, Audience, Rejection, Scope, TokenKey};
 use crate::ops::audit;
 use crate::ops::audit_summary::Summary;
 use crate::store::TokenStore;
@@ -114,12 +114,12 @@ impl TokenService {
         token: &str,
         aud: Option<&Audience>,
     ) -> Result<Arc<AccessClaims>, ServiceError> {
-        let claims = self
+        let (claims, key) = self
             .checked_claims(token, aud)
             .map_err(ServiceError::InvalidToken)?;
-        let jti = Jti::parse(&claims.jti)
-            .map_err(|_| ServiceError::InvalidToken(Rejection::Malformed))?;
-        if self.store.is_access_live(&claims.sub, &jti).await? {
+        // The record is named by these exact bytes: a token forged with a
+        // leaked key for a live (sub, jti) finds no record.
+        if self.store.is_access_live(&claims.sub, &key).await? {
             Ok(claims)
         } else {
             Err(ServiceError::InvalidToken(Rejection::Revoked))
@@ -137,22 +137,24 @@ impl TokenService {
     }
 
     /// Signature and claims, from the cache when this token was checked
-    /// before (until its `exp`), else in full and then remembered.
+    /// before (until its `exp`), else in full and then remembered; with the
+    /// token's record key, from the same SHA-256 the cache is keyed by.
     fn checked_claims(
         &self,
         token: &str,
         aud: Option<&Audience>,
-    ) -> Result<Arc<AccessClaims>, Rejection> {
+    ) -> Result<(Arc<AccessClaims>, TokenKey), Rejection> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(Rejection::Malformed);
         }
         let now = Utc::now();
         let now_ms = now.timestamp_millis();
         let digest = VerifiedCache::digest(token);
+        let key = TokenKey::from_sha256(&digest);
         if let Some(claims) = self.verified.get(&digest, now_ms) {
             return match aud {
                 Some(aud) if claims.aud != aud.as_str() => Err(Rejection::WrongAudience),
-                _ => Ok(claims),
+                _ => Ok((claims, key)),
             };
         }
         let (claims, key_until) =
@@ -163,6 +165,6 @@ impl TokenService {
         let until_ms = until_ms.min(claims.exp.saturating_mul(1000));
         self.verified
             .insert(digest, claims.clone(), until_ms, now_ms);
-        Ok(claims)
+        Ok((claims, key))
     }
 }

@@ -10,7 +10,7 @@ use super::{
     AccessRecord, NewSession, REMEMBERED_DIGESTS, RotateOutcome, Rotation, SessionRecord,
     StoreError, TokenStore, now_ms,
 };
-use crate::domain::{Jti, Sid};
+use crate::domain::{Sid, TokenKey};
 
 /// Writes between two sweeps of every user's expired entries.
 const SWEEP_EVERY: u64 = 4096;
@@ -29,13 +29,14 @@ struct Inner {
 #[derive(Default)]
 struct User {
     /// Every live access token of the user, with or without a family.
-    access: HashMap<Jti, AccessRecord>,
+    access: HashMap<TokenKey, AccessRecord>,
     sessions: HashMap<Sid, Family>,
 }
 
 struct Family {
     rec: SessionRecord,
-    jtis: Vec<Jti>,
+    /// Record keys of the family's access tokens.
+    keys: Vec<TokenKey>,
     /// Creation order, to break ties between equal expiries.
     seq: u64,
 }
@@ -57,8 +58,8 @@ impl User {
     fn remove_family(&mut self, sid: &Sid, now: i64) -> bool {
         match self.sessions.remove(sid) {
             Some(family) => {
-                for jti in &family.jtis {
-                    self.access.remove(jti);
+                for key in &family.keys {
+                    self.access.remove(key);
                 }
                 live(family.rec.exp, now)
             }
@@ -111,35 +112,35 @@ impl MemoryStore {
 }
 
 impl TokenStore for MemoryStore {
-    async fn put_access(&self, jti: &Jti, rec: &AccessRecord) -> Result<(), StoreError> {
+    async fn put_access(&self, key: &TokenKey, rec: &AccessRecord) -> Result<(), StoreError> {
         self.write(&rec.sub, |user, _, _| {
-            user.access.insert(*jti, rec.clone());
+            user.access.insert(*key, rec.clone());
         })
     }
 
-    async fn is_access_live(&self, sub: &str, jti: &Jti) -> Result<bool, StoreError> {
+    async fn is_access_live(&self, sub: &str, key: &TokenKey) -> Result<bool, StoreError> {
         Ok(self
             .read(sub, |user, now| {
-                user.access.get(jti).is_some_and(|r| live(r.exp, now))
+                user.access.get(key).is_some_and(|r| live(r.exp, now))
             })?
             .unwrap_or(false))
     }
 
-    async fn revoke_access(&self, sub: &str, jti: &Jti) -> Result<bool, StoreError> {
-        self.write(sub, |user, _, _| user.access.remove(jti).is_some())
+    async fn revoke_access(&self, sub: &str, key: &TokenKey) -> Result<bool, StoreError> {
+        self.write(sub, |user, _, _| user.access.remove(key).is_some())
     }
 
     async fn create_session(&self, new: NewSession<'_>) -> Result<Vec<Sid>, StoreError> {
         let session = new.session;
         self.write(&session.sub, |user, now, seq| {
-            user.access.insert(*new.first_jti, new.first_access.clone());
+            user.access.insert(*new.first_key, new.first_access.clone());
             let mut rec = session.clone();
             rec.refresh = new.refresh.to_hex();
             user.sessions.insert(
                 session.sid,
                 Family {
                     rec,
-                    jtis: vec![*new.first_jti],
+                    keys: vec![*new.first_key],
                     seq,
                 },
             );
@@ -180,10 +181,10 @@ impl TokenStore for MemoryStore {
                 family.rec.previous.insert(0, old);
                 family.rec.previous.truncate(REMEMBERED_DIGESTS);
                 family.rec.refreshed = r.now;
-                family.jtis.push(*r.jti);
+                family.keys.push(*r.key);
                 let access = &user.access;
-                family.jtis.retain(|j| access.contains_key(j) || j == r.jti);
-                user.access.insert(*r.jti, r.access.clone());
+                family.keys.retain(|k| access.contains_key(k) || k == r.key);
+                user.access.insert(*r.key, r.access.clone());
                 RotateOutcome::Rotated
             } else if family.rec.previous.contains(&presented) {
                 user.remove_family(r.sid, now);

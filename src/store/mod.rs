@@ -13,7 +13,7 @@ pub use record::{AccessRecord, SessionRecord};
 pub use redis::RedisStore;
 
 use crate::config::RedisSettings;
-use crate::domain::{Jti, RefreshDigest, Sid};
+use crate::domain::{RefreshDigest, Sid, TokenKey};
 use crate::ops::Metrics;
 
 /// An error with its cause chain kept for the log.
@@ -50,7 +50,8 @@ pub enum RotateOutcome {
 pub struct NewSession<'a> {
     pub session: &'a SessionRecord,
     pub refresh: &'a RefreshDigest,
-    pub first_jti: &'a Jti,
+    /// The first access token's record key (see [`TokenKey`]).
+    pub first_key: &'a TokenKey,
     pub first_access: &'a AccessRecord,
     /// Live sessions a user may hold; the earliest-expiring are revoked past it.
     pub max_sessions: usize,
@@ -63,32 +64,35 @@ pub struct Rotation<'a> {
     pub sid: &'a Sid,
     pub presented: &'a RefreshDigest,
     pub next: &'a RefreshDigest,
-    pub jti: &'a Jti,
+    /// The new access token's record key.
+    pub key: &'a TokenKey,
     pub access: &'a AccessRecord,
     pub now: i64,
 }
 
 /// The domain operations on token state. All times are Unix seconds.
 pub trait TokenStore {
-    /// Records a stand-alone access token (no refresh family) until `rec.exp`.
+    /// Records a stand-alone access token (no refresh family) until
+    /// `rec.exp`, under the key of its exact bytes.
     fn put_access(
         &self,
-        jti: &Jti,
+        key: &TokenKey,
         rec: &AccessRecord,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Whether an access token is live (recorded, not expired or revoked).
+    /// Whether the access token whose key is `key` is live (recorded, not
+    /// expired or revoked).
     fn is_access_live(
         &self,
         sub: &str,
-        jti: &Jti,
+        key: &TokenKey,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Deletes one access token's record; true if it was live.
     fn revoke_access(
         &self,
         sub: &str,
-        jti: &Jti,
+        key: &TokenKey,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Creates a session with its refresh digest and first access token.
@@ -195,14 +199,14 @@ macro_rules! dispatch {
 }
 
 impl TokenStore for Store {
-    async fn put_access(&self, jti: &Jti, rec: &AccessRecord) -> Result<(), StoreError> {
-        dispatch!(self, s => s.put_access(jti, rec))
+    async fn put_access(&self, key: &TokenKey, rec: &AccessRecord) -> Result<(), StoreError> {
+        dispatch!(self, s => s.put_access(key, rec))
     }
-    async fn is_access_live(&self, sub: &str, jti: &Jti) -> Result<bool, StoreError> {
-        dispatch!(self, s => s.is_access_live(sub, jti))
+    async fn is_access_live(&self, sub: &str, key: &TokenKey) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.is_access_live(sub, key))
     }
-    async fn revoke_access(&self, sub: &str, jti: &Jti) -> Result<bool, StoreError> {
-        dispatch!(self, s => s.revoke_access(sub, jti))
+    async fn revoke_access(&self, sub: &str, key: &TokenKey) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.revoke_access(sub, key))
     }
     async fn create_session(&self, new: NewSession<'_>) -> Result<Vec<Sid>, StoreError> {
         dispatch!(self, s => s.create_session(new))

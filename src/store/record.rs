@@ -12,10 +12,12 @@ fn ct_eq(a: &str, b: &str) -> bool {
 
 /// A new access token as the service describes it to the store. The
 /// store keeps only what verify needs that the signed token does not
-/// already prove: that the token is live. Its key (`{sub}:at:<jti>`) and
-/// TTL (until `exp`) say it all; sub, sid, client, scope, aud and claims are
-/// in the verified token itself, and the jti is random, so no other
-/// token can ever meet this key.
+/// already prove: that these exact token bytes are live. Its key
+/// (`{sub}:at:<key22>`, a digest of the compact token: `domain::TokenKey`)
+/// and TTL (until `exp`) say it all; sub, sid, client, scope, aud and
+/// claims are in the verified token itself, and a token with any other
+/// bytes (one forged with a leaked key for the same sub and jti) has
+/// another key, so it never meets this record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AccessRecord {
     pub sub: String,

@@ -132,3 +132,116 @@ fn check_config_names_the_bad_key_and_fails() {
         );
     }
 }
+
+/// With `TESSERA_ENV` unset (dev by default), `serve` on a non-loopback
+/// address refuses to start and says why, and so does `check-config` for
+/// an address set by a variable; `TESSERA_ENV=dev` set explicitly passes
+/// (checked with check-config, so nothing listens on 0.0.0.0 here).
+#[test]
+fn serve_without_tessera_env_refuses_a_non_loopback_listen_address() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("log4rs.yaml"),
+        crate::binary::log4rs_yaml("info"),
+    )
+    .unwrap();
+    let port = crate::binary::free_port();
+    std::fs::write(
+        dir.path().join("config.yaml"),
+        crate::binary::dev_config(port).replace("127.0.0.1:", "0.0.0.0:"),
+    )
+    .unwrap();
+    let stderr = serve_until_exit(dir.path());
+    for words in [
+        "server.listen",
+        &format!("0.0.0.0:{port}"),
+        "TESSERA_ENV is not set",
+        "loopback",
+        "TESSERA_ENV=prod",
+    ] {
+        assert!(stderr.contains(words), "no `{words}` in: {stderr}");
+    }
+    // Any variable override counts too.
+    std::fs::write(
+        dir.path().join("config.yaml"),
+        crate::binary::dev_config(port),
+    )
+    .unwrap();
+    let listen = format!("[::]:{port}");
+    let out = run(
+        dir.path(),
+        &["check-config", "--config", "config.yaml"],
+        &[("TESSERA__SERVER__LISTEN", &listen)],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "check-config accepted {listen}");
+    assert!(stderr.contains("TESSERA_ENV is not set"), "{stderr}");
+    let out = run(
+        dir.path(),
+        &["check-config", "--config", "config.yaml"],
+        &[("TESSERA__SERVER__LISTEN", &listen), ("TESSERA_ENV", "dev")],
+    );
+    assert!(out.status.success(), "explicit dev: {out:?}");
+}
+
+/// The shipped files, through the binary: `config.dev.yaml` (the README's
+/// first command) passes check-config in dev; in prod its demo client is
+/// refused by name even with an https issuer and Redis given.
+#[test]
+fn the_shipped_dev_file_checks_in_dev_and_is_refused_in_prod() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = run(repo, &["check-config", "--config", "config.dev.yaml"], &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    let printed: serde_json::Value = serde_json::from_str(&stdout).expect("JSON config");
+    assert_eq!(printed["clients"][0]["id"], "demo-app");
+    assert_eq!(
+        printed["clients"][0]["grants"],
+        serde_json::json!(["issue", "verify", "introspect", "revoke"])
+    );
+    let out = run(
+        repo,
+        &["check-config", "--config", "config.dev.yaml"],
+        &[
+            ("TESSERA_ENV", "prod"),
+            ("TESSERA__ISSUER", "https://auth.example.com"),
+            ("TESSERA__REDIS__URL", "redis://127.0.0.1:1"),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "prod accepted the demo client");
+    assert!(stderr.contains("clients[0].id"), "{stderr}");
+    assert!(stderr.contains("demo"), "{stderr}");
+}
+
+/// Runs `tessera serve` in `dir` and returns its stderr once it exits,
+/// which it must within 10 s; a server still running is killed and the
+/// test fails (it started where it should have refused).
+fn serve_until_exit(dir: &std::path::Path) -> String {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let stderr_path = dir.join("stderr.log");
+    let mut child = crate::binary::command(dir)
+        .args(["serve", "--config", "config.yaml"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&stderr_path).unwrap())
+        .spawn()
+        .expect("spawn tessera");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            crate::binary::stop(child);
+            panic!(
+                "tessera serve started on 0.0.0.0 without TESSERA_ENV: {}",
+                std::fs::read_to_string(&stderr_path).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(!status.success(), "exited 0");
+    std::fs::read_to_string(&stderr_path).unwrap()
+}

@@ -58,7 +58,7 @@ fn prod_logs_errors_but_not_info() {
     let config = move |port: u16| {
         format!(
             r#"server: {{ listen: "127.0.0.1:{port}", workers: 1 }}
-issuer: "http://tessera.test"
+issuer: "https://tessera.test"
 redis: {{ url: "{url}", timeout_ms: 300 }}
 keys: [ {{ kid: "k1", path: "k1.pem", alg: "EdDSA", status: "active" }} ]
 logging: {{ config: "log4rs.yaml" }}

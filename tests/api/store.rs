@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tessera::domain::RefreshDigest;
-use tessera::domain::{Jti, Sid};
+use tessera::domain::{Jti, Sid, TokenKey};
 use tessera::store::redis::RedisOptions;
 use tessera::store::redis::Topology;
 use tessera::store::{
@@ -15,6 +15,13 @@ use tessera::store::{
 
 use crate::helpers::Backend;
 use crate::redis_server::RedisServer;
+
+/// A record key as the service derives it: the digest of a token's bytes
+/// (here a random string standing in for one).
+fn new_key() -> TokenKey {
+    let token = Jti::new_random().to_string();
+    TokenKey::from_sha256(&tessera::token::VerifiedCache::digest(&token))
+}
 
 // Each scenario on the memory store, a private Redis, and the shared
 // Redis Cluster and Sentinel group (where each test keeps to its own key
@@ -127,14 +134,14 @@ fn session(sub: &str, exp: i64) -> SessionRecord {
 }
 
 /// Creates a session with refresh digest `d`; returns it and its first jti.
-async fn open_session(store: &Store, sub: &str, d: u8, exp: i64) -> (SessionRecord, Jti) {
+async fn open_session(store: &Store, sub: &str, d: u8, exp: i64) -> (SessionRecord, TokenKey) {
     let s = session(sub, exp);
-    let jti = Jti::new_random();
+    let jti = new_key();
     store
         .create_session(NewSession {
             session: &s,
             refresh: &digest(d),
-            first_jti: &jti,
+            first_key: &jti,
             first_access: &access(sub, s.sid, now() + 60),
             max_sessions: 100,
         })
@@ -143,15 +150,15 @@ async fn open_session(store: &Store, sub: &str, d: u8, exp: i64) -> (SessionReco
     (s, jti)
 }
 
-async fn rotate(store: &Store, s: &SessionRecord, from: u8, to: u8) -> (RotateOutcome, Jti) {
-    let jti = Jti::new_random();
+async fn rotate(store: &Store, s: &SessionRecord, from: u8, to: u8) -> (RotateOutcome, TokenKey) {
+    let jti = new_key();
     let out = store
         .rotate(Rotation {
             sub: &s.sub,
             sid: &s.sid,
             presented: &digest(from),
             next: &digest(to),
-            jti: &jti,
+            key: &jti,
             access: &access(&s.sub, s.sid, now() + 60),
             now: now(),
         })
@@ -162,7 +169,7 @@ async fn rotate(store: &Store, s: &SessionRecord, from: u8, to: u8) -> (RotateOu
 
 async fn a_put_record_reads_back(b: Backend) {
     let f = fixture(b);
-    let jti = Jti::new_random();
+    let jti = new_key();
     let rec = access("u", Sid::new_random(), now() + 60);
     f.store.put_access(&jti, &rec).await.unwrap();
     assert!(f.store.is_access_live("u", &jti).await.unwrap());
@@ -170,17 +177,12 @@ async fn a_put_record_reads_back(b: Backend) {
 
 async fn an_unknown_token_has_no_record(b: Backend) {
     let f = fixture(b);
-    assert!(
-        !f.store
-            .is_access_live("u", &Jti::new_random())
-            .await
-            .unwrap()
-    );
+    assert!(!f.store.is_access_live("u", &new_key()).await.unwrap());
 }
 
 async fn records_expire_with_the_token(b: Backend) {
     let f = fixture(b);
-    let jti = Jti::new_random();
+    let jti = new_key();
     f.store
         .put_access(&jti, &access("u", Sid::new_random(), now() + 1))
         .await
@@ -192,7 +194,7 @@ async fn records_expire_with_the_token(b: Backend) {
 
 async fn revoking_one_access_token_leaves_the_others(b: Backend) {
     let f = fixture(b);
-    let (a, c) = (Jti::new_random(), Jti::new_random());
+    let (a, c) = (new_key(), new_key());
     let sid = Sid::new_random();
     f.store
         .put_access(&a, &access("u", sid, now() + 60))
@@ -282,7 +284,7 @@ async fn revoking_a_user_ends_every_session_and_token(b: Backend) {
     let f = fixture(b);
     let (s1, j1) = open_session(&f.store, "u", 1, now() + 3600).await;
     let (s2, _) = open_session(&f.store, "u", 2, now() + 3600).await;
-    let lone = Jti::new_random();
+    let lone = new_key();
     f.store
         .put_access(&lone, &access("u", Sid::new_random(), now() + 60))
         .await
@@ -320,7 +322,7 @@ async fn the_session_cap_evicts_the_earliest_expiring(b: Backend) {
             .create_session(NewSession {
                 session: &s,
                 refresh: &digest(i),
-                first_jti: &Jti::new_random(),
+                first_key: &new_key(),
                 first_access: &access("u", s.sid, now() + 60),
                 max_sessions: 2,
             })
@@ -368,7 +370,7 @@ async fn fifty_concurrent_rotations_yield_exactly_one_success(b: Backend) {
 
 async fn users_do_not_see_each_other(b: Backend) {
     let f = fixture(b);
-    let jti = Jti::new_random();
+    let jti = new_key();
     f.store
         .put_access(&jti, &access("alice", Sid::new_random(), now() + 60))
         .await

@@ -61,7 +61,7 @@ pub async fn introspect(
         .token
         .ok_or_else(|| ApiError::InvalidRequest("field `token` is required".into()))?;
     let hint = TokenKind::from_hint(b.token_type_hint.as_deref());
-    let answer = match state.service.introspect(&token, hint).await? {
+    let answer = match state.service.introspect(&client, &token, hint).await? {
         Some(found) => describe(&found, state.service.issuer()),
         None => json!({ "active": false }),
     };

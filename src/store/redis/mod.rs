@@ -2,10 +2,14 @@
 //!
 //! | key                               | type   | TTL                     |
 //! |-----------------------------------|--------|-------------------------|
-//! | `<prefix>{<sub>}:at:<jti22>`      | string | the access token's life |
+//! | `<prefix>{<sub>}:at:<key22>`      | string | the access token's life |
 //! | `<prefix>{<sub>}:fam:<sid>`       | hash   | the session's life      |
 //! | `<prefix>{<sub>}:sessions`        | zset   | latest session expiry   |
 //! | `<prefix>{<sub>}:ats`             | zset   | latest stand-alone token|
+//!
+//! `<key22>` is the access token's `domain::TokenKey`: the first 16 bytes
+//! of the SHA-256 of the compact token, base64url, so the record binds the
+//! exact token bytes.
 //!
 //! Every multi-key change is one Lua script (`lua/*.lua`), so it is atomic
 //! and runs unchanged on Redis Cluster.
@@ -25,7 +29,6 @@ mod scripts;
 mod shared;
 
 pub use pools::Topology;
-pub use scripts::jti_key_part;
 
 use conn::Conn;
 use pools::Pools;

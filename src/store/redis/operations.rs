@@ -3,8 +3,8 @@
 
 use deadpool_redis::redis::{self, AsyncCommands};
 
-use super::{RedisStore, jti_key_part};
-use crate::domain::{Jti, Sid};
+use super::RedisStore;
+use crate::domain::{Sid, TokenKey};
 use crate::store::{
     AccessRecord, NewSession, REMEMBERED_DIGESTS, RotateOutcome, Rotation, SessionRecord,
     StoreError, TokenStore, now_ms,
@@ -15,18 +15,18 @@ fn ttl_ms(exp_secs: i64, now: i64) -> i64 {
 }
 
 impl TokenStore for RedisStore {
-    async fn put_access(&self, jti: &Jti, rec: &AccessRecord) -> Result<(), StoreError> {
+    async fn put_access(&self, key: &TokenKey, rec: &AccessRecord) -> Result<(), StoreError> {
         let base = self.base(&rec.sub);
         let now = now_ms();
         let script = &self.scripts.put_access;
         self.run(|mut c| async move {
             script
-                .key(format!("{base}at:{}", jti_key_part(jti)))
+                .key(format!("{base}at:{}", key.key_part()))
                 .key(format!("{base}ats"))
                 .arg(rec.encode())
                 .arg(ttl_ms(rec.exp, now))
                 .arg(rec.exp.saturating_mul(1000))
-                .arg(jti_key_part(jti))
+                .arg(key.key_part())
                 .arg(now)
                 .invoke_async::<i64>(&mut c)
                 .await
@@ -35,24 +35,25 @@ impl TokenStore for RedisStore {
         .await
     }
 
-    async fn is_access_live(&self, sub: &str, jti: &Jti) -> Result<bool, StoreError> {
-        let key = format!("{}{{{sub}}}:at:{}", self.prefix, jti_key_part(jti));
-        self.run(|mut c| async move { c.exists(key).await }).await
+    async fn is_access_live(&self, sub: &str, key: &TokenKey) -> Result<bool, StoreError> {
+        let record = format!("{}{{{sub}}}:at:{}", self.prefix, key.key_part());
+        self.run(|mut c| async move { c.exists(record).await })
+            .await
     }
 
-    async fn revoke_access(&self, sub: &str, jti: &Jti) -> Result<bool, StoreError> {
+    async fn revoke_access(&self, sub: &str, key: &TokenKey) -> Result<bool, StoreError> {
         let base = self.base(sub);
         let script = &self.scripts.revoke_access;
         let deleted: i64 = self
             .run(|mut c| async move {
-                let key = format!("{base}at:{}", jti_key_part(jti));
+                let record = format!("{base}at:{}", key.key_part());
                 let out = script
-                    .key(&key)
+                    .key(&record)
                     .key(format!("{base}ats"))
-                    .arg(jti_key_part(jti))
+                    .arg(key.key_part())
                     .invoke_async(&mut c)
                     .await?;
-                self.acknowledge(&mut c, &key).await?;
+                self.acknowledge(&mut c, &record).await?;
                 Ok(out)
             })
             .await?;
@@ -68,7 +69,7 @@ impl TokenStore for RedisStore {
         let script = &self.scripts.create_session;
         let mut inv = script.prepare_invoke();
         inv.key(format!("{base}fam:{}", s.sid))
-            .key(format!("{base}at:{}", jti_key_part(new.first_jti)))
+            .key(format!("{base}at:{}", new.first_key.key_part()))
             .key(format!("{base}sessions"))
             .arg(&base)
             .arg(s.sid.to_string())
@@ -76,7 +77,7 @@ impl TokenStore for RedisStore {
             .arg(now + (s.exp - s.created).max(1).saturating_mul(1000))
             .arg(new.first_access.encode())
             .arg(ttl_ms(new.first_access.exp, now))
-            .arg(jti_key_part(new.first_jti))
+            .arg(new.first_key.key_part())
             .arg(new.first_access.exp)
             .arg(now)
             .arg(new.max_sessions);
@@ -113,14 +114,14 @@ impl TokenStore for RedisStore {
                 let fam = format!("{base}fam:{}", r.sid);
                 let out = script
                     .key(&fam)
-                    .key(format!("{base}at:{}", jti_key_part(r.jti)))
+                    .key(format!("{base}at:{}", r.key.key_part()))
                     .arg(&base)
                     .arg(r.sid.to_string())
                     .arg(r.presented.to_hex())
                     .arg(r.next.to_hex())
                     .arg(r.access.encode())
                     .arg(ttl_ms(r.access.exp, now))
-                    .arg(jti_key_part(r.jti))
+                    .arg(r.key.key_part())
                     .arg(r.access.exp)
                     .arg(r.now)
                     .arg(REMEMBERED_DIGESTS)

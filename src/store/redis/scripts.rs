@@ -1,19 +1,10 @@
 //! The Lua scripts (`lua/*.lua`, each with the helpers of `lib.lua` where
-//! it needs them), loaded once per store, and how keys spell a jti.
+//! it needs them), loaded once per store. Access records are named by
+//! `TokenKey::key_part` (22 characters, see `domain::TokenKey`).
 
 use deadpool_redis::redis::Script;
 
-use crate::domain::Jti;
-
 const LIB: &str = include_str!("lua/lib.lua");
-
-/// A jti as keys and index members spell it (`<jti22>` above): base64url of
-/// its 16 bytes, 22 characters instead of the claim's 36, which keeps a live
-/// token's key in a smaller allocation (BENCHMARKS.md, Redis memory).
-pub fn jti_key_part(jti: &Jti) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(jti.0.as_bytes())
-}
 
 pub(super) struct Scripts {
     pub(super) put_access: Script,

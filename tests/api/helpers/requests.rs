@@ -125,9 +125,13 @@ impl TestApp {
     }
 
     pub async fn introspect(&self, form: &[(&str, &str)]) -> Response {
+        self.introspect_as("issuer-app", form).await
+    }
+
+    pub async fn introspect_as(&self, client: &str, form: &[(&str, &str)]) -> Response {
         self.api
             .post(self.url("/token/introspect"))
-            .basic_auth("issuer-app", Some(SECRET))
+            .basic_auth(client, Some(SECRET))
             .form(form)
             .send()
             .await

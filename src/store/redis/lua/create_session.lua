@@ -1,7 +1,7 @@
 -- A new session: family hash, first access token, index entry, and the cap.
 -- KEYS[1] family hash, KEYS[2] first access record, KEYS[3] sessions index
 -- ARGV[1] base, ARGV[2] sid, ARGV[3] family expiry ms, ARGV[4] access record,
--- ARGV[5] access ttl ms, ARGV[6] jti, ARGV[7] access expiry s,
+-- ARGV[5] access ttl ms, ARGV[6] access token key (key22), ARGV[7] access expiry s,
 -- ARGV[8] now ms, ARGV[9] max sessions, ARGV[10..] family field/value pairs
 local fields = {}
 for i = 10, #ARGV do

@@ -1,4 +1,5 @@
 -- Shared helpers, prepended to every script that revokes a family.
+-- A family hash names its access tokens' records in fields `j:<key22>`.
 -- `base` is the user's key prefix, e.g. "tessera:{user-42}:"; every key a
 -- script touches starts with it, so all of them live in one hash slot.
 

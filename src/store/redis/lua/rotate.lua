@@ -2,7 +2,7 @@
 -- current one; a remembered older digest means reuse and revokes the family.
 -- KEYS[1] family hash, KEYS[2] new access record
 -- ARGV[1] base, ARGV[2] sid, ARGV[3] presented digest, ARGV[4] next digest,
--- ARGV[5] access record, ARGV[6] access ttl ms, ARGV[7] jti,
+-- ARGV[5] access record, ARGV[6] access ttl ms, ARGV[7] access token key (key22),
 -- ARGV[8] access expiry s, ARGV[9] now s, ARGV[10] digests remembered
 local cur = redis.call('HMGET', KEYS[1], 'rt', 'p')
 if not cur[1] then
