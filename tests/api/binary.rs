@@ -64,14 +64,26 @@ loggers:
 
 /// A dev config: memory store, a generated key, one client `app`.
 pub fn dev_config(port: u16) -> String {
+    dev_config_with_clients(port, &[])
+}
+
+/// [`dev_config`] with more clients, `(id, grants)` each (grants as YAML,
+/// e.g. `"[revoke]"`), all with the shared test secret.
+pub fn dev_config_with_clients(port: u16, extra: &[(&str, &str)]) -> String {
     let hash = crate::helpers::secret_hash();
+    let extra: String = extra
+        .iter()
+        .map(|(id, grants)| {
+            format!("  - {{ id: \"{id}\", secret_hash: \"{hash}\", grants: {grants} }}\n")
+        })
+        .collect();
     format!(
         r#"server: {{ listen: "127.0.0.1:{port}", workers: 1 }}
 issuer: "http://tessera.test"
 tokens: {{ dev_key_path: "keys/dev.pem" }}
 clients:
   - {{ id: "app", secret_hash: "{hash}", grants: [issue, verify, revoke] }}
-logging: {{ config: "log4rs.yaml" }}
+{extra}logging: {{ config: "log4rs.yaml" }}
 "#
     )
 }

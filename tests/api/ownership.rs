@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::binary::{Tessera, log4rs_yaml};
+use crate::binary::{Tessera, dev_config_with_clients, log4rs_yaml};
 use crate::helpers::{Backend, SECRET, TestApp, assert_error, spawn_app};
 use tessera::domain::IntrospectScope;
 
@@ -131,19 +131,7 @@ async fn introspect_all_sees_other_clients_tokens_and_own_does_not(b: Backend) {
 /// user and the session, and never the token.
 #[test]
 fn a_refused_revocation_is_audited_without_the_token() {
-    let hash = crate::helpers::secret_hash();
-    let config = |port: u16| {
-        format!(
-            r#"server: {{ listen: "127.0.0.1:{port}", workers: 1 }}
-issuer: "http://tessera.test"
-tokens: {{ dev_key_path: "keys/dev.pem" }}
-clients:
-  - {{ id: "app", secret_hash: "{hash}", grants: [issue, verify, revoke] }}
-  - {{ id: "intruder", secret_hash: "{hash}", grants: [revoke] }}
-logging: {{ config: "log4rs.yaml" }}
-"#
-        )
-    };
+    let config = |port: u16| dev_config_with_clients(port, &[("intruder", "[revoke]")]);
     let t = Tessera::start(config, &log4rs_yaml("info"), &[("TESSERA_ENV", "dev")]);
     let basic = |id: &str| {
         use base64::Engine;

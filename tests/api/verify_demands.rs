@@ -40,6 +40,13 @@ async fn post(app: &TestApp, path: &str, body: Value) -> Response {
         .unwrap()
 }
 
+/// Asserts `tessera_verify_total{outcome}` is `n` on `/metrics`.
+async fn assert_outcome_count(app: &TestApp, outcome: &str, n: u64) {
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let line = format!(r#"tessera_verify_total{{outcome="{outcome}"}} {n}"#);
+    assert!(metrics.contains(&line), "no `{line}` in {metrics}");
+}
+
 async fn description(res: Response, status: u16) -> String {
     let body = assert_error(res, status, "invalid_request").await;
     body["error_description"].as_str().unwrap().to_owned()
@@ -156,11 +163,7 @@ async fn require_audience_refuses_every_verify_without_one() {
     );
     let res = post(&app, "/token/verify", json!({"token": t, "aud": "api-one"})).await;
     assert_eq!(res.status(), 200);
-    let metrics = app.get("/metrics").await.text().await.unwrap();
-    assert!(
-        metrics.contains(r#"tessera_verify_total{outcome="audience_required"} 4"#),
-        "{metrics}"
-    );
+    assert_outcome_count(&app, "audience_required", 4).await;
 }
 
 #[tokio::test]
@@ -243,11 +246,7 @@ async fn a_missing_scope_is_403_insufficient_scope_with_the_bearer_challenge() {
     let res = get(&app, "/token/verify/api?scope=read&scope=admin", &t).await;
     description(res, 400).await;
     description(get(&app, "/token/verify?scope=a%22b", &t).await, 400).await;
-    let metrics = app.get("/metrics").await.text().await.unwrap();
-    assert!(
-        metrics.contains(r#"tessera_verify_total{outcome="insufficient_scope"} 4"#),
-        "{metrics}"
-    );
+    assert_outcome_count(&app, "insufficient_scope", 4).await;
 }
 
 #[tokio::test]
