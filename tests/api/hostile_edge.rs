@@ -98,6 +98,51 @@ async fn failed_authentications_are_limited_per_source_before_any_hashing() {
     // no hashing and are not what this limit is for.
 }
 
+/// The per-address request budget is checked before client authentication
+/// on every route that authenticates, not only issue, refresh and
+/// introspect: revoke, both session routes, and verify with client auth.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_authenticating_route_checks_the_per_address_budget_first() {
+    let routes: [(&str, Method, &str); 4] = [
+        ("revoke", Method::POST, "/token/revoke"),
+        ("list sessions", Method::GET, "/users/u/sessions"),
+        (
+            "delete session",
+            Method::DELETE,
+            "/users/u/sessions/00000000-0000-4000-8000-000000000000",
+        ),
+        ("verify with client auth", Method::POST, "/token/verify"),
+    ];
+    for (what, method, path) in routes {
+        let app = TestApp::builder(Backend::Memory)
+            .configure(|s: &mut Settings| {
+                s.rate_limit.per_ip_burst = 2;
+                s.rate_limit.per_ip_per_sec = 1;
+                s.verify.require_client_auth = true;
+            })
+            .spawn()
+            .await;
+        let send = || {
+            app.api
+                .request(method.clone(), app.url(path))
+                .header("authorization", basic("admin-app", SECRET))
+                .json(&json!({"token": "x"}))
+                .send()
+        };
+        for _ in 0..2 {
+            let status = send().await.unwrap().status().as_u16();
+            assert_ne!(status, 429, "{what}: limited inside its budget");
+        }
+        let res = send().await.unwrap();
+        assert_eq!(
+            res.status().as_u16(),
+            429,
+            "{what}: the budget was not checked"
+        );
+        assert_429(res).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_known_client_id_cannot_be_locked_out_by_guessing_it() {
     let app = TestApp::builder(Backend::Memory)
