@@ -20,6 +20,7 @@ use super::ServiceError;
 use super::auth_audit::{Failure, FailureSummaries};
 use super::auth_guard::{AuthGuard, Gate};
 use super::hashing::HashingPool;
+use super::in_flight::{self, InFlight, Role};
 use crate::config::{ClientAuthSettings, RateLimitSettings};
 use crate::domain::{ArgonCost, Client, DomainError, SecretHash};
 
@@ -47,6 +48,8 @@ pub(super) struct Clients {
     dummy_hash: SecretHash,
     cache: Cache,
     pool: HashingPool,
+    /// Checks running now, so identical credentials share one.
+    in_flight: InFlight,
     guard: Option<AuthGuard>,
     summaries: FailureSummaries,
 }
@@ -104,6 +107,7 @@ impl Clients {
             dummy_hash,
             cache: Arc::new(Mutex::new(HashMap::new())),
             pool,
+            in_flight: InFlight::default(),
             guard: AuthGuard::from_settings(limits),
             summaries: FailureSummaries::new(Duration::from_secs(auth.failure_summary_secs.max(1))),
         })
@@ -139,25 +143,21 @@ impl Clients {
                 .record(source, &creds.id, Failure::Throttled, request_id);
             return Err(ServiceError::TooManyFailures { retry_after_secs });
         }
-        let hash = match &client {
-            Some(c) => c.secret_hash.clone(),
-            None => self.dummy_hash.clone(),
-        };
-        let secret = SecretString::from(secret.to_owned());
-        let (cache, id, known) = (Arc::clone(&self.cache), creds.id.clone(), client.is_some());
-        // Requests that queued behind a check of the same credentials take
-        // its result instead of each running Argon2id again.
-        let job = move |scratch: &mut _| {
-            (known && cached(&cache, &id, &digest))
-                || hash.matches_with(secret.expose_secret(), scratch)
-        };
-        let ok = match self.pool.run_for(source, job).await {
-            Err(ServiceError::Busy) => {
-                self.summaries
-                    .record(source, &creds.id, Failure::Busy, request_id);
-                return Err(ServiceError::Busy);
+        let ok = match self.in_flight.join((creds.id.clone(), digest)) {
+            Role::Follower(rx) => match in_flight::answer(rx).await {
+                Some(ok) => ok,
+                None => {
+                    self.check(&creds, client.as_deref(), digest, source, request_id)
+                        .await?
+                }
+            },
+            Role::Leader(lead) => {
+                let ok = self
+                    .check(&creds, client.as_deref(), digest, source, request_id)
+                    .await?;
+                lead.finish(ok);
+                ok
             }
-            other => other?,
         };
         match client {
             Some(client) if ok => {
@@ -174,6 +174,38 @@ impl Clients {
                     .record(source, &creds.id, Failure::Checked, request_id);
                 Err(ServiceError::InvalidClient)
             }
+        }
+    }
+
+    /// One Argon2id check of `creds` on the hashing pool (`Busy` when it is
+    /// full); an unknown id is checked against the dummy hash.
+    async fn check(
+        &self,
+        creds: &Credentials,
+        client: Option<&Client>,
+        digest: [u8; 32],
+        source: IpAddr,
+        request_id: &str,
+    ) -> Result<bool, ServiceError> {
+        let hash = match client {
+            Some(c) => c.secret_hash.clone(),
+            None => self.dummy_hash.clone(),
+        };
+        let secret = SecretString::from(creds.secret.expose_secret().to_owned());
+        let (cache, id, known) = (Arc::clone(&self.cache), creds.id.clone(), client.is_some());
+        // A request that queued behind a check of the same credentials
+        // takes its cached result instead of running Argon2id again.
+        let job = move |scratch: &mut _| {
+            (known && cached(&cache, &id, &digest))
+                || hash.matches_with(secret.expose_secret(), scratch)
+        };
+        match self.pool.run_for(source, job).await {
+            Err(ServiceError::Busy) => {
+                self.summaries
+                    .record(source, &creds.id, Failure::Busy, request_id);
+                Err(ServiceError::Busy)
+            }
+            other => other,
         }
     }
 

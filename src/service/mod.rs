@@ -8,6 +8,7 @@ mod auth_guard;
 mod clients;
 mod error;
 mod hashing;
+mod in_flight;
 mod introspect;
 mod issue;
 mod refresh;

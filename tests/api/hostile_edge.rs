@@ -143,6 +143,21 @@ async fn every_authenticating_route_checks_the_per_address_budget_first() {
     }
 }
 
+/// A client that starts with many requests in flight (a cold credential
+/// cache) gets every answer: identical credentials share one Argon2id
+/// check instead of each taking a hashing slot or a `503`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_identical_cold_requests_shares_one_check() {
+    let app = spawn_app(Backend::Memory).await;
+    let requests = (0..48).map(|i| app.issue(json!({ "sub": format!("user-{i}") })));
+    let answers = futures_util::future::join_all(requests).await;
+    let statuses: Vec<u16> = answers.iter().map(|r| r.status().as_u16()).collect();
+    assert!(
+        statuses.iter().all(|s| *s == 200),
+        "a cold burst was refused: {statuses:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_known_client_id_cannot_be_locked_out_by_guessing_it() {
     let app = TestApp::builder(Backend::Memory)
