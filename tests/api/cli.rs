@@ -135,6 +135,25 @@ environments:
     );
 }
 
+/// `serve` loads the same settings and logs the same warning at start-up.
+#[test]
+fn serve_logs_a_warning_when_a_section_replaces_a_base_list() {
+    let tessera = crate::binary::Tessera::start(
+        |port| {
+            format!(
+                "{}environments:\n  dev:\n    clients: []\n",
+                crate::binary::dev_config(port)
+            )
+        },
+        &crate::binary::log4rs_yaml("info"),
+        &[("TESSERA_ENV", "dev")],
+    );
+    let line = tessera.wait_for_line("logs/tessera.log", "the warning", |l| {
+        l.contains("`environments.dev.clients` replaces the base `clients` list")
+    });
+    assert!(crate::binary::has_level(&line, "WARN"), "{line}");
+}
+
 #[test]
 fn check_config_names_the_bad_key_and_fails() {
     let dir = tempfile::tempdir().unwrap();
