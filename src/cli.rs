@@ -116,6 +116,9 @@ fn hash_secret() -> Result<(), String> {
 fn check_config(path: &Path) -> Result<(), String> {
     let settings = load_settings(path)?;
     logging::load(&settings.logging.config, settings.env).map_err(|e| e.to_string())?;
+    for warning in &settings.warnings {
+        eprintln!("tessera: warning: {warning}");
+    }
     if !settings.keys.is_empty() {
         KeySet::from_settings(&settings).map_err(|e| with_causes(&e))?;
     }
@@ -127,6 +130,9 @@ fn check_config(path: &Path) -> Result<(), String> {
 fn serve(path: &Path) -> Result<(), String> {
     let settings = load_settings(path)?;
     logging::init(&settings.logging.config, settings.env).map_err(|e| e.to_string())?;
+    for warning in &settings.warnings {
+        log::warn!("configuration: {warning}");
+    }
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(settings)
             .await

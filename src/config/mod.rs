@@ -13,6 +13,7 @@ use serde_saphyr::figment::Yaml;
 
 mod clients;
 mod env;
+mod layers;
 mod mask;
 mod safety;
 mod sections;
@@ -111,10 +112,26 @@ pub struct Settings {
     /// The environment these settings were loaded for (not a file key).
     #[serde(skip_deserializing, default = "default_env")]
     pub env: Environment,
+    /// Warnings for the operator (not a file key): each environment-section
+    /// list that replaced a non-empty base list, named.
+    #[serde(skip)]
+    pub warnings: Vec<String>,
 }
 
 fn default_env() -> Environment {
     Environment::Dev
+}
+
+/// [`layers::replaced_base_lists`] of two figment layers (an unreadable
+/// layer warns of nothing: extracting `Settings` reports it).
+fn replaced_base_lists(base: &Figment, section: &Figment, env: Environment) -> Vec<String> {
+    match (
+        base.extract::<serde_json::Value>(),
+        section.extract::<serde_json::Value>(),
+    ) {
+        (Ok(base), Ok(section)) => layers::replaced_base_lists(&base, &section, env.as_str()),
+        _ => Vec::new(),
+    }
 }
 
 impl Settings {
@@ -145,6 +162,7 @@ impl Settings {
     ) -> Result<Settings, ConfigError> {
         let base = Figment::from(Yaml::string(yaml));
         let section = base.focus(&format!("environments.{}", env.as_str()));
+        let warnings = replaced_base_lists(&base, &section, env);
         let overrides: Vec<(String, String)> = vars
             .into_iter()
             .filter(|(k, _)| k.starts_with(ENV_PREFIX))
@@ -158,6 +176,7 @@ impl Settings {
             .map_err(|e| ConfigError::Parse(mask_url_passwords(&describe_figment_error(e))))?;
         settings.environments = None;
         settings.env = env;
+        settings.warnings = warnings;
         settings.validate()?;
         Ok(settings)
     }

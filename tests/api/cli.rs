@@ -98,6 +98,62 @@ clients:
     }
 }
 
+/// An environment section's list replaces the base list (figment does not
+/// merge lists): `check-config` still accepts it but warns, naming the key.
+#[test]
+fn check_config_warns_when_a_section_replaces_a_base_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let hash = crate::helpers::secret_hash();
+    std::fs::write(
+        dir.path().join("log4rs.yaml"),
+        crate::binary::shipped_log4rs(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("config.yaml"),
+        format!(
+            r#"issuer: "http://tessera.test"
+clients:
+  - {{ id: "app", secret_hash: "{hash}", grants: [issue] }}
+environments:
+  dev:
+    clients: []
+"#
+        ),
+    )
+    .unwrap();
+    let out = run(
+        dir.path(),
+        &["check-config", "--config", "config.yaml"],
+        &[("TESSERA_ENV", "dev")],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: `environments.dev.clients` replaces the base `clients` list"),
+        "{stderr}"
+    );
+}
+
+/// `serve` loads the same settings and logs the same warning at start-up.
+#[test]
+fn serve_logs_a_warning_when_a_section_replaces_a_base_list() {
+    let tessera = crate::binary::Tessera::start(
+        |port| {
+            format!(
+                "{}environments:\n  dev:\n    clients: []\n",
+                crate::binary::dev_config(port)
+            )
+        },
+        &crate::binary::log4rs_yaml("info"),
+        &[("TESSERA_ENV", "dev")],
+    );
+    let line = tessera.wait_for_line("logs/tessera.log", "the warning", |l| {
+        l.contains("`environments.dev.clients` replaces the base `clients` list")
+    });
+    assert!(crate::binary::has_level(&line, "WARN"), "{line}");
+}
+
 #[test]
 fn check_config_names_the_bad_key_and_fails() {
     let dir = tempfile::tempdir().unwrap();

@@ -287,6 +287,14 @@ impl TestAppBuilder {
         self
     }
 
+    /// Runs a `Redis` app on this private `redis-server` (e.g. one started
+    /// with persistence) instead of a fresh one.
+    pub fn redis_server(mut self, server: Arc<RedisServer>) -> Self {
+        assert_eq!(self.backend, Backend::Redis, "a private redis-server");
+        self.redis = Some(server);
+        self
+    }
+
     /// Cluster seed nodes or sentinels to use instead of the shared ones.
     pub fn urls(mut self, urls: Vec<String>) -> Self {
         assert!(

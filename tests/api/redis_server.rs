@@ -1,6 +1,7 @@
-//! A private `redis-server` per test: free loopback port, no persistence,
-//! killed on drop. Fault tests stop, restart, pause and resume it; its
-//! methods take `&self`, so apps of one deployment can share it (`Arc`).
+//! A private `redis-server` per test: free loopback port, no persistence
+//! (unless started with [`RedisServer::start_with`]), killed on drop. Fault
+//! tests stop, crash, restart, pause and resume it; its methods take
+//! `&self`, so apps of one deployment can share it (`Arc`).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -12,7 +13,12 @@ pub struct RedisServer {
     port: u16,
     child: Mutex<Option<Child>>,
     dir: tempfile::TempDir,
+    /// Persistence arguments, the same at every (re)start.
+    persistence: Vec<String>,
 }
+
+/// No persistence at all: a restart comes back empty.
+const NO_PERSISTENCE: &[&str] = &["--save", "", "--appendonly", "no"];
 
 /// A port that was free on the loopback a moment ago.
 pub fn free_port() -> u16 {
@@ -39,11 +45,19 @@ impl RedisServer {
     /// Starts a server; panics (the test fails loudly) if `redis-server` is
     /// missing: run `scripts/test.sh`, which installs it.
     pub fn start() -> Self {
+        Self::start_with(NO_PERSISTENCE)
+    }
+
+    /// Starts a server with these persistence arguments (e.g. `--appendonly
+    /// yes --appendfsync always`); its files live in its own temp dir, which
+    /// a restart reuses.
+    pub fn start_with(persistence: &[&str]) -> Self {
         for _ in 0..5 {
             let server = RedisServer {
                 port: free_port(),
                 child: Mutex::new(None),
                 dir: tempfile::tempdir().expect("tempdir"),
+                persistence: persistence.iter().map(|a| (*a).to_owned()).collect(),
             };
             if server.spawn() {
                 return server;
@@ -59,13 +73,10 @@ impl RedisServer {
                 &self.port.to_string(),
                 "--bind",
                 "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
                 "--protected-mode",
                 "yes",
             ])
+            .args(&self.persistence)
             .arg("--dir")
             .arg(self.dir.path())
             .stdout(Stdio::null())
@@ -109,9 +120,25 @@ impl RedisServer {
         self.kill();
     }
 
-    /// Starts it again on the same port, empty.
+    /// Starts it again on the same port and dir: empty without
+    /// persistence, else with what its files hold.
     pub fn restart(&self) {
         self.stop();
+        self.start_again();
+    }
+
+    /// A crash: `kill -9` (SIGKILL with the `kill` command), then reaped.
+    /// Nothing is flushed; only what already reached its files survives.
+    pub fn crash(&self) {
+        self.resume();
+        self.signal("-KILL");
+        if let Some(mut child) = self.child().take() {
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the (stopped or crashed) server on the same port and dir.
+    pub fn start_again(&self) {
         assert!(
             self.spawn(),
             "redis-server did not restart on port {}",
