@@ -10,6 +10,7 @@ mod bad_input;
 mod binary;
 mod cli;
 mod core;
+mod expiry;
 mod forged_record;
 mod forward_auth;
 mod helpers;
