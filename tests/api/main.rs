@@ -32,6 +32,7 @@ mod scale_out_failover;
 mod secrets;
 mod sessions;
 mod shutdown;
+mod size_budget;
 mod standards;
 mod store;
 mod verify_cache;
