@@ -22,6 +22,7 @@ crate::both_backends!(
     session_listing_shows_live_families_and_delete_revokes_one,
     listing_a_user_without_sessions_is_an_empty_list,
     past_the_session_cap_the_oldest_family_is_revoked,
+    past_the_cap_a_shorter_lived_new_session_stays_live,
 );
 
 async fn session(app: &TestApp, sub: &str) -> (String, String) {
@@ -351,6 +352,37 @@ async fn past_the_session_cap_the_oldest_family_is_revoked(b: Backend) {
     assert_eq!(v["sessions"].as_array().unwrap().len(), 5);
     assert_eq!(app.verify_get(&first_at).await.status(), 401);
     assert_error(app.refresh(&first_rt).await, 401, "invalid_token").await;
+}
+
+/// Cap 2; `other-app`'s sessions are shorter than `issuer-app`'s. Two long
+/// sessions, then a short one: the short one is live (access and refresh),
+/// the earliest-expiring long one is gone.
+async fn past_the_cap_a_shorter_lived_new_session_stays_live(b: Backend) {
+    let app = TestApp::builder(b)
+        .configure(|s| {
+            s.tokens.max_sessions_per_user = 2;
+            for c in &mut s.clients {
+                if c.id.as_str() == "other-app" {
+                    c.refresh_ttl_secs = Some(600);
+                }
+            }
+        })
+        .spawn()
+        .await;
+    let (first_at, _) = session(&app, "u").await;
+    let (second_at, _) = session(&app, "u").await;
+    let res = app
+        .issue_as("other-app", json!({"sub": "u", "refresh": true}))
+        .await;
+    assert_eq!(res.status(), 200);
+    let short: Value = res.json().await.unwrap();
+    assert_eq!(short["refresh_expires_in"], 600);
+    let short_at = short["access_token"].as_str().unwrap();
+    assert_eq!(app.verify_get(short_at).await.status(), 200, "new session");
+    assert_eq!(app.verify_get(&second_at).await.status(), 200);
+    assert_eq!(app.verify_get(&first_at).await.status(), 401);
+    let rt = short["refresh_token"].as_str().unwrap();
+    assert_eq!(app.refresh_as("other-app", rt).await.status(), 200);
 }
 
 /// Cap 2 on the real binary: two long sessions, then one from a client
