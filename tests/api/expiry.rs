@@ -72,3 +72,58 @@ async fn a_revoked_token_before_exp_answers_revoked_with_a_leeway(b: Backend) {
     assert_eq!(outcome_count(&app, "expired").await, "0");
     assert_eq!(active(&app, &token).await, false);
 }
+
+/// On the real binary (its default leeway, 30 s): the audit summary of a
+/// verify past `exp` gives the reason `expired`, never `revoked`.
+#[test]
+fn the_audit_summary_calls_a_token_past_exp_expired() {
+    use crate::binary::{Tessera, dev_config, log4rs_yaml};
+    let mut t = Tessera::start(
+        dev_config,
+        &log4rs_yaml("info"),
+        &[
+            ("TESSERA_ENV", "dev"),
+            ("TESSERA__VERIFY__FAILURE_SUMMARY_SECS", "3600"),
+        ],
+    );
+    let basic = {
+        use base64::Engine;
+        let raw = format!("app:{}", crate::helpers::SECRET);
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(raw)
+        )
+    };
+    let (status, _, body) = t
+        .request(
+            "POST",
+            "/token/issue",
+            &[
+                ("Authorization", basic.as_str()),
+                ("Content-Type", "application/json"),
+            ],
+            r#"{"sub":"u","ttl":1}"#,
+        )
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let bearer = format!("Bearer {}", v["access_token"].as_str().unwrap());
+    std::thread::sleep(Duration::from_millis(2100));
+    let (status, _, body) = t
+        .get("/token/verify", &[("Authorization", bearer.as_str())])
+        .unwrap();
+    assert_eq!(status, 401);
+    assert!(body.contains("token expired"), "{body}");
+    t.terminate();
+    let (status, _) = t.wait_exit(Duration::from_secs(15)).expect("exit");
+    assert!(status.success(), "{status}");
+    let audit = t.read("logs/audit.log");
+    let summaries: Vec<Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("audit lines are JSON"))
+        .filter(|e| e["event"] == "verify_failed_summary")
+        .collect();
+    assert_eq!(summaries.len(), 1, "{audit}");
+    assert_eq!(summaries[0]["reason"], "expired", "{audit}");
+    assert_eq!(summaries[0]["count"], 1);
+}
