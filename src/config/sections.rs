@@ -135,7 +135,8 @@ pub struct TokenSettings {
     pub refresh_ttl_secs: u64,
     /// Clock skew tolerated on `exp` and `nbf`, in seconds.
     pub leeway_secs: u64,
-    /// Live sessions one user may hold; past it the oldest is revoked.
+    /// Live sessions one user may hold; past it the earliest-expiring
+    /// other session is revoked (never the one being created).
     pub max_sessions_per_user: usize,
     /// Where `dev` keeps the signing key it generates when `keys` is empty.
     pub dev_key_path: PathBuf,

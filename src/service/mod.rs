@@ -5,6 +5,7 @@
 
 mod auth_audit;
 mod auth_guard;
+mod budget;
 mod clients;
 mod error;
 mod hashing;

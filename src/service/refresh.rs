@@ -63,7 +63,7 @@ impl TokenService {
             exp,
         };
         let (jti, claims) = self.claims_for(&record, now);
-        let access_token = self.keys.sign(&claims)?;
+        let access_token = self.sign_within_budget(&claims)?;
         let next = RefreshToken::generate(&presented.sub, session.sid)?;
         let outcome = self
             .store

@@ -122,7 +122,7 @@ impl TokenService {
         if self.store.is_access_live(&claims.sub, &key).await? {
             Ok(claims)
         } else {
-            Err(ServiceError::InvalidToken(Rejection::Revoked))
+            Err(ServiceError::InvalidToken(missing_record(&claims)))
         }
     }
 
@@ -166,5 +166,17 @@ impl TokenService {
         self.verified
             .insert(digest, claims.clone(), until_ms, now_ms);
         Ok((claims, key))
+    }
+}
+
+/// Why a token that passed the signature check has no record: the record
+/// ends at `exp` while the signature check allows the leeway, so a token
+/// at or past `exp` is expired (whether or not it was also revoked); only
+/// an unexpired one without a record was revoked.
+fn missing_record(claims: &AccessClaims) -> Rejection {
+    if Utc::now().timestamp() >= claims.exp {
+        Rejection::Expired
+    } else {
+        Rejection::Revoked
     }
 }

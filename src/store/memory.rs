@@ -144,11 +144,14 @@ impl TokenStore for MemoryStore {
                     seq,
                 },
             );
+            // The earliest-expiring *other* sessions go: the new one may
+            // expire first, and evicting it would hand out dead tokens.
             let mut evicted = Vec::new();
             while user.sessions.len() > new.max_sessions {
                 let oldest = user
                     .sessions
                     .values()
+                    .filter(|f| f.rec.sid != session.sid)
                     .min_by_key(|f| (f.rec.exp, f.seq))
                     .map(|f| f.rec.sid);
                 let Some(sid) = oldest else { break };

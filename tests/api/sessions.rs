@@ -22,6 +22,7 @@ crate::both_backends!(
     session_listing_shows_live_families_and_delete_revokes_one,
     listing_a_user_without_sessions_is_an_empty_list,
     past_the_session_cap_the_oldest_family_is_revoked,
+    past_the_cap_a_shorter_lived_new_session_stays_live,
 );
 
 async fn session(app: &TestApp, sub: &str) -> (String, String) {
@@ -351,4 +352,98 @@ async fn past_the_session_cap_the_oldest_family_is_revoked(b: Backend) {
     assert_eq!(v["sessions"].as_array().unwrap().len(), 5);
     assert_eq!(app.verify_get(&first_at).await.status(), 401);
     assert_error(app.refresh(&first_rt).await, 401, "invalid_token").await;
+}
+
+/// Cap 2; `other-app`'s sessions are shorter than `issuer-app`'s. Two long
+/// sessions, then a short one: the short one is live (access and refresh),
+/// the earliest-expiring long one is gone.
+async fn past_the_cap_a_shorter_lived_new_session_stays_live(b: Backend) {
+    let app = TestApp::builder(b)
+        .configure(|s| {
+            s.tokens.max_sessions_per_user = 2;
+            for c in &mut s.clients {
+                if c.id.as_str() == "other-app" {
+                    c.refresh_ttl_secs = Some(600);
+                }
+            }
+        })
+        .spawn()
+        .await;
+    let (first_at, _) = session(&app, "u").await;
+    let (second_at, _) = session(&app, "u").await;
+    let res = app
+        .issue_as("other-app", json!({"sub": "u", "refresh": true}))
+        .await;
+    assert_eq!(res.status(), 200);
+    let short: Value = res.json().await.unwrap();
+    assert_eq!(short["refresh_expires_in"], 600);
+    let short_at = short["access_token"].as_str().unwrap();
+    assert_eq!(app.verify_get(short_at).await.status(), 200, "new session");
+    assert_eq!(app.verify_get(&second_at).await.status(), 200);
+    assert_eq!(app.verify_get(&first_at).await.status(), 401);
+    let rt = short["refresh_token"].as_str().unwrap();
+    assert_eq!(app.refresh_as("other-app", rt).await.status(), 200);
+}
+
+/// Cap 2 on the real binary: two long sessions, then one from a client
+/// whose refresh life is shorter than both. The new session is live; the
+/// earliest-expiring old one is evicted, and `session_evicted` names it.
+#[test]
+fn past_the_cap_a_short_lived_new_session_is_never_the_one_evicted() {
+    use crate::binary::{Tessera, dev_config_with_clients, log4rs_yaml};
+    let config =
+        |port: u16| dev_config_with_clients(port, &[("brief", "[issue], refresh_ttl_secs: 600")]);
+    let t = Tessera::start(
+        config,
+        &log4rs_yaml("info"),
+        &[
+            ("TESSERA_ENV", "dev"),
+            ("TESSERA__TOKENS__MAX_SESSIONS_PER_USER", "2"),
+        ],
+    );
+    let issue = |client: &str| -> Value {
+        use base64::Engine;
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("{client}:{SECRET}"));
+        let auth = format!("Basic {basic}");
+        let headers = [
+            ("Authorization", auth.as_str()),
+            ("Content-Type", "application/json"),
+        ];
+        let (status, _, body) = t
+            .request(
+                "POST",
+                "/token/issue",
+                &headers,
+                r#"{"sub":"u","refresh":true}"#,
+            )
+            .unwrap();
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).unwrap()
+    };
+    let verify = |v: &Value| {
+        let bearer = format!("Bearer {}", v["access_token"].as_str().unwrap());
+        t.get("/token/verify", &[("Authorization", bearer.as_str())])
+            .unwrap()
+            .0
+    };
+    let sid = |v: &Value| claims_of(v["access_token"].as_str().unwrap())["sid"].clone();
+    let first = issue("app");
+    let second = issue("app");
+    let short = issue("brief");
+    assert_eq!(short["refresh_expires_in"], 600);
+    assert_eq!(verify(&short), 200, "the new session is live");
+    assert_eq!(verify(&second), 200, "the later-expiring old session stays");
+    assert_eq!(
+        verify(&first),
+        401,
+        "the earliest-expiring old session goes"
+    );
+    let line = t.wait_for_line("logs/audit.log", "session_evicted", |l| {
+        l.contains("session_evicted")
+    });
+    let event: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(event["sid"], sid(&first), "{line}");
+    assert_eq!(event["sub"], "u");
+    let audit = t.read("logs/audit.log");
+    assert_eq!(audit.matches("session_evicted").count(), 1, "{audit}");
 }

@@ -39,6 +39,7 @@ crate::all_backends!(
     revoking_a_user_ends_every_session_and_token,
     listing_sessions_skips_expired_ones_and_orders_by_expiry,
     the_session_cap_evicts_the_earliest_expiring,
+    the_session_cap_never_evicts_the_new_session,
     fifty_concurrent_rotations_yield_exactly_one_success,
     users_do_not_see_each_other,
     ping_answers,
@@ -346,6 +347,48 @@ async fn the_session_cap_evicts_the_earliest_expiring(b: Backend) {
         .map(|s| s.sid)
         .collect();
     assert_eq!(left, vec![sids[1], sids[2]]);
+}
+
+/// Cap 2, two long sessions, then one that expires before both: the new
+/// one stays, and the earliest-expiring *other* session goes.
+async fn the_session_cap_never_evicts_the_new_session(b: Backend) {
+    let f = fixture(b);
+    let create = |s: SessionRecord, d: u8| {
+        let store = f.store.clone();
+        async move {
+            let evicted = store
+                .create_session(NewSession {
+                    session: &s,
+                    refresh: &digest(d),
+                    first_key: &new_key(),
+                    first_access: &access("u", s.sid, now() + 60),
+                    max_sessions: 2,
+                })
+                .await
+                .unwrap();
+            (s.sid, evicted)
+        }
+    };
+    let (long1, none1) = create(session("u", now() + 7200), 1).await;
+    let (long2, none2) = create(session("u", now() + 7300), 2).await;
+    assert!(none1.is_empty() && none2.is_empty());
+    let (short, evicted) = create(session("u", now() + 600), 3).await;
+    assert_eq!(
+        evicted,
+        vec![long1],
+        "the earliest-expiring other session goes"
+    );
+    let left: Vec<Sid> = f
+        .store
+        .list_sessions("u", now())
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.sid)
+        .collect();
+    assert_eq!(left, vec![short, long2], "the new session is live");
+    let got = f.store.get_session("u", &short).await.unwrap();
+    assert!(got.is_some(), "the new session reads back");
 }
 
 async fn fifty_concurrent_rotations_yield_exactly_one_success(b: Backend) {

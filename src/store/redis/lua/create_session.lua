@@ -14,10 +14,22 @@ redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[8])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[2])
 local evicted = {}
 local max = tonumber(ARGV[9])
+-- The earliest-expiring sessions other than this new one go: the new one
+-- may expire first (a client with a shorter refresh life), and evicting it
+-- would answer the caller with dead tokens.
 while redis.call('ZCARD', KEYS[3]) > max do
-  local oldest = redis.call('ZRANGE', KEYS[3], 0, 0)[1]
-  revoke_family(ARGV[1], oldest)
-  evicted[#evicted + 1] = oldest
+  local victim = nil
+  for _, sid in ipairs(redis.call('ZRANGE', KEYS[3], 0, 1)) do
+    if sid ~= ARGV[2] then
+      victim = sid
+      break
+    end
+  end
+  if victim == nil then
+    break
+  end
+  revoke_family(ARGV[1], victim)
+  evicted[#evicted + 1] = victim
 end
 expire_index(KEYS[3])
 return evicted
