@@ -58,11 +58,7 @@ const REDIS_PASSWORD: &str = "s3cr3t-redis-pass";
 fn check_config_prints_the_effective_config_with_secrets_masked() {
     let dir = tempfile::tempdir().unwrap();
     let hash = crate::helpers::secret_hash();
-    std::fs::write(
-        dir.path().join("log4rs.yaml"),
-        crate::binary::shipped_log4rs(),
-    )
-    .unwrap();
+    with_shipped_log4rs(&dir);
     std::fs::write(
         dir.path().join("config.yaml"),
         format!(
@@ -104,11 +100,7 @@ clients:
 fn check_config_warns_when_a_section_replaces_a_base_list() {
     let dir = tempfile::tempdir().unwrap();
     let hash = crate::helpers::secret_hash();
-    std::fs::write(
-        dir.path().join("log4rs.yaml"),
-        crate::binary::shipped_log4rs(),
-    )
-    .unwrap();
+    with_shipped_log4rs(&dir);
     std::fs::write(
         dir.path().join("config.yaml"),
         format!(
@@ -157,11 +149,7 @@ fn serve_logs_a_warning_when_a_section_replaces_a_base_list() {
 #[test]
 fn check_config_names_the_bad_key_and_fails() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("log4rs.yaml"),
-        crate::binary::shipped_log4rs(),
-    )
-    .unwrap();
+    with_shipped_log4rs(&dir);
     for (why, yaml, key) in [
         (
             "unknown key",
@@ -300,4 +288,10 @@ fn serve_until_exit(dir: &std::path::Path) -> String {
     };
     assert!(!status.success(), "exited 0");
     std::fs::read_to_string(&stderr_path).unwrap()
+}
+
+/// Writes the shipped `log4rs.yaml` into `dir` (check-config loads it).
+fn with_shipped_log4rs(dir: &tempfile::TempDir) {
+    let path = dir.path().join("log4rs.yaml");
+    std::fs::write(path, crate::binary::shipped_log4rs()).unwrap();
 }

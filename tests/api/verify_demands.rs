@@ -47,6 +47,11 @@ async fn assert_outcome_count(app: &TestApp, outcome: &str, n: u64) {
     assert!(metrics.contains(&line), "no `{line}` in {metrics}");
 }
 
+/// A token for `alice` with `aud: api-one`, issued by `issuer-app`.
+async fn alice_for_api_one(app: &TestApp) -> String {
+    token(app, "issuer-app", json!({"sub": "alice", "aud": "api-one"})).await
+}
+
 async fn description(res: Response, status: u16) -> String {
     let body = assert_error(res, status, "invalid_request").await;
     body["error_description"].as_str().unwrap().to_owned()
@@ -55,12 +60,7 @@ async fn description(res: Response, status: u16) -> String {
 #[tokio::test]
 async fn post_verify_honours_the_audience_in_the_query_and_refuses_a_conflict() {
     let app = spawn_app(Backend::Memory).await;
-    let t = token(
-        &app,
-        "issuer-app",
-        json!({"sub": "alice", "aud": "api-one"}),
-    )
-    .await;
+    let t = alice_for_api_one(&app).await;
     // The reported hole: the query was ignored on POST.
     let res = post(&app, "/token/verify?aud=api-two", json!({"token": t})).await;
     let body = assert_error(res, 401, "invalid_token").await;
@@ -92,12 +92,7 @@ async fn post_verify_honours_the_audience_in_the_query_and_refuses_a_conflict() 
 #[tokio::test]
 async fn the_forward_auth_audience_comes_from_the_path_only() {
     let app = spawn_app(Backend::Memory).await;
-    let t = token(
-        &app,
-        "issuer-app",
-        json!({"sub": "alice", "aud": "api-one"}),
-    )
-    .await;
+    let t = alice_for_api_one(&app).await;
     for (method, path) in [
         (
             Method::GET,
@@ -138,12 +133,7 @@ async fn require_audience_refuses_every_verify_without_one() {
         .configure(|s| s.verify.require_audience = true)
         .spawn()
         .await;
-    let t = token(
-        &app,
-        "issuer-app",
-        json!({"sub": "alice", "aud": "api-one"}),
-    )
-    .await;
+    let t = alice_for_api_one(&app).await;
     for res in [
         get(&app, "/token/verify", &t).await,
         get(&app, "/token/verify?aud=", &t).await,
