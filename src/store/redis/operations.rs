@@ -19,14 +19,15 @@ impl TokenStore for RedisStore {
         let base = self.base(&rec.sub);
         let now = now_ms();
         let script = &self.scripts.put_access;
+        let part = key.key_part();
         self.run(|mut c| async move {
             script
-                .key(format!("{base}at:{}", key.key_part()))
+                .key(format!("{base}at:{part}"))
                 .key(format!("{base}ats"))
                 .arg(rec.encode())
                 .arg(ttl_ms(rec.exp, now))
                 .arg(rec.exp.saturating_mul(1000))
-                .arg(key.key_part())
+                .arg(&part)
                 .arg(now)
                 .invoke_async::<i64>(&mut c)
                 .await
@@ -46,11 +47,12 @@ impl TokenStore for RedisStore {
         let script = &self.scripts.revoke_access;
         let deleted: i64 = self
             .run(|mut c| async move {
-                let record = format!("{base}at:{}", key.key_part());
+                let part = key.key_part();
+                let record = format!("{base}at:{part}");
                 let out = script
                     .key(&record)
                     .key(format!("{base}ats"))
-                    .arg(key.key_part())
+                    .arg(part)
                     .invoke_async(&mut c)
                     .await?;
                 self.acknowledge(&mut c, &record).await?;
@@ -67,9 +69,10 @@ impl TokenStore for RedisStore {
         let mut rec = s.clone();
         rec.refresh = new.refresh.to_hex();
         let script = &self.scripts.create_session;
+        let part = new.first_key.key_part();
         let mut inv = script.prepare_invoke();
         inv.key(format!("{base}fam:{}", s.sid))
-            .key(format!("{base}at:{}", new.first_key.key_part()))
+            .key(format!("{base}at:{part}"))
             .key(format!("{base}sessions"))
             .arg(&base)
             .arg(s.sid.to_string())
@@ -77,7 +80,7 @@ impl TokenStore for RedisStore {
             .arg(now + (s.exp - s.created).max(1).saturating_mul(1000))
             .arg(new.first_access.encode())
             .arg(ttl_ms(new.first_access.exp, now))
-            .arg(new.first_key.key_part())
+            .arg(&part)
             .arg(new.first_access.exp)
             .arg(now)
             .arg(new.max_sessions);
@@ -112,16 +115,17 @@ impl TokenStore for RedisStore {
         let outcome: String = self
             .run(|mut c| async move {
                 let fam = format!("{base}fam:{}", r.sid);
+                let part = r.key.key_part();
                 let out = script
                     .key(&fam)
-                    .key(format!("{base}at:{}", r.key.key_part()))
+                    .key(format!("{base}at:{part}"))
                     .arg(&base)
                     .arg(r.sid.to_string())
                     .arg(r.presented.to_hex())
                     .arg(r.next.to_hex())
                     .arg(r.access.encode())
                     .arg(ttl_ms(r.access.exp, now))
-                    .arg(r.key.key_part())
+                    .arg(&part)
                     .arg(r.access.exp)
                     .arg(r.now)
                     .arg(REMEMBERED_DIGESTS)
