@@ -137,18 +137,36 @@ fn session(sub: &str, exp: i64) -> SessionRecord {
 /// Creates a session with refresh digest `d`; returns it and its first jti.
 async fn open_session(store: &Store, sub: &str, d: u8, exp: i64) -> (SessionRecord, TokenKey) {
     let s = session(sub, exp);
-    let jti = new_key();
-    store
+    let (key, _) = create_capped(store, &s, d, 100).await;
+    (s, key)
+}
+
+/// Creates `s` (refresh digest `d`, a first access token) under a cap of
+/// `max_sessions`; returns its first token's key and the sessions evicted.
+async fn create_capped(
+    store: &Store,
+    s: &SessionRecord,
+    d: u8,
+    max_sessions: usize,
+) -> (TokenKey, Vec<Sid>) {
+    let key = new_key();
+    let evicted = store
         .create_session(NewSession {
-            session: &s,
+            session: s,
             refresh: &digest(d),
-            first_key: &jti,
-            first_access: &access(sub, s.sid, now() + 60),
-            max_sessions: 100,
+            first_key: &key,
+            first_access: &access(&s.sub, s.sid, now() + 60),
+            max_sessions,
         })
         .await
         .unwrap();
-    (s, jti)
+    (key, evicted)
+}
+
+/// The sids of `sub`'s live sessions, earliest expiry first.
+async fn live_sids(store: &Store, sub: &str) -> Vec<Sid> {
+    let sessions = store.list_sessions(sub, now()).await.unwrap();
+    sessions.iter().map(|s| s.sid).collect()
 }
 
 async fn rotate(store: &Store, s: &SessionRecord, from: u8, to: u8) -> (RotateOutcome, TokenKey) {
@@ -319,34 +337,15 @@ async fn the_session_cap_evicts_the_earliest_expiring(b: Backend) {
     let mut sids = Vec::new();
     for i in 0..3u8 {
         let s = session("u", now() + 3600 + i64::from(i));
-        f.store
-            .create_session(NewSession {
-                session: &s,
-                refresh: &digest(i),
-                first_key: &new_key(),
-                first_access: &access("u", s.sid, now() + 60),
-                max_sessions: 2,
-            })
-            .await
-            .map(|evicted| {
-                if i == 2 {
-                    assert_eq!(evicted, vec![sids[0]], "the earliest-expiring goes");
-                } else {
-                    assert!(evicted.is_empty());
-                }
-            })
-            .unwrap();
+        let (_, evicted) = create_capped(&f.store, &s, i, 2).await;
+        if i == 2 {
+            assert_eq!(evicted, vec![sids[0]], "the earliest-expiring goes");
+        } else {
+            assert!(evicted.is_empty());
+        }
         sids.push(s.sid);
     }
-    let left: Vec<Sid> = f
-        .store
-        .list_sessions("u", now())
-        .await
-        .unwrap()
-        .iter()
-        .map(|s| s.sid)
-        .collect();
-    assert_eq!(left, vec![sids[1], sids[2]]);
+    assert_eq!(live_sids(&f.store, "u").await, vec![sids[1], sids[2]]);
 }
 
 /// Cap 2, two long sessions, then one that expires before both: the new
@@ -355,19 +354,7 @@ async fn the_session_cap_never_evicts_the_new_session(b: Backend) {
     let f = fixture(b);
     let create = |s: SessionRecord, d: u8| {
         let store = f.store.clone();
-        async move {
-            let evicted = store
-                .create_session(NewSession {
-                    session: &s,
-                    refresh: &digest(d),
-                    first_key: &new_key(),
-                    first_access: &access("u", s.sid, now() + 60),
-                    max_sessions: 2,
-                })
-                .await
-                .unwrap();
-            (s.sid, evicted)
-        }
+        async move { (s.sid, create_capped(&store, &s, d, 2).await.1) }
     };
     let (long1, none1) = create(session("u", now() + 7200), 1).await;
     let (long2, none2) = create(session("u", now() + 7300), 2).await;
@@ -378,15 +365,11 @@ async fn the_session_cap_never_evicts_the_new_session(b: Backend) {
         vec![long1],
         "the earliest-expiring other session goes"
     );
-    let left: Vec<Sid> = f
-        .store
-        .list_sessions("u", now())
-        .await
-        .unwrap()
-        .iter()
-        .map(|s| s.sid)
-        .collect();
-    assert_eq!(left, vec![short, long2], "the new session is live");
+    assert_eq!(
+        live_sids(&f.store, "u").await,
+        vec![short, long2],
+        "the new session is live"
+    );
     let got = f.store.get_session("u", &short).await.unwrap();
     assert!(got.is_some(), "the new session reads back");
 }
