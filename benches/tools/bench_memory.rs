@@ -114,6 +114,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 exp: exp + 86_400,
                 refresh: String::new(),
                 previous: Vec::new(),
+                seed: None,
             };
             let first = access(sub, sid, exp);
             s.create_session(NewSession {

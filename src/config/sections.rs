@@ -138,6 +138,13 @@ pub struct TokenSettings {
     /// Live sessions one user may hold; past it the earliest-expiring
     /// other session is revoked (never the one being created).
     pub max_sessions_per_user: usize,
+    /// After a rotation, the replaced refresh token presented again by the
+    /// same client within this many seconds is a retry (the answer was
+    /// lost), not theft; 0 = every second presentation is reuse.
+    pub refresh_grace_secs: u64,
+    /// Retries accepted per rotation inside the grace window; one more is
+    /// treated as reuse.
+    pub refresh_grace_retries: u32,
     /// Where `dev` keeps the signing key it generates when `keys` is empty.
     pub dev_key_path: PathBuf,
 }
@@ -149,6 +156,8 @@ impl Default for TokenSettings {
             refresh_ttl_secs: 30 * 24 * 3600,
             leeway_secs: 30,
             max_sessions_per_user: 100,
+            refresh_grace_secs: 10,
+            refresh_grace_retries: 3,
             dev_key_path: PathBuf::from("keys/dev-ed25519.pem"),
         }
     }

@@ -76,6 +76,14 @@ impl Settings {
                 "needs Redis (redis.url, or redis.urls with redis.mode)",
             ));
         }
+        self.validate_tokens()?;
+        self.validate_keys()?;
+        self.validate_verify()?;
+        self.validate_rate_limit()?;
+        self.validate_clients()
+    }
+
+    fn validate_tokens(&self) -> Result<(), ConfigError> {
         let t = &self.tokens;
         if t.access_ttl_secs == 0 || t.access_ttl_secs > 24 * 3600 {
             return Err(ConfigError::invalid(
@@ -95,16 +103,25 @@ impl Settings {
                 "must be at most 300",
             ));
         }
+        if t.refresh_grace_secs > 120 {
+            return Err(ConfigError::invalid(
+                "tokens.refresh_grace_secs",
+                "must be at most 120 (a retry window, not a second life for old tokens)",
+            ));
+        }
+        if t.refresh_grace_retries > 10 {
+            return Err(ConfigError::invalid(
+                "tokens.refresh_grace_retries",
+                "must be at most 10",
+            ));
+        }
         if t.max_sessions_per_user == 0 {
             return Err(ConfigError::invalid(
                 "tokens.max_sessions_per_user",
                 "must be above 0",
             ));
         }
-        self.validate_keys()?;
-        self.validate_verify()?;
-        self.validate_rate_limit()?;
-        self.validate_clients()
+        Ok(())
     }
 
     fn validate_verify(&self) -> Result<(), ConfigError> {

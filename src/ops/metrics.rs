@@ -88,6 +88,8 @@ impl Metrics {
             describe_counter!("tessera_tokens_refreshed_total", "Successful refresh-token rotations");
             describe_counter!("tessera_tokens_revoked_total", "Revocations by kind (access_token, refresh_token, session)");
             describe_counter!("tessera_refresh_reuse_detected_total", "Replayed refresh tokens (their session was revoked)");
+            describe_counter!("tessera_refresh_retries_total", "Refreshes retried within tokens.refresh_grace_secs (answered, not treated as reuse)");
+            describe_counter!("tessera_redis_replication_shortfall_total", "Committed writes that fewer than redis.wait_replicas replicas acknowledged in time, by operation");
             describe_gauge!("tessera_redis_pool_size", "Open Redis connections (shared multiplexed ones in standalone and cluster mode)");
             describe_gauge!("tessera_redis_pool_in_use", "Redis connections lent out (sentinel mode; shared connections are never exclusive)");
             describe_gauge!("tessera_redis_pool_waiting", "Requests waiting for a Redis connection");
@@ -101,6 +103,7 @@ impl Metrics {
             counter!("tessera_tokens_issued_total").absolute(0);
             counter!("tessera_tokens_refreshed_total").absolute(0);
             counter!("tessera_refresh_reuse_detected_total").absolute(0);
+            counter!("tessera_refresh_retries_total").absolute(0);
         });
         let verify = m.with(|| {
             VERIFY_OUTCOMES
@@ -165,6 +168,19 @@ impl Metrics {
 
     pub fn refresh_reuse_detected(&self) {
         self.with(|| counter!("tessera_refresh_reuse_detected_total").increment(1));
+    }
+
+    pub fn refresh_retried(&self) {
+        self.with(|| counter!("tessera_refresh_retries_total").increment(1));
+    }
+
+    /// A committed write that too few replicas acknowledged; `operation`
+    /// is a fixed name from the service, never request data.
+    pub fn replication_shortfall(&self, operation: &'static str) {
+        self.with(|| {
+            counter!("tessera_redis_replication_shortfall_total", "operation" => operation)
+                .increment(1);
+        });
     }
 
     /// The histogram the Redis store records each call's latency into.

@@ -80,6 +80,7 @@ impl TokenService {
                 exp: session_exp,
                 refresh: String::new(),
                 previous: Vec::new(),
+                seed: Some(RefreshToken::new_seed()?),
             };
             let evicted = self
                 .store

@@ -35,7 +35,7 @@ use crate::config::Settings;
 use crate::domain::{AccessClaims, Client, DomainError, Grant, Jti, TokenKey};
 use crate::ops::Metrics;
 use crate::ops::audit_summary::FailureSummary;
-use crate::store::{AccessRecord, Store, TokenStore};
+use crate::store::{AccessRecord, RefreshGrace, Store, TokenStore};
 use crate::token::{KeySet, VerifiedCache};
 use clients::Clients;
 
@@ -47,6 +47,7 @@ pub struct TokenService {
     leeway_secs: u64,
     default_access_ttl: u64,
     max_sessions: usize,
+    refresh_grace: RefreshGrace,
     metrics: Metrics,
     /// Tokens whose signature was already checked (see `token::cache`).
     verified: VerifiedCache,
@@ -74,6 +75,12 @@ impl TokenService {
             leeway_secs: settings.tokens.leeway_secs,
             default_access_ttl: settings.tokens.access_ttl_secs,
             max_sessions: settings.tokens.max_sessions_per_user,
+            refresh_grace: RefreshGrace {
+                window_ms: i64::try_from(settings.tokens.refresh_grace_secs)
+                    .unwrap_or(i64::MAX)
+                    .saturating_mul(1000),
+                max_retries: settings.tokens.refresh_grace_retries,
+            },
             metrics,
             verified: VerifiedCache::new(settings.verify.cache_entries),
             require_audience: settings.verify.require_audience,

@@ -1,6 +1,10 @@
-//! Refresh: the presented refresh token is swapped for a new one in one
-//! atomic store step, with a new access token; presenting a superseded
-//! one again is theft, and revokes the whole session.
+//! Refresh: the presented refresh token is swapped for its successor in one
+//! atomic store step, with a new access token. Presenting a superseded one
+//! again is theft, and revokes the whole session, except the one the last
+//! rotation replaced, presented again by the same client within
+//! `tokens.refresh_grace_secs` (a retry after a lost answer): that gets the
+//! same successor (derived from the presented token and the session's
+//! seed) and a fresh access token.
 
 use chrono::Utc;
 use serde_json::json;
@@ -8,7 +12,7 @@ use serde_json::json;
 use super::{Issued, ServiceError, TokenService, seconds, token_key, with};
 use crate::domain::{Client, Scope};
 use crate::ops::audit;
-use crate::store::{AccessRecord, RotateOutcome, Rotation, TokenStore};
+use crate::store::{AccessRecord, Replication, RotateOutcome, Rotation, TokenStore};
 use crate::token::RefreshToken;
 
 const UNKNOWN: &str = "unknown or expired refresh token";
@@ -37,19 +41,7 @@ impl TokenService {
             );
             return Err(ServiceError::InvalidRefreshToken(UNKNOWN));
         }
-        let granted = Scope::parse(&session.scope).map_err(ServiceError::CorruptSession)?;
-        let scope = match scope {
-            Some(requested) if !requested.is_empty() => {
-                if let Some(extra) = requested.first_outside(&granted) {
-                    return Err(ServiceError::InvalidRequest(format!(
-                        "scope `{extra}` was not granted to this session"
-                    )));
-                }
-                requested
-            }
-            _ => granted,
-        }
-        .to_string();
+        let scope = narrowed(&session.scope, scope)?;
         let now = Utc::now().timestamp();
         let ttl = seconds(client.access_ttl(None, self.default_access_ttl)?);
         let exp = now.saturating_add(ttl).min(session.exp);
@@ -64,8 +56,12 @@ impl TokenService {
         };
         let (jti, claims) = self.claims_for(&record, now);
         let access_token = self.sign_within_budget(&claims)?;
-        let next = RefreshToken::generate(&presented.sub, session.sid)?;
-        let outcome = self
+        let next = match &session.seed {
+            Some(seed) => presented.successor(seed),
+            // A session from before seeds: a random successor, no retries.
+            None => RefreshToken::generate(&presented.sub, session.sid)?,
+        };
+        let report = self
             .store
             .rotate(Rotation {
                 sub: &session.sub,
@@ -75,17 +71,29 @@ impl TokenService {
                 key: &token_key(&access_token),
                 access: &record,
                 now,
+                grace: self.refresh_grace,
             })
             .await?;
         let fields = json!({"client_id": client.id.as_str(), "sub": session.sub, "sid": session.sid.to_string()});
-        match outcome {
-            RotateOutcome::Rotated => {
-                self.metrics.token_refreshed();
-                audit::event(
-                    "token_refreshed",
-                    rid,
-                    with(fields, "jti", jti.to_string().into()),
-                );
+        if let Replication::Short(why) = &report.replication {
+            // The rotation committed on the primary: answering with an error
+            // would strand the client with a token that no longer works.
+            self.metrics.replication_shortfall("refresh");
+            log::warn!(
+                "request_id={rid} refresh committed but not confirmed by replicas: {why} sid={}",
+                session.sid
+            );
+        }
+        match report.outcome {
+            RotateOutcome::Rotated | RotateOutcome::Retried => {
+                let event = if report.outcome == RotateOutcome::Retried {
+                    self.metrics.refresh_retried();
+                    "refresh_retry"
+                } else {
+                    self.metrics.token_refreshed();
+                    "token_refreshed"
+                };
+                audit::event(event, rid, with(fields, "jti", jti.to_string().into()));
                 Ok(Issued {
                     access_token,
                     expires_in: exp - now,
@@ -109,4 +117,22 @@ impl TokenService {
             RotateOutcome::Unknown => Err(ServiceError::InvalidRefreshToken(UNKNOWN)),
         }
     }
+}
+
+/// The scope of the new access token: the session's, or a subset the
+/// caller asks for.
+fn narrowed(granted: &str, requested: Option<Scope>) -> Result<String, ServiceError> {
+    let granted = Scope::parse(granted).map_err(ServiceError::CorruptSession)?;
+    Ok(match requested {
+        Some(requested) if !requested.is_empty() => {
+            if let Some(extra) = requested.first_outside(&granted) {
+                return Err(ServiceError::InvalidRequest(format!(
+                    "scope `{extra}` was not granted to this session"
+                )));
+            }
+            requested
+        }
+        _ => granted,
+    }
+    .to_string())
 }

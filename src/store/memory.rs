@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{
-    AccessRecord, NewSession, REMEMBERED_DIGESTS, RotateOutcome, Rotation, SessionRecord,
-    StoreError, TokenStore, now_ms,
+    AccessRecord, NewSession, REMEMBERED_DIGESTS, Replication, RotateOutcome, RotateReport,
+    Rotation, SessionRecord, StoreError, TokenStore, now_ms,
 };
 use crate::domain::{Sid, TokenKey};
 
@@ -39,6 +39,10 @@ struct Family {
     keys: Vec<TokenKey>,
     /// Creation order, to break ties between equal expiries.
     seq: u64,
+    /// Until when (ms) the last rotation's predecessor may be retried.
+    grace_until: i64,
+    /// Retries of the last rotation so far.
+    retries: u32,
 }
 
 fn live(exp_secs: i64, now_ms: i64) -> bool {
@@ -142,6 +146,8 @@ impl TokenStore for MemoryStore {
                     rec,
                     keys: vec![*new.first_key],
                     seq,
+                    grace_until: 0,
+                    retries: 0,
                 },
             );
             // The earliest-expiring *other* sessions go: the new one may
@@ -173,28 +179,43 @@ impl TokenStore for MemoryStore {
             .flatten())
     }
 
-    async fn rotate(&self, r: Rotation<'_>) -> Result<RotateOutcome, StoreError> {
+    async fn rotate(&self, r: Rotation<'_>) -> Result<RotateReport, StoreError> {
         let presented = r.presented.to_hex();
-        self.write(r.sub, |user, now, _| {
+        let next = r.next.to_hex();
+        let outcome = self.write(r.sub, |user, now, _| {
             let Some(family) = user.sessions.get_mut(r.sid) else {
                 return RotateOutcome::Unknown;
             };
-            if family.rec.refresh == presented {
-                let old = std::mem::replace(&mut family.rec.refresh, r.next.to_hex());
+            let outcome = if family.rec.refresh == presented {
+                let old = std::mem::replace(&mut family.rec.refresh, next);
                 family.rec.previous.insert(0, old);
                 family.rec.previous.truncate(REMEMBERED_DIGESTS);
                 family.rec.refreshed = r.now;
-                family.keys.push(*r.key);
-                let access = &user.access;
-                family.keys.retain(|k| access.contains_key(k) || k == r.key);
-                user.access.insert(*r.key, r.access.clone());
+                family.grace_until = now + r.grace.window_ms;
+                family.retries = 0;
                 RotateOutcome::Rotated
+            } else if family.rec.previous.first() == Some(&presented)
+                && family.rec.refresh == next
+                && now < family.grace_until
+                && family.retries < r.grace.max_retries
+            {
+                family.retries += 1;
+                RotateOutcome::Retried
             } else if family.rec.previous.contains(&presented) {
                 user.remove_family(r.sid, now);
-                RotateOutcome::Reused
+                return RotateOutcome::Reused;
             } else {
-                RotateOutcome::Unknown
-            }
+                return RotateOutcome::Unknown;
+            };
+            family.keys.push(*r.key);
+            let access = &user.access;
+            family.keys.retain(|k| access.contains_key(k) || k == r.key);
+            user.access.insert(*r.key, r.access.clone());
+            outcome
+        })?;
+        Ok(RotateReport {
+            outcome,
+            replication: Replication::Confirmed,
         })
     }
 

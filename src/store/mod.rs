@@ -40,10 +40,44 @@ impl StoreError {
 pub enum RotateOutcome {
     /// The presented token was current; the new one replaces it.
     Rotated,
+    /// The presented token is the one the last rotation replaced, presented
+    /// again inside the grace window with that rotation's successor: a
+    /// retry. The successor stays current; a new access token joins.
+    Retried,
     /// The presented token was already rotated: the family is revoked.
     Reused,
     /// No such session, or a token it never issued.
     Unknown,
+}
+
+/// Whether replicas confirmed a committed write (`redis.wait_replicas`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Replication {
+    /// Confirmed by the replicas asked for, or none were asked for.
+    Confirmed,
+    /// The write stands on the primary, but fewer replicas confirmed it
+    /// in time (a failover now could lose it); says how many, or why not.
+    Short(String),
+}
+
+impl Replication {
+    /// A revocation must be confirmed: a shortfall is unavailable (the
+    /// caller retries; revoking again is harmless).
+    pub fn required(self) -> Result<(), StoreError> {
+        match self {
+            Replication::Confirmed => Ok(()),
+            Replication::Short(why) => Err(StoreError::Unavailable(
+                format!("revocation not confirmed by replicas: {why}").into(),
+            )),
+        }
+    }
+}
+
+/// A rotation's outcome, and whether replicas confirmed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RotateReport {
+    pub outcome: RotateOutcome,
+    pub replication: Replication,
 }
 
 /// A new session's first state.
@@ -68,6 +102,17 @@ pub struct Rotation<'a> {
     pub key: &'a TokenKey,
     pub access: &'a AccessRecord,
     pub now: i64,
+    pub grace: RefreshGrace,
+}
+
+/// How long after a rotation, and how often, the token it replaced may be
+/// presented again as a retry (see [`RotateOutcome::Retried`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefreshGrace {
+    /// Milliseconds after a rotation; 0 turns retries off.
+    pub window_ms: i64,
+    /// Retries accepted per rotation; one more is reuse.
+    pub max_retries: u32,
 }
 
 /// The domain operations on token state. All times are Unix seconds.
@@ -114,7 +159,7 @@ pub trait TokenStore {
     fn rotate(
         &self,
         rotation: Rotation<'_>,
-    ) -> impl Future<Output = Result<RotateOutcome, StoreError>> + Send;
+    ) -> impl Future<Output = Result<RotateReport, StoreError>> + Send;
 
     /// Revokes a session and every access token of it; true if it was live.
     fn revoke_family(
@@ -214,7 +259,7 @@ impl TokenStore for Store {
     async fn get_session(&self, sub: &str, sid: &Sid) -> Result<Option<SessionRecord>, StoreError> {
         dispatch!(self, s => s.get_session(sub, sid))
     }
-    async fn rotate(&self, rotation: Rotation<'_>) -> Result<RotateOutcome, StoreError> {
+    async fn rotate(&self, rotation: Rotation<'_>) -> Result<RotateReport, StoreError> {
         dispatch!(self, s => s.rotate(rotation))
     }
     async fn revoke_family(&self, sub: &str, sid: &Sid) -> Result<bool, StoreError> {

@@ -4,7 +4,7 @@
 use subtle::ConstantTimeEq;
 
 use super::StoreError;
-use crate::domain::{RefreshDigest, Sid};
+use crate::domain::{RefreshDigest, RotationSeed, Sid};
 
 fn ct_eq(a: &str, b: &str) -> bool {
     a.as_bytes().ct_eq(b.as_bytes()).into()
@@ -58,6 +58,9 @@ pub struct SessionRecord {
     pub refresh: String,
     /// Hex SHA-256 of recently superseded refresh tokens (for reuse detection).
     pub previous: Vec<String>,
+    /// Derives each refresh token from the one it replaces; `None` in a
+    /// session written before seeds existed (its retries are not recognised).
+    pub seed: Option<RotationSeed>,
 }
 
 impl SessionRecord {
@@ -76,7 +79,7 @@ impl SessionRecord {
 
     /// Field/value pairs of the Redis hash.
     pub(crate) fn to_fields(&self) -> Vec<(&'static str, String)> {
-        vec![
+        let mut fields = vec![
             ("c", self.client_id.clone()),
             ("s", self.scope.clone()),
             ("a", self.aud.clone()),
@@ -89,7 +92,11 @@ impl SessionRecord {
             ("e", self.exp.to_string()),
             ("rt", self.refresh.clone()),
             ("p", self.previous.join(",")),
-        ]
+        ];
+        if let Some(seed) = &self.seed {
+            fields.push(("k", seed.to_hex()));
+        }
+        fields
     }
 
     /// Rebuilds a record from the hash's field/value pairs.
@@ -135,6 +142,10 @@ impl SessionRecord {
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
                 .collect(),
+            seed: match get("k") {
+                Some(hex) => Some(RotationSeed::from_hex(hex).ok_or_else(|| corrupt("seed"))?),
+                None => None,
+            },
         })
     }
 }
@@ -159,6 +170,7 @@ mod tests {
             exp: 3,
             refresh: "ab".into(),
             previous: vec!["cd".into(), "ef".into()],
+            seed: Some(RotationSeed([7; 32])),
         };
         let fields: Vec<(String, String)> = rec
             .to_fields()
@@ -169,5 +181,8 @@ mod tests {
             SessionRecord::from_fields("u", rec.sid, &fields).unwrap(),
             rec
         );
+        let legacy: Vec<_> = fields.iter().filter(|(k, _)| k != "k").cloned().collect();
+        let read = SessionRecord::from_fields("u", rec.sid, &legacy).unwrap();
+        assert_eq!(read.seed, None);
     }
 }

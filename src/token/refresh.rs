@@ -9,7 +9,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
-use crate::domain::{RefreshDigest, Sid, Subject};
+use crate::domain::{RefreshDigest, RotationSeed, Sid, Subject};
 
 const SECRET_BYTES: usize = 32;
 
@@ -54,6 +54,33 @@ impl RefreshToken {
             sid,
             text,
         })
+    }
+
+    /// A new session's rotation seed (OS CSPRNG).
+    pub fn new_seed() -> Result<RotationSeed, RefreshTokenError> {
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).map_err(|_| RefreshTokenError::Random)?;
+        Ok(RotationSeed(seed))
+    }
+
+    /// The token that replaces this one: same subject and session, secret
+    /// HMAC-SHA256(seed, this token). Deterministic, so a retried refresh
+    /// (the first answer lost) is handed the same successor; unpredictable
+    /// to anyone without both the seed and this token's text.
+    pub fn successor(&self, seed: &RotationSeed) -> Self {
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &seed.0);
+        let tag = aws_lc_rs::hmac::sign(&key, self.text.as_bytes());
+        let text = format!(
+            "{}.{}.{}",
+            URL_SAFE_NO_PAD.encode(self.sub.as_str()),
+            self.sid.0.simple(),
+            URL_SAFE_NO_PAD.encode(tag.as_ref())
+        );
+        RefreshToken {
+            sub: self.sub.clone(),
+            sid: self.sid,
+            text,
+        }
     }
 
     /// Parses a presented token; says nothing about whether it is live.
@@ -114,6 +141,24 @@ mod tests {
         assert_eq!(parsed.sid, sid);
         assert_eq!(parsed.digest(), a.digest());
         assert!(!format!("{a:?}").contains(a.expose()));
+    }
+
+    #[test]
+    fn the_successor_is_fixed_by_seed_and_token_and_parses_back() {
+        let sub = Subject::parse("user-42").unwrap();
+        let sid = Sid::new_random();
+        let first = RefreshToken::generate(&sub, sid).unwrap();
+        let seed = RefreshToken::new_seed().unwrap();
+        let next = first.successor(&seed);
+        assert_eq!(next.expose(), first.successor(&seed).expose());
+        assert_ne!(next.expose(), first.expose());
+        assert_ne!(
+            next.expose(),
+            first.successor(&RefreshToken::new_seed().unwrap()).expose()
+        );
+        assert_ne!(next.expose(), next.successor(&seed).expose());
+        let parsed = RefreshToken::parse(next.expose()).unwrap();
+        assert_eq!((parsed.sub, parsed.sid), (sub, sid));
     }
 
     #[test]

@@ -51,7 +51,14 @@ async fn metrics_count_requests_outcomes_and_tokens(backend: Backend) {
     assert_eq!(app.verify_get(&token).await.status(), 401);
     let pair = app.issue_ok(json!({"sub": "m1", "refresh": true})).await;
     let rt = pair["refresh_token"].as_str().unwrap();
-    assert_eq!(app.refresh(rt).await.status(), 200);
+    let res = app.refresh(rt).await;
+    assert_eq!(res.status(), 200);
+    let rt2 = res.json::<Value>().await.unwrap()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(app.refresh(rt).await.status(), 200, "a retry in the grace window");
+    assert_eq!(app.refresh(&rt2).await.status(), 200);
     assert_eq!(app.refresh(rt).await.status(), 401, "reuse");
     assert_eq!(app.get("/no/such/path-12345").await.status(), 404);
     assert_eq!(app.admin_get("/users/m1/sessions").await.status(), 200);
@@ -93,7 +100,8 @@ async fn metrics_count_requests_outcomes_and_tokens(backend: Backend) {
     expect(&s, "tessera_verify_total", &[("outcome", "revoked")], 1.0);
     expect(&s, "tessera_verify_total", &[("outcome", "expired")], 0.0);
     expect(&s, "tessera_tokens_issued_total", &[], 2.0);
-    expect(&s, "tessera_tokens_refreshed_total", &[], 1.0);
+    expect(&s, "tessera_tokens_refreshed_total", &[], 2.0);
+    expect(&s, "tessera_refresh_retries_total", &[], 1.0);
     expect(&s, "tessera_refresh_reuse_detected_total", &[], 1.0);
     expect(
         &s,

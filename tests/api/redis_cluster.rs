@@ -98,7 +98,7 @@ impl Node {
         Ok(conn)
     }
 
-    fn query(&self, cmd: &mut redis::Cmd) -> redis::RedisResult<String> {
+    pub fn query(&self, cmd: &mut redis::Cmd) -> redis::RedisResult<String> {
         let mut conn = self.connection()?;
         let v: redis::Value = cmd.query(&mut conn)?;
         Ok(match v {

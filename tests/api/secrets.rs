@@ -102,12 +102,17 @@ async fn run_scenario(t: &Tessera) -> Scenario {
     keep("access token 2", &at2, &mut secrets);
     keep("refresh token 2", &rt2, &mut secrets);
 
-    // Reuse of the rotated refresh token: 401 and the session is revoked.
-    let res = post("/token/refresh")
-        .json(&json!({"refresh_token": rt1}))
-        .send()
-        .await
-        .unwrap();
+    // A retry of the rotated refresh token within the grace window: the
+    // same successor. Once that has rotated on, the first one is reuse:
+    // 401 and the session is revoked.
+    let refresh = |rt: &str| post("/token/refresh").json(&json!({"refresh_token": rt})).send();
+    let v: Value = refresh(&rt1).await.unwrap().json().await.unwrap();
+    assert_eq!(v["refresh_token"].as_str(), Some(rt2.as_str()), "a retry");
+    keep("access token 2 (retry)", v["access_token"].as_str().unwrap(), &mut secrets);
+    let v: Value = refresh(&rt2).await.unwrap().json().await.unwrap();
+    keep("access token 2b", v["access_token"].as_str().unwrap(), &mut secrets);
+    keep("refresh token 2b", v["refresh_token"].as_str().unwrap(), &mut secrets);
+    let res = refresh(&rt1).await.unwrap();
     assert_eq!(res.status(), 401);
     error_bodies.push(res.text().await.unwrap());
 
@@ -279,6 +284,12 @@ async fn no_token_secret_or_key_appears_in_any_log_line() {
         .filter(|(f, _)| *f == "logs/audit.log")
         .map(|(_, l)| serde_json::from_str(l).expect("audit lines are JSON"))
         .collect();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e["event"] == "refresh_retry" && e["sid"] == json!(scenario.reuse_sid)),
+        "no refresh_retry event in {audit:?}"
+    );
     let reuse = audit
         .iter()
         .find(|e| e["event"] == "refresh_token_reuse")

@@ -75,8 +75,17 @@ async fn refresh_rotates_and_the_old_refresh_token_stops_working(b: Backend) {
     assert!(v["refresh_token"].is_string());
 }
 
+/// An app with no refresh grace window: every second presentation is reuse
+/// (`refresh_grace.rs` covers the window).
+async fn strict_app(b: Backend) -> TestApp {
+    TestApp::builder(b)
+        .configure(|s| s.tokens.refresh_grace_secs = 0)
+        .spawn()
+        .await
+}
+
 async fn reusing_a_rotated_refresh_token_revokes_the_whole_family(b: Backend) {
-    let app = spawn_app(b).await;
+    let app = strict_app(b).await;
     let (at1, rt1) = session(&app, "u").await;
     let v = refresh_ok(&app, &rt1).await;
     let (at2, rt2) = (
@@ -153,7 +162,7 @@ async fn a_refresh_token_works_only_for_its_own_client(b: Backend) {
 }
 
 async fn fifty_concurrent_refreshes_yield_exactly_one_success(b: Backend) {
-    let app = Arc::new(spawn_app(b).await);
+    let app = Arc::new(strict_app(b).await);
     let (_, rt) = session(&app, "u").await;
     let tasks: Vec<_> = (0..50)
         .map(|_| {

@@ -9,8 +9,8 @@ use tessera::domain::{Jti, Sid, TokenKey};
 use tessera::store::redis::RedisOptions;
 use tessera::store::redis::Topology;
 use tessera::store::{
-    AccessRecord, MemoryStore, NewSession, RedisStore, RotateOutcome, Rotation, SessionRecord,
-    Store, TokenStore,
+    AccessRecord, MemoryStore, NewSession, RedisStore, RefreshGrace, RotateOutcome, Rotation,
+    SessionRecord, Store, TokenStore,
 };
 
 use crate::helpers::Backend;
@@ -18,7 +18,7 @@ use crate::redis_server::RedisServer;
 
 /// A record key as the service derives it: the digest of a token's bytes
 /// (here a random string standing in for one).
-fn new_key() -> TokenKey {
+pub(crate) fn new_key() -> TokenKey {
     let token = Jti::new_random().to_string();
     TokenKey::from_sha256(&tessera::token::VerifiedCache::digest(&token))
 }
@@ -65,12 +65,12 @@ fn scaled_out_store(b: Backend) -> Store {
     Store::Redis(RedisStore::connect(topology, &opts).unwrap())
 }
 
-struct Fixture {
-    store: Store,
+pub(crate) struct Fixture {
+    pub(crate) store: Store,
     _redis: Option<RedisServer>,
 }
 
-fn fixture(b: Backend) -> Fixture {
+pub(crate) fn fixture(b: Backend) -> Fixture {
     match b {
         Backend::Memory => Fixture {
             store: Store::Memory(MemoryStore::new()),
@@ -98,11 +98,11 @@ fn fixture(b: Backend) -> Fixture {
     }
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-fn access(sub: &str, sid: Sid, exp: i64) -> AccessRecord {
+pub(crate) fn access(sub: &str, sid: Sid, exp: i64) -> AccessRecord {
     AccessRecord {
         sub: sub.into(),
         client_id: "app".into(),
@@ -114,11 +114,11 @@ fn access(sub: &str, sid: Sid, exp: i64) -> AccessRecord {
     }
 }
 
-fn digest(n: u8) -> RefreshDigest {
+pub(crate) fn digest(n: u8) -> RefreshDigest {
     RefreshDigest([n; 32])
 }
 
-fn session(sub: &str, exp: i64) -> SessionRecord {
+pub(crate) fn session(sub: &str, exp: i64) -> SessionRecord {
     SessionRecord {
         sid: Sid::new_random(),
         sub: sub.into(),
@@ -131,11 +131,12 @@ fn session(sub: &str, exp: i64) -> SessionRecord {
         exp,
         refresh: String::new(),
         previous: Vec::new(),
+        seed: None,
     }
 }
 
 /// Creates a session with refresh digest `d`; returns it and its first jti.
-async fn open_session(store: &Store, sub: &str, d: u8, exp: i64) -> (SessionRecord, TokenKey) {
+pub(crate) async fn open_session(store: &Store, sub: &str, d: u8, exp: i64) -> (SessionRecord, TokenKey) {
     let s = session(sub, exp);
     let (key, _) = create_capped(store, &s, d, 100).await;
     (s, key)
@@ -169,7 +170,25 @@ async fn live_sids(store: &Store, sub: &str) -> Vec<Sid> {
     sessions.iter().map(|s| s.sid).collect()
 }
 
+/// No retries: every second presentation is reuse.
+const STRICT: RefreshGrace = RefreshGrace {
+    window_ms: 0,
+    max_retries: 0,
+};
+
 async fn rotate(store: &Store, s: &SessionRecord, from: u8, to: u8) -> (RotateOutcome, TokenKey) {
+    rotate_with(store, s, from, to, STRICT).await
+}
+
+/// Presents digest `from` with successor `to` under `grace`; returns the
+/// outcome and the new access token's key.
+pub(crate) async fn rotate_with(
+    store: &Store,
+    s: &SessionRecord,
+    from: u8,
+    to: u8,
+    grace: RefreshGrace,
+) -> (RotateOutcome, TokenKey) {
     let jti = new_key();
     let out = store
         .rotate(Rotation {
@@ -180,10 +199,11 @@ async fn rotate(store: &Store, s: &SessionRecord, from: u8, to: u8) -> (RotateOu
             key: &jti,
             access: &access(&s.sub, s.sid, now() + 60),
             now: now(),
+            grace,
         })
         .await
         .unwrap();
-    (out, jti)
+    (out.outcome, jti)
 }
 
 async fn a_put_record_reads_back(b: Backend) {

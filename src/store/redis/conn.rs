@@ -1,6 +1,6 @@
 //! One Redis connection of any topology, as redis-rs's `ConnectionLike`,
 //! that knows when it must not be handed out again, and `WAIT` for
-//! replicas after a revocation.
+//! replicas on it (see `acked.rs`).
 
 use std::time::Duration;
 
@@ -26,6 +26,8 @@ pub(super) enum Inner {
         shared: Shared<cluster::Pool>,
     },
     Sentinel(sentinel::Connection),
+    StandaloneExclusive(deadpool_redis::Connection),
+    ClusterExclusive(cluster::Connection),
     Gone,
 }
 
@@ -74,6 +76,8 @@ impl ConnectionLike for Conn {
             Inner::Standalone { conn, .. } => conn.req_packed_command(cmd),
             Inner::Cluster { conn, .. } => conn.req_packed_command(cmd),
             Inner::Sentinel(c) => c.req_packed_command(cmd),
+            Inner::StandaloneExclusive(c) => c.req_packed_command(cmd),
+            Inner::ClusterExclusive(c) => c.req_packed_command(cmd),
             Inner::Gone => return Box::pin(async { Err(gone()) }),
         };
         Box::pin(async move {
@@ -96,6 +100,8 @@ impl ConnectionLike for Conn {
             Inner::Standalone { conn, .. } => conn.req_packed_commands(cmd, offset, count),
             Inner::Cluster { conn, .. } => conn.req_packed_commands(cmd, offset, count),
             Inner::Sentinel(c) => c.req_packed_commands(cmd, offset, count),
+            Inner::StandaloneExclusive(c) => c.req_packed_commands(cmd, offset, count),
+            Inner::ClusterExclusive(c) => c.req_packed_commands(cmd, offset, count),
             Inner::Gone => return Box::pin(async { Err(gone()) }),
         };
         Box::pin(async move {
@@ -112,6 +118,8 @@ impl ConnectionLike for Conn {
             Inner::Standalone { conn, .. } => conn.get_db(),
             Inner::Cluster { conn, .. } => conn.get_db(),
             Inner::Sentinel(c) => c.get_db(),
+            Inner::StandaloneExclusive(c) => c.get_db(),
+            Inner::ClusterExclusive(c) => c.get_db(),
             Inner::Gone => 0,
         }
     }
@@ -138,45 +146,28 @@ impl Conn {
                 .max(1),
         );
         let acked: Value = match &mut self.inner {
-            Inner::Cluster { conn, .. } => {
-                // WAIT has no key; send it to the primary of `key`'s slot.
-                let route = Route::with_key(key, SlotAddr::Master);
-                let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route));
-                conn.route_command(cmd, routing).await?
-            }
+            Inner::Cluster { conn, .. } => wait_on_node(conn, key, cmd).await?,
+            Inner::ClusterExclusive(conn) => wait_on_node(conn, key, cmd).await?,
             _ => cmd.query_async(self).await?,
         };
         Ok(redis::from_redis_value(acked)?)
     }
+}
 
-    /// After a revocation: with `replicas` > 0, fails unless that many
-    /// replicas acknowledged it within `timeout` (so a failover cannot
-    /// resurrect the token). The write itself stands either way.
-    pub(super) async fn acknowledge(
-        &mut self,
-        key: &str,
-        replicas: usize,
-        timeout: Duration,
-    ) -> RedisResult<()> {
-        if replicas == 0 {
-            return Ok(());
-        }
-        let acked = self.wait_replicas(key, replicas, timeout).await?;
-        if acked >= replicas {
-            return Ok(());
-        }
-        Err((
-            redis::ErrorKind::Client,
-            "revocation not acknowledged by enough replicas",
-            format!("{acked} of {replicas} within {timeout:?}"),
-        )
-            .into())
-    }
+/// WAIT has no key; a cluster sends it to the primary of `key`'s slot.
+async fn wait_on_node(conn: &mut ClusterConnection, key: &str, cmd: Cmd) -> RedisResult<Value> {
+    let route = Route::with_key(key, SlotAddr::Master);
+    let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route));
+    conn.route_command(cmd, routing).await
 }
 
 impl Drop for Conn {
     fn drop(&mut self) {
-        let abandoned = self.pending && matches!(self.inner, Inner::Standalone { .. });
+        let abandoned = self.pending
+            && matches!(
+                self.inner,
+                Inner::Standalone { .. } | Inner::StandaloneExclusive(_)
+            );
         if !self.broken && !abandoned {
             return;
         }
@@ -185,6 +176,8 @@ impl Drop for Conn {
             Inner::Standalone { lease, shared, .. } => shared.discard(lease),
             Inner::Cluster { lease, shared, .. } => shared.discard(lease),
             Inner::Sentinel(c) => drop(sentinel::Connection::take(c)),
+            Inner::StandaloneExclusive(c) => drop(deadpool_redis::Connection::take(c)),
+            Inner::ClusterExclusive(c) => drop(cluster::Connection::take(c)),
             Inner::Gone => {}
         }
     }

@@ -15,13 +15,15 @@
 //! and runs unchanged on Redis Cluster.
 //!
 //! `operations.rs` implements the store trait with them, `scripts.rs` loads
-//! them; `pools.rs`, `shared.rs` and `conn.rs` reach Redis in each `redis.mode`.
+//! them; `pools.rs`, `shared.rs` and `conn.rs` reach Redis in each `redis.mode`;
+//! `acked.rs` runs the writes replicas must confirm.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_redis::redis::{self, ErrorKind, ServerErrorKind};
 
+mod acked;
 mod conn;
 mod operations;
 mod pools;
@@ -31,7 +33,7 @@ mod shared;
 pub use pools::Topology;
 
 use conn::Conn;
-use pools::Pools;
+use pools::{Pools, Sharing};
 use scripts::Scripts;
 
 use super::StoreError;
@@ -41,10 +43,13 @@ use crate::ops::Metrics;
 #[derive(Clone)]
 pub struct RedisStore {
     pool: Pools,
+    /// Connections lent to one write at a time, for writes that `WAIT`
+    /// (`acked.rs`); only when `wait_replicas` > 0.
+    acked: Option<Pools>,
     prefix: Arc<str>,
     timeout: Duration,
     scripts: Arc<Scripts>,
-    /// Replicas that must acknowledge a revocation (`WAIT`); 0 = off.
+    /// Replicas that must acknowledge a revocation or rotation (`WAIT`); 0 = off.
     wait_replicas: usize,
     /// Where each call's latency goes (the owning app's metrics), if set.
     latency: Option<metrics::Histogram>,
@@ -78,6 +83,9 @@ impl RedisStore {
     /// Closes the pool: idle connections are dropped, waiters fail at once.
     pub fn close(&self) {
         self.pool.close();
+        if let Some(acked) = &self.acked {
+            acked.close();
+        }
     }
 
     /// The store `redis` describes, in any `redis.mode`.
@@ -112,21 +120,18 @@ impl RedisStore {
     /// Redis that is down at start-up only makes requests fail until it is
     /// back.
     pub fn connect(topology: Topology<'_>, opts: &RedisOptions<'_>) -> Result<Self, StoreError> {
+        let acked = (opts.wait_replicas > 0)
+            .then(|| Pools::create(topology, opts.pool_size, opts.timeout, Sharing::Exclusive))
+            .transpose()?;
         Ok(RedisStore {
-            pool: Pools::create(topology, opts.pool_size, opts.timeout)?,
+            pool: Pools::create(topology, opts.pool_size, opts.timeout, Sharing::Shared)?,
+            acked,
             prefix: opts.key_prefix.into(),
             timeout: opts.timeout,
             scripts: Arc::new(Scripts::new()),
             wait_replicas: opts.wait_replicas,
             latency: None,
         })
-    }
-
-    /// `WAIT` for the configured replicas after a revocation written to
-    /// `key`'s node; bounded by half the timeout, leaving room for the rest.
-    async fn acknowledge(&self, c: &mut Conn, key: &str) -> redis::RedisResult<()> {
-        c.acknowledge(key, self.wait_replicas, self.timeout / 2)
-            .await
     }
 
     /// `<prefix>{<sub>}:`, the start of every key of one user.

@@ -6,8 +6,8 @@ use deadpool_redis::redis::{self, AsyncCommands};
 use super::RedisStore;
 use crate::domain::{Sid, TokenKey};
 use crate::store::{
-    AccessRecord, NewSession, REMEMBERED_DIGESTS, RotateOutcome, Rotation, SessionRecord,
-    StoreError, TokenStore, now_ms,
+    AccessRecord, NewSession, REMEMBERED_DIGESTS, RotateOutcome, RotateReport, Rotation,
+    SessionRecord, StoreError, TokenStore, now_ms,
 };
 
 fn ttl_ms(exp_secs: i64, now: i64) -> i64 {
@@ -44,21 +44,12 @@ impl TokenStore for RedisStore {
 
     async fn revoke_access(&self, sub: &str, key: &TokenKey) -> Result<bool, StoreError> {
         let base = self.base(sub);
-        let script = &self.scripts.revoke_access;
-        let deleted: i64 = self
-            .run(|mut c| async move {
-                let part = key.key_part();
-                let record = format!("{base}at:{part}");
-                let out = script
-                    .key(&record)
-                    .key(format!("{base}ats"))
-                    .arg(part)
-                    .invoke_async(&mut c)
-                    .await?;
-                self.acknowledge(&mut c, &record).await?;
-                Ok(out)
-            })
-            .await?;
+        let part = key.key_part();
+        let record = format!("{base}at:{part}");
+        let mut inv = self.scripts.revoke_access.prepare_invoke();
+        inv.key(&record).key(format!("{base}ats")).arg(part);
+        let (deleted, replication): (i64, _) = self.run_acked(inv, &record).await?;
+        replication.required()?;
         Ok(deleted > 0)
     }
 
@@ -108,81 +99,66 @@ impl TokenStore for RedisStore {
         Ok((rec.exp.saturating_mul(1000) > now_ms()).then_some(rec))
     }
 
-    async fn rotate(&self, r: Rotation<'_>) -> Result<RotateOutcome, StoreError> {
+    async fn rotate(&self, r: Rotation<'_>) -> Result<RotateReport, StoreError> {
         let base = self.base(r.sub);
-        let script = &self.scripts.rotate;
         let now = now_ms();
-        let outcome: String = self
-            .run(|mut c| async move {
-                let fam = format!("{base}fam:{}", r.sid);
-                let part = r.key.key_part();
-                let out = script
-                    .key(&fam)
-                    .key(format!("{base}at:{part}"))
-                    .arg(&base)
-                    .arg(r.sid.to_string())
-                    .arg(r.presented.to_hex())
-                    .arg(r.next.to_hex())
-                    .arg(r.access.encode())
-                    .arg(ttl_ms(r.access.exp, now))
-                    .arg(&part)
-                    .arg(r.access.exp)
-                    .arg(r.now)
-                    .arg(REMEMBERED_DIGESTS)
-                    .invoke_async(&mut c)
-                    .await?;
-                // A rotation revokes the presented refresh token.
-                self.acknowledge(&mut c, &fam).await?;
-                Ok(out)
-            })
-            .await?;
-        match outcome.as_str() {
-            "rotated" => Ok(RotateOutcome::Rotated),
-            "reused" => Ok(RotateOutcome::Reused),
-            "unknown" => Ok(RotateOutcome::Unknown),
-            other => Err(StoreError::Backend(
-                format!("rotate answered `{other}`").into(),
-            )),
-        }
+        let fam = format!("{base}fam:{}", r.sid);
+        let part = r.key.key_part();
+        let mut inv = self.scripts.rotate.prepare_invoke();
+        inv.key(&fam)
+            .key(format!("{base}at:{part}"))
+            .arg(&base)
+            .arg(r.sid.to_string())
+            .arg(r.presented.to_hex())
+            .arg(r.next.to_hex())
+            .arg(r.access.encode())
+            .arg(ttl_ms(r.access.exp, now))
+            .arg(&part)
+            .arg(r.access.exp)
+            .arg(r.now)
+            .arg(REMEMBERED_DIGESTS)
+            .arg(now)
+            .arg(now + r.grace.window_ms)
+            .arg(r.grace.max_retries);
+        // A rotation revokes the presented refresh token: replicas confirm it.
+        let (outcome, replication): (String, _) = self.run_acked(inv, &fam).await?;
+        let outcome = match outcome.as_str() {
+            "rotated" => RotateOutcome::Rotated,
+            "retried" => RotateOutcome::Retried,
+            "reused" => RotateOutcome::Reused,
+            "unknown" => RotateOutcome::Unknown,
+            other => {
+                return Err(StoreError::Backend(
+                    format!("rotate answered `{other}`").into(),
+                ));
+            }
+        };
+        Ok(RotateReport {
+            outcome,
+            replication,
+        })
     }
 
     async fn revoke_family(&self, sub: &str, sid: &Sid) -> Result<bool, StoreError> {
         let base = self.base(sub);
-        let script = &self.scripts.revoke_family;
-        let n: i64 = self
-            .run(|mut c| async move {
-                let fam = format!("{base}fam:{sid}");
-                let n = script
-                    .key(&fam)
-                    .arg(&base)
-                    .arg(sid.to_string())
-                    .invoke_async(&mut c)
-                    .await?;
-                self.acknowledge(&mut c, &fam).await?;
-                Ok(n)
-            })
-            .await?;
+        let fam = format!("{base}fam:{sid}");
+        let mut inv = self.scripts.revoke_family.prepare_invoke();
+        inv.key(&fam).arg(&base).arg(sid.to_string());
+        let (n, replication): (i64, _) = self.run_acked(inv, &fam).await?;
+        replication.required()?;
         Ok(n > 0)
     }
 
     async fn revoke_user(&self, sub: &str) -> Result<u64, StoreError> {
         let base = self.base(sub);
-        let script = &self.scripts.revoke_user;
-        let now = now_ms();
-        let n: u64 = self
-            .run(|mut c| async move {
-                let sessions = format!("{base}sessions");
-                let n = script
-                    .key(&sessions)
-                    .key(format!("{base}ats"))
-                    .arg(&base)
-                    .arg(now)
-                    .invoke_async(&mut c)
-                    .await?;
-                self.acknowledge(&mut c, &sessions).await?;
-                Ok(n)
-            })
-            .await?;
+        let sessions = format!("{base}sessions");
+        let mut inv = self.scripts.revoke_user.prepare_invoke();
+        inv.key(&sessions)
+            .key(format!("{base}ats"))
+            .arg(&base)
+            .arg(now_ms());
+        let (n, replication): (u64, _) = self.run_acked(inv, &sessions).await?;
+        replication.required()?;
         Ok(n)
     }
 

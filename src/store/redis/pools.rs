@@ -28,12 +28,24 @@ pub enum Topology<'a> {
 
 /// The connections of the configured kind. Standalone and cluster
 /// connections are multiplexed and shared (`shared.rs`); a sentinel
-/// connection is checked out of the pool per request.
+/// connection is checked out of the pool per request. The `Exclusive`
+/// kinds lend each connection to one caller at a time: writes that `WAIT`
+/// for replicas use them, so a `WAIT` never holds up a verify queued
+/// behind it on a shared connection.
 #[derive(Clone)]
 pub(super) enum Pools {
     Standalone(Shared<deadpool_redis::Pool>),
     Cluster(Shared<cluster::Pool>),
     Sentinel(sentinel::Pool),
+    StandaloneExclusive(deadpool_redis::Pool),
+    ClusterExclusive(cluster::Pool),
+}
+
+/// Whether a pool's connections are shared between callers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Sharing {
+    Shared,
+    Exclusive,
 }
 
 fn pool_config(size: usize, timeout: Duration) -> PoolConfig {
@@ -44,6 +56,10 @@ fn pool_config(size: usize, timeout: Duration) -> PoolConfig {
         recycle: Some(timeout),
     };
     cfg
+}
+
+fn figures(s: Status) -> (usize, usize, usize) {
+    (s.size, s.available, s.waiting)
 }
 
 fn invalid(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
@@ -57,20 +73,30 @@ impl Pools {
         topology: Topology<'_>,
         size: usize,
         timeout: Duration,
+        sharing: Sharing,
     ) -> Result<Self, StoreError> {
+        let exclusive = sharing == Sharing::Exclusive;
         let pool = Some(pool_config(size, timeout));
         let rt = Some(Runtime::Tokio1);
         Ok(match topology {
             Topology::Standalone { url } => {
                 let mut cfg = deadpool_redis::Config::from_url(url);
                 cfg.pool = pool;
+                let pool = cfg.create_pool(rt).map_err(invalid)?;
+                if exclusive {
+                    return Ok(Pools::StandaloneExclusive(pool));
+                }
                 let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
-                Pools::Standalone(Shared::new(cfg.create_pool(rt).map_err(invalid)?, cores))
+                Pools::Standalone(Shared::new(pool, cores))
             }
             Topology::Cluster { urls } => {
                 let mut cfg = cluster::Config::from_urls(urls.to_vec());
                 cfg.pool = pool;
-                Pools::Cluster(Shared::new(cfg.create_pool(rt).map_err(invalid)?, 1))
+                let pool = cfg.create_pool(rt).map_err(invalid)?;
+                if exclusive {
+                    return Ok(Pools::ClusterExclusive(pool));
+                }
+                Pools::Cluster(Shared::new(pool, 1))
             }
             Topology::Sentinel { urls, master_name } => {
                 let mut cfg = sentinel::Config::from_urls(
@@ -104,6 +130,12 @@ impl Pools {
                 }
             }
             Pools::Sentinel(p) => Inner::Sentinel(p.get().await.map_err(StoreError::unavailable)?),
+            Pools::StandaloneExclusive(p) => {
+                Inner::StandaloneExclusive(p.get().await.map_err(StoreError::unavailable)?)
+            }
+            Pools::ClusterExclusive(p) => {
+                Inner::ClusterExclusive(p.get().await.map_err(StoreError::unavailable)?)
+            }
         };
         Ok(Conn::new(inner))
     }
@@ -114,6 +146,8 @@ impl Pools {
             Pools::Standalone(shared) => shared.close(),
             Pools::Cluster(shared) => shared.close(),
             Pools::Sentinel(p) => p.close(),
+            Pools::StandaloneExclusive(p) => p.close(),
+            Pools::ClusterExclusive(p) => p.close(),
         }
     }
 
@@ -124,10 +158,9 @@ impl Pools {
         match self {
             Pools::Standalone(shared) => (shared.open(), shared.open(), 0),
             Pools::Cluster(shared) => (shared.open(), shared.open(), 0),
-            Pools::Sentinel(p) => {
-                let s: Status = p.status();
-                (s.size, s.available, s.waiting)
-            }
+            Pools::Sentinel(p) => figures(p.status()),
+            Pools::StandaloneExclusive(p) => figures(p.status()),
+            Pools::ClusterExclusive(p) => figures(p.status()),
         }
     }
 }
