@@ -57,7 +57,11 @@ async fn metrics_count_requests_outcomes_and_tokens(backend: Backend) {
         .as_str()
         .unwrap()
         .to_owned();
-    assert_eq!(app.refresh(rt).await.status(), 200, "a retry in the grace window");
+    assert_eq!(
+        app.refresh(rt).await.status(),
+        200,
+        "a retry in the grace window"
+    );
     assert_eq!(app.refresh(&rt2).await.status(), 200);
     assert_eq!(app.refresh(rt).await.status(), 401, "reuse");
     assert_eq!(app.get("/no/such/path-12345").await.status(), 404);

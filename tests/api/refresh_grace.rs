@@ -47,7 +47,12 @@ async fn a_retried_refresh_gets_the_same_refresh_token_and_keeps_the_session(b: 
     }
     let (at3, _) = refreshed(&app, &rt2).await;
     assert_eq!(app.verify_get(&at3).await.status(), 200);
-    let sessions: Value = app.admin_get("/users/u/sessions").await.json().await.unwrap();
+    let sessions: Value = app
+        .admin_get("/users/u/sessions")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(sessions["sessions"].as_array().map(Vec::len), Some(1));
 }
 
@@ -69,7 +74,12 @@ async fn another_client_cannot_retry_and_revokes_nothing(b: Backend) {
     let app = spawn_app(b).await;
     let rt1 = pair(&app, "u").await;
     let (at2, rt2) = refreshed(&app, &rt1).await;
-    assert_error(app.refresh_as("other-app", &rt1).await, 401, "invalid_token").await;
+    assert_error(
+        app.refresh_as("other-app", &rt1).await,
+        401,
+        "invalid_token",
+    )
+    .await;
     assert_eq!(app.verify_get(&at2).await.status(), 200);
     refreshed(&app, &rt2).await;
 }
@@ -88,7 +98,11 @@ async fn tabs_refreshing_at_once_all_stay_signed_in(b: Backend) {
         successors.push(t.await.unwrap().1);
     }
     successors.dedup();
-    assert_eq!(successors.len(), 1, "every tab holds the same refresh token");
+    assert_eq!(
+        successors.len(),
+        1,
+        "every tab holds the same refresh token"
+    );
     refreshed(&app, &successors[0]).await;
 }
 

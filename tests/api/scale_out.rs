@@ -47,9 +47,16 @@ async fn two_instances_share_every_token_state(b: Backend) {
     let at2 = v2["access_token"].as_str().unwrap().to_owned();
     assert_eq!(b2.verify_get(&at2).await.status(), StatusCode::OK);
     let res = b2.refresh(&rt1).await;
-    assert_eq!(res.status(), StatusCode::OK, "a retry on the other instance");
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "a retry on the other instance"
+    );
     let retried: Value = res.json().await.unwrap();
-    assert_eq!(retried["refresh_token"], v2["refresh_token"], "same successor");
+    assert_eq!(
+        retried["refresh_token"], v2["refresh_token"],
+        "same successor"
+    );
     let rt2 = v2["refresh_token"].as_str().unwrap();
     assert_eq!(b2.refresh(rt2).await.status(), StatusCode::OK);
     assert_eq!(a.refresh(&rt1).await.status(), StatusCode::UNAUTHORIZED);

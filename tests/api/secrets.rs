@@ -105,13 +105,29 @@ async fn run_scenario(t: &Tessera) -> Scenario {
     // A retry of the rotated refresh token within the grace window: the
     // same successor. Once that has rotated on, the first one is reuse:
     // 401 and the session is revoked.
-    let refresh = |rt: &str| post("/token/refresh").json(&json!({"refresh_token": rt})).send();
+    let refresh = |rt: &str| {
+        post("/token/refresh")
+            .json(&json!({"refresh_token": rt}))
+            .send()
+    };
     let v: Value = refresh(&rt1).await.unwrap().json().await.unwrap();
     assert_eq!(v["refresh_token"].as_str(), Some(rt2.as_str()), "a retry");
-    keep("access token 2 (retry)", v["access_token"].as_str().unwrap(), &mut secrets);
+    keep(
+        "access token 2 (retry)",
+        v["access_token"].as_str().unwrap(),
+        &mut secrets,
+    );
     let v: Value = refresh(&rt2).await.unwrap().json().await.unwrap();
-    keep("access token 2b", v["access_token"].as_str().unwrap(), &mut secrets);
-    keep("refresh token 2b", v["refresh_token"].as_str().unwrap(), &mut secrets);
+    keep(
+        "access token 2b",
+        v["access_token"].as_str().unwrap(),
+        &mut secrets,
+    );
+    keep(
+        "refresh token 2b",
+        v["refresh_token"].as_str().unwrap(),
+        &mut secrets,
+    );
     let res = refresh(&rt1).await.unwrap();
     assert_eq!(res.status(), 401);
     error_bodies.push(res.text().await.unwrap());

@@ -136,7 +136,12 @@ pub(crate) fn session(sub: &str, exp: i64) -> SessionRecord {
 }
 
 /// Creates a session with refresh digest `d`; returns it and its first jti.
-pub(crate) async fn open_session(store: &Store, sub: &str, d: u8, exp: i64) -> (SessionRecord, TokenKey) {
+pub(crate) async fn open_session(
+    store: &Store,
+    sub: &str,
+    d: u8,
+    exp: i64,
+) -> (SessionRecord, TokenKey) {
     let s = session(sub, exp);
     let (key, _) = create_capped(store, &s, d, 100).await;
     (s, key)

@@ -33,13 +33,21 @@ async fn a_retry_in_the_window_keeps_the_session_and_the_successor(b: Backend) {
     let (out, retried) = rotate_with(&f.store, &s, 1, 2, GRACE).await;
     assert_eq!(out, RotateOutcome::Retried);
     let got = f.store.get_session("u", &s.sid).await.unwrap().unwrap();
-    assert_eq!(got.refresh, digest(2).to_hex(), "the successor stays current");
+    assert_eq!(
+        got.refresh,
+        digest(2).to_hex(),
+        "the successor stays current"
+    );
     assert_eq!(got.previous, vec![digest(1).to_hex()]);
     for key in [first, a, retried] {
         assert!(f.store.is_access_live("u", &key).await.unwrap());
     }
     let (out, _) = rotate_with(&f.store, &s, 2, 3, GRACE).await;
-    assert_eq!(out, RotateOutcome::Rotated, "the successor rotates as usual");
+    assert_eq!(
+        out,
+        RotateOutcome::Rotated,
+        "the successor rotates as usual"
+    );
 }
 
 async fn a_retry_naming_another_successor_is_reuse(b: Backend) {
@@ -111,7 +119,11 @@ async fn tabs_refreshing_at_once_all_keep_the_session(b: Backend) {
     }
     let rotated = outcomes.iter().filter(|o| **o == RotateOutcome::Rotated);
     let retried = outcomes.iter().filter(|o| **o == RotateOutcome::Retried);
-    assert_eq!((rotated.count(), retried.count()), (1, tabs - 1), "{outcomes:?}");
+    assert_eq!(
+        (rotated.count(), retried.count()),
+        (1, tabs - 1),
+        "{outcomes:?}"
+    );
     let got = f.store.get_session("u", &s.sid).await.unwrap().unwrap();
     assert_eq!(got.refresh, digest(2).to_hex());
 }

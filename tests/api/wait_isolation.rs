@@ -152,12 +152,16 @@ async fn check(label: &str, app: &Arc<TestApp>, before: &Load) {
 
     // A rotation that no replica confirmed still answers 200 with a pair
     // that works; the shortfall is counted.
-    let v: Value = app.issue_ok(json!({"sub": "rotator", "refresh": true})).await;
+    let v: Value = app
+        .issue_ok(json!({"sub": "rotator", "refresh": true}))
+        .await;
     let res = app.refresh(v["refresh_token"].as_str().unwrap()).await;
     assert_eq!(res.status(), StatusCode::OK, "a committed rotation");
     let v: Value = res.json().await.unwrap();
     assert_eq!(
-        app.verify_get(v["access_token"].as_str().unwrap()).await.status(),
+        app.verify_get(v["access_token"].as_str().unwrap())
+            .await
+            .status(),
         StatusCode::OK
     );
     let res = app.refresh(v["refresh_token"].as_str().unwrap()).await;

@@ -12,6 +12,7 @@ use deadpool_redis::redis::{
 };
 use deadpool_redis::sentinel;
 
+use super::exclusive::Loan;
 use super::shared::{Lease, Shared};
 
 pub(super) enum Inner {
@@ -26,8 +27,8 @@ pub(super) enum Inner {
         shared: Shared<cluster::Pool>,
     },
     Sentinel(sentinel::Connection),
-    StandaloneExclusive(deadpool_redis::Connection),
-    ClusterExclusive(cluster::Connection),
+    StandaloneExclusive(Loan<deadpool_redis::Pool>),
+    ClusterExclusive(Loan<cluster::Pool>),
     Gone,
 }
 
@@ -76,8 +77,14 @@ impl ConnectionLike for Conn {
             Inner::Standalone { conn, .. } => conn.req_packed_command(cmd),
             Inner::Cluster { conn, .. } => conn.req_packed_command(cmd),
             Inner::Sentinel(c) => c.req_packed_command(cmd),
-            Inner::StandaloneExclusive(c) => c.req_packed_command(cmd),
-            Inner::ClusterExclusive(c) => c.req_packed_command(cmd),
+            Inner::StandaloneExclusive(l) => match l.conn() {
+                Some(c) => c.req_packed_command(cmd),
+                None => return Box::pin(async { Err(gone()) }),
+            },
+            Inner::ClusterExclusive(l) => match l.conn() {
+                Some(c) => c.req_packed_command(cmd),
+                None => return Box::pin(async { Err(gone()) }),
+            },
             Inner::Gone => return Box::pin(async { Err(gone()) }),
         };
         Box::pin(async move {
@@ -100,8 +107,14 @@ impl ConnectionLike for Conn {
             Inner::Standalone { conn, .. } => conn.req_packed_commands(cmd, offset, count),
             Inner::Cluster { conn, .. } => conn.req_packed_commands(cmd, offset, count),
             Inner::Sentinel(c) => c.req_packed_commands(cmd, offset, count),
-            Inner::StandaloneExclusive(c) => c.req_packed_commands(cmd, offset, count),
-            Inner::ClusterExclusive(c) => c.req_packed_commands(cmd, offset, count),
+            Inner::StandaloneExclusive(l) => match l.conn() {
+                Some(c) => c.req_packed_commands(cmd, offset, count),
+                None => return Box::pin(async { Err(gone()) }),
+            },
+            Inner::ClusterExclusive(l) => match l.conn() {
+                Some(c) => c.req_packed_commands(cmd, offset, count),
+                None => return Box::pin(async { Err(gone()) }),
+            },
             Inner::Gone => return Box::pin(async { Err(gone()) }),
         };
         Box::pin(async move {
@@ -118,8 +131,8 @@ impl ConnectionLike for Conn {
             Inner::Standalone { conn, .. } => conn.get_db(),
             Inner::Cluster { conn, .. } => conn.get_db(),
             Inner::Sentinel(c) => c.get_db(),
-            Inner::StandaloneExclusive(c) => c.get_db(),
-            Inner::ClusterExclusive(c) => c.get_db(),
+            Inner::StandaloneExclusive(l) => l.conn_ref().map_or(0, ConnectionLike::get_db),
+            Inner::ClusterExclusive(l) => l.conn_ref().map_or(0, ConnectionLike::get_db),
             Inner::Gone => 0,
         }
     }
@@ -147,7 +160,10 @@ impl Conn {
         );
         let acked: Value = match &mut self.inner {
             Inner::Cluster { conn, .. } => wait_on_node(conn, key, cmd).await?,
-            Inner::ClusterExclusive(conn) => wait_on_node(conn, key, cmd).await?,
+            Inner::ClusterExclusive(loan) => match loan.conn() {
+                Some(conn) => wait_on_node(conn, key, cmd).await?,
+                None => return Err(gone()),
+            },
             _ => cmd.query_async(self).await?,
         };
         Ok(redis::from_redis_value(acked)?)
@@ -176,8 +192,8 @@ impl Drop for Conn {
             Inner::Standalone { lease, shared, .. } => shared.discard(lease),
             Inner::Cluster { lease, shared, .. } => shared.discard(lease),
             Inner::Sentinel(c) => drop(sentinel::Connection::take(c)),
-            Inner::StandaloneExclusive(c) => drop(deadpool_redis::Connection::take(c)),
-            Inner::ClusterExclusive(c) => drop(cluster::Connection::take(c)),
+            Inner::StandaloneExclusive(mut loan) => loan.discard(),
+            Inner::ClusterExclusive(mut loan) => loan.discard(),
             Inner::Gone => {}
         }
     }

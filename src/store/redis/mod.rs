@@ -25,6 +25,7 @@ use deadpool_redis::redis::{self, ErrorKind, ServerErrorKind};
 
 mod acked;
 mod conn;
+mod exclusive;
 mod operations;
 mod pools;
 mod scripts;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use deadpool_redis::{PoolConfig, Runtime, Status, Timeouts, cluster, sentinel};
 
 use super::conn::{Conn, Inner};
+use super::exclusive::Exclusive;
 use super::shared::Shared;
 use crate::store::StoreError;
 
@@ -37,8 +38,8 @@ pub(super) enum Pools {
     Standalone(Shared<deadpool_redis::Pool>),
     Cluster(Shared<cluster::Pool>),
     Sentinel(sentinel::Pool),
-    StandaloneExclusive(deadpool_redis::Pool),
-    ClusterExclusive(cluster::Pool),
+    StandaloneExclusive(Exclusive<deadpool_redis::Pool>),
+    ClusterExclusive(Exclusive<cluster::Pool>),
 }
 
 /// Whether a pool's connections are shared between callers.
@@ -60,6 +61,10 @@ fn pool_config(size: usize, timeout: Duration) -> PoolConfig {
 
 fn figures(s: Status) -> (usize, usize, usize) {
     (s.size, s.available, s.waiting)
+}
+
+fn lent((open, idle): (usize, usize)) -> (usize, usize, usize) {
+    (open, idle, 0)
 }
 
 fn invalid(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
@@ -84,7 +89,7 @@ impl Pools {
                 cfg.pool = pool;
                 let pool = cfg.create_pool(rt).map_err(invalid)?;
                 if exclusive {
-                    return Ok(Pools::StandaloneExclusive(pool));
+                    return Ok(Pools::StandaloneExclusive(Exclusive::new(pool, size)));
                 }
                 let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
                 Pools::Standalone(Shared::new(pool, cores))
@@ -94,7 +99,7 @@ impl Pools {
                 cfg.pool = pool;
                 let pool = cfg.create_pool(rt).map_err(invalid)?;
                 if exclusive {
-                    return Ok(Pools::ClusterExclusive(pool));
+                    return Ok(Pools::ClusterExclusive(Exclusive::new(pool, size)));
                 }
                 Pools::Cluster(Shared::new(pool, 1))
             }
@@ -130,12 +135,8 @@ impl Pools {
                 }
             }
             Pools::Sentinel(p) => Inner::Sentinel(p.get().await.map_err(StoreError::unavailable)?),
-            Pools::StandaloneExclusive(p) => {
-                Inner::StandaloneExclusive(p.get().await.map_err(StoreError::unavailable)?)
-            }
-            Pools::ClusterExclusive(p) => {
-                Inner::ClusterExclusive(p.get().await.map_err(StoreError::unavailable)?)
-            }
+            Pools::StandaloneExclusive(p) => Inner::StandaloneExclusive(p.get().await?),
+            Pools::ClusterExclusive(p) => Inner::ClusterExclusive(p.get().await?),
         };
         Ok(Conn::new(inner))
     }
@@ -159,8 +160,8 @@ impl Pools {
             Pools::Standalone(shared) => (shared.open(), shared.open(), 0),
             Pools::Cluster(shared) => (shared.open(), shared.open(), 0),
             Pools::Sentinel(p) => figures(p.status()),
-            Pools::StandaloneExclusive(p) => figures(p.status()),
-            Pools::ClusterExclusive(p) => figures(p.status()),
+            Pools::StandaloneExclusive(p) => lent(p.figures()),
+            Pools::ClusterExclusive(p) => lent(p.figures()),
         }
     }
 }
