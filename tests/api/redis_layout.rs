@@ -1,7 +1,7 @@
 //! What Tessera leaves in Redis: keys, TTLs, and no token text.
 
 use deadpool_redis::redis;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::{Backend, claims_of, spawn_app};
 
@@ -67,6 +67,13 @@ async fn redis_never_holds_token_text() {
     let refresh = v["refresh_token"].as_str().unwrap();
     let secret_part = refresh.rsplit('.').next().unwrap();
     let signature = access.rsplit('.').next().unwrap();
+    // A successor is derived from its predecessor and the session's seed:
+    // neither it nor anything that yields it is stored.
+    let res = app.refresh(refresh).await;
+    assert_eq!(res.status(), 200);
+    let next: Value = res.json().await.unwrap();
+    let next = next["refresh_token"].as_str().unwrap().to_owned();
+    let next_secret = next.rsplit('.').next().unwrap();
     let mut conn = app.redis().connection();
     let dump: String = redis::cmd("EVAL")
         .arg("local out = {} for _, k in ipairs(redis.call('KEYS', ARGV[1])) do local t = redis.call('TYPE', k).ok if t == 'string' then out[#out+1] = redis.call('GET', k) elseif t == 'hash' then for _, v in ipairs(redis.call('HGETALL', k)) do out[#out+1] = v end elseif t == 'zset' then for _, v in ipairs(redis.call('ZRANGE', k, 0, -1)) do out[#out+1] = v end end end return table.concat(out, '|')")
@@ -78,6 +85,7 @@ async fn redis_never_holds_token_text() {
     assert!(!dump.contains(signature), "access token signature stored");
     assert!(!dump.contains(secret_part), "refresh secret stored");
     assert!(!dump.contains(refresh), "refresh token stored");
+    assert!(!dump.contains(next_secret), "successor secret stored");
 }
 
 #[tokio::test]
