@@ -143,9 +143,12 @@ async fn check(label: &str, app: &Arc<TestApp>, before: &Load) {
     );
     assert_eq!(before.failures, Vec::<u16>::new());
     assert_eq!(during.failures, Vec::<u16>::new(), "verifies failed");
+    // Behind a stalled WAIT a verify waits out the rest of it (up to 500
+    // ms, seen when WAIT shared the verifies' connection); the margin
+    // leaves room for a loaded machine.
     let stall = Duration::from_millis(TIMEOUT_MS / 2);
     assert!(
-        during.max() < stall / 2,
+        during.max() < stall * 4 / 5,
         "a verify waited {:?}, near the {stall:?} WAIT stall",
         during.max()
     );
