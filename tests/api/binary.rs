@@ -286,10 +286,7 @@ impl Tessera {
 
     /// Issues a token as the config's client `app`; returns the status.
     pub fn issue(&self, sub: &str, request_id: &str) -> u16 {
-        use base64::Engine;
-        let basic = base64::engine::general_purpose::STANDARD
-            .encode(format!("app:{}", crate::helpers::SECRET));
-        let auth = format!("Basic {basic}");
+        let auth = app_basic();
         let body = format!(r#"{{"sub":"{sub}"}}"#);
         let headers = [
             ("Authorization", auth.as_str()),
@@ -352,6 +349,16 @@ impl Drop for Tessera {
 
 /// Whether a log line has the level `level` as a word (the shipped pattern
 /// pads it: `INFO `, `ERROR`).
+/// The `Authorization` value of the config's client `app`.
+pub fn app_basic() -> String {
+    use base64::Engine;
+    let raw = format!("app:{}", crate::helpers::SECRET);
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    )
+}
+
 pub fn has_level(line: &str, level: &str) -> bool {
     line.split_whitespace().any(|w| w == level)
 }

@@ -86,14 +86,7 @@ fn the_audit_summary_calls_a_token_past_exp_expired() {
             ("TESSERA__VERIFY__FAILURE_SUMMARY_SECS", "3600"),
         ],
     );
-    let basic = {
-        use base64::Engine;
-        let raw = format!("app:{}", crate::helpers::SECRET);
-        format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(raw)
-        )
-    };
+    let basic = crate::binary::app_basic();
     let (status, _, body) = t
         .request(
             "POST",

@@ -54,6 +54,52 @@ async fn spawn(builder: TestAppBuilder) -> Arc<TestApp> {
     Arc::new(app.spawn().await)
 }
 
+/// The shortfall of a committed rotation is a WARN line in the service
+/// log (naming the session, never a token), as well as a metric.
+#[test]
+fn a_committed_rotation_without_its_replica_is_logged_at_warn() {
+    use crate::binary::{Tessera, app_basic, dev_config, has_level, log4rs_yaml};
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let t = Tessera::start(
+        |port| {
+            format!(
+                "{}redis: {{ url: \"{url}\", wait_replicas: 1, timeout_ms: 400 }}\n",
+                dev_config(port)
+            )
+        },
+        &log4rs_yaml("info"),
+        &[("TESSERA_ENV", "dev")],
+    );
+    let auth = app_basic();
+    let json = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    let (status, _, body) = t
+        .request(
+            "POST",
+            "/token/issue",
+            &json,
+            r#"{"sub":"u","refresh":true}"#,
+        )
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let rt = v["refresh_token"].as_str().unwrap();
+    let body = json!({ "refresh_token": rt }).to_string();
+    let (status, _, answer) = t.request("POST", "/token/refresh", &json, &body).unwrap();
+    assert_eq!(status, 200, "{answer}");
+    let line = t.wait_for_line("logs/tessera.log", "the shortfall", |l| {
+        l.contains("not confirmed by replicas")
+    });
+    assert!(has_level(&line, "WARN"), "{line}");
+    let next: Value = serde_json::from_str(&answer).unwrap();
+    for token in [rt, next["refresh_token"].as_str().unwrap()] {
+        assert!(!line.contains(token.rsplit('.').next().unwrap()), "{line}");
+    }
+}
+
 fn replica_link_up(c: &mut redis::Connection) -> bool {
     let info: redis::RedisResult<String> = redis::cmd("INFO").arg("replication").query(c);
     info.is_ok_and(|i| i.contains("master_link_status:up"))

@@ -16,8 +16,9 @@ use super::{RedisStore, classify};
 use crate::store::{Replication, StoreError};
 
 /// Extra time the client allows over `WAIT`'s own server-side timeout
-/// before it gives up on the reply.
-const WAIT_SLACK: Duration = Duration::from_millis(50);
+/// before it gives up on the reply: Redis checks blocked clients'
+/// timeouts on its cron tick (every 100 ms at the default `hz 10`).
+const WAIT_SLACK: Duration = Duration::from_millis(150);
 
 impl RedisStore {
     /// Runs `script` (its first key names the node to `WAIT` on); bounded
