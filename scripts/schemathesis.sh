@@ -48,6 +48,7 @@ run_against() {
       TESSERA__SERVER__LISTEN="127.0.0.1:$port" \
       TESSERA__LOGGING__CONFIG="$dir/log4rs.yaml" \
       TESSERA__TOKENS__DEV_KEY_PATH="$dir/keys/dev.pem" \
+      TESSERA__VERIFY__FEED_MAX_CONNECTION_SECS=1 \
       "$@" "$BIN" serve >"$dir/stdout.log" 2>"$dir/stderr.log"
   ) &
   pid=$!

@@ -56,6 +56,31 @@ fn spawn_summary_tick(state: &Arc<AppState>) {
     });
 }
 
+/// Follows the store's revocation feed for this instance's subscribers,
+/// and ends the feed when a stop signal arrives (its responses are long
+/// lived: the graceful stop must not wait for them).
+fn spawn_feed(state: &Arc<AppState>) {
+    let tail = state.clone();
+    tokio::spawn(async move { tail.service.tail_feed().await });
+    let weak = Arc::downgrade(state);
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        if let Some(state) = weak.upgrade() {
+            state.service.close_feed();
+        }
+    });
+}
+
 impl Application {
     /// Builds the app with the store the settings name.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
@@ -79,6 +104,7 @@ impl Application {
             verify_headers: http::verify_headers(&settings.verify.headers),
         });
         spawn_summary_tick(&shared);
+        spawn_feed(&shared);
         let state = web::Data::new(shared.clone());
         let s = &settings.server;
         let bind_error = |source| StartupError::Bind {
@@ -136,6 +162,7 @@ impl Application {
     /// the pending audit summaries and closes the store's connection pool.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        self.state.service.close_feed();
         self.state.service.flush_audit_summaries(true);
         self.store.close();
         result

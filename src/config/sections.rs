@@ -196,6 +196,15 @@ pub struct VerifySettings {
     /// text, objects and arrays as compact JSON; a value that is not a valid
     /// header value is left out).
     pub headers: BTreeMap<String, String>,
+    /// Subscribers of the revocation feed (`GET /token/revocations`) one
+    /// instance serves at once; past it: 503.
+    pub feed_max_subscribers: usize,
+    /// Seconds between the feed's heartbeats (1–60), sent only while the
+    /// instance can read the feed from the store.
+    pub feed_heartbeat_secs: u64,
+    /// Seconds one feed response lasts; then the client reconnects with
+    /// its last event id (spreading subscribers over instances).
+    pub feed_max_connection_secs: u64,
 }
 
 impl Default for VerifySettings {
@@ -213,6 +222,9 @@ impl Default for VerifySettings {
             .into_iter()
             .map(|(h, c)| (h.to_owned(), c.to_owned()))
             .collect(),
+            feed_max_subscribers: 2048,
+            feed_heartbeat_secs: 5,
+            feed_max_connection_secs: 300,
         }
     }
 }

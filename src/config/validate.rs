@@ -126,6 +126,18 @@ impl Settings {
 
     fn validate_verify(&self) -> Result<(), ConfigError> {
         let v = &self.verify;
+        if !(1..=60).contains(&v.feed_heartbeat_secs) {
+            return Err(ConfigError::invalid(
+                "verify.feed_heartbeat_secs",
+                "must be between 1 and 60",
+            ));
+        }
+        if v.feed_max_connection_secs == 0 {
+            return Err(ConfigError::invalid(
+                "verify.feed_max_connection_secs",
+                "must be at least 1",
+            ));
+        }
         if !(1..=3600).contains(&v.failure_summary_secs) {
             return Err(ConfigError::invalid(
                 "verify.failure_summary_secs",

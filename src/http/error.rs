@@ -50,9 +50,10 @@ pub enum ApiError {
     Server(#[source] BoxError),
     #[error("temporarily_unavailable")]
     Unavailable(#[source] BoxError),
-    /// Load shed by design (the hashing queue is full): 503, not a fault.
+    /// Load shed by design (the hashing queue or the feed's subscriber
+    /// slots are full): 503, not a fault; the phrase says which.
     #[error("temporarily_unavailable: busy")]
-    Busy,
+    Busy(&'static str),
 }
 
 /// The OAuth 2.0 error shape (RFC 6749 §5.2) of every error response.
@@ -81,7 +82,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Server(_) => "server_error",
-            ApiError::Unavailable(_) | ApiError::Busy => "temporarily_unavailable",
+            ApiError::Unavailable(_) | ApiError::Busy(_) => "temporarily_unavailable",
         }
     }
 
@@ -106,7 +107,7 @@ impl ApiError {
             ApiError::RateLimited { .. } => "too many requests".into(),
             ApiError::Server(_) => "internal error".into(),
             ApiError::Unavailable(_) => "token store unavailable, retry later".into(),
-            ApiError::Busy => "too many client authentications in progress, retry later".into(),
+            ApiError::Busy(phrase) => format!("{phrase}, retry later"),
         }
     }
 
@@ -161,7 +162,8 @@ impl From<ServiceError> for ApiError {
             ServiceError::TooManyFailures { retry_after_secs } => {
                 ApiError::RateLimited { retry_after_secs }
             }
-            ServiceError::Busy => ApiError::Busy,
+            ServiceError::Busy => ApiError::Busy("too many client authentications in progress"),
+            ServiceError::FeedFull => ApiError::Busy("too many revocation feed subscribers"),
             e if e.is_unavailable() => ApiError::Unavailable(e.into()),
             e => ApiError::Server(e.into()),
         }
@@ -188,7 +190,7 @@ impl ResponseError for ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Server(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::Unavailable(_) | ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -220,7 +222,7 @@ impl ResponseError for ApiError {
             ApiError::RateLimited { retry_after_secs } => {
                 res.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
-            ApiError::Unavailable(_) | ApiError::Busy => {
+            ApiError::Unavailable(_) | ApiError::Busy(_) => {
                 res.insert_header((header::RETRY_AFTER, RETRY_AFTER_UNAVAILABLE.to_string()));
             }
             _ => {}

@@ -15,7 +15,8 @@ use utoipa::{Modify, OpenApi};
 
 use super::ErrorBody;
 use super::routes::{
-    forward_auth, health, introspect, issue, metrics, refresh, revoke, sessions, verify, well_known,
+    forward_auth, health, introspect, issue, metrics, refresh, revocations, revoke, sessions,
+    verify, well_known,
 };
 
 #[derive(OpenApi)]
@@ -23,6 +24,7 @@ use super::routes::{
     info(title = "Tessera", description = "A standalone token service: issue, verify, revoke. Errors use the OAuth 2.0 shape `{\"error\", \"error_description\"}`; every response carries `X-Request-Id`."),
     paths(
         issue::issue, refresh::refresh, verify::verify_get, verify::verify_post, forward_auth::verify_forward_aud, forward_auth::verify_forward, revoke::revoke,
+        revocations::revocations,
         introspect::introspect, sessions::list, sessions::delete, well_known::jwks,
         well_known::metadata, health::healthz, health::readyz, metrics::metrics, openapi_json,
     ),

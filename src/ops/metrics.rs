@@ -90,6 +90,7 @@ impl Metrics {
             describe_counter!("tessera_refresh_reuse_detected_total", "Replayed refresh tokens (their session was revoked)");
             describe_counter!("tessera_refresh_retries_total", "Refreshes retried within tokens.refresh_grace_secs (answered, not treated as reuse)");
             describe_counter!("tessera_redis_replication_shortfall_total", "Committed writes that fewer than redis.wait_replicas replicas acknowledged in time, by operation");
+            describe_gauge!("tessera_feed_subscribers", "Revocation feed subscribers connected to this instance");
             describe_gauge!("tessera_redis_pool_size", "Open Redis connections (shared multiplexed ones in standalone and cluster mode)");
             describe_gauge!("tessera_redis_pool_in_use", "Redis connections lent out (sentinel mode; shared connections are never exclusive)");
             describe_gauge!("tessera_redis_pool_waiting", "Requests waiting for a Redis connection");
@@ -181,6 +182,11 @@ impl Metrics {
             counter!("tessera_redis_replication_shortfall_total", "operation" => operation)
                 .increment(1);
         });
+    }
+
+    /// A feed subscriber came (+1) or went (-1).
+    pub fn feed_subscribers(&self, change: i8) {
+        self.with(|| gauge!("tessera_feed_subscribers").increment(f64::from(change)));
     }
 
     /// The histogram the Redis store records each call's latency into.

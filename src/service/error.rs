@@ -49,6 +49,9 @@ pub enum ServiceError {
     Busy,
     #[error("the hashing threads have stopped")]
     HashingStopped,
+    /// This instance serves its maximum of feed subscribers.
+    #[error("too many revocation feed subscribers")]
+    FeedFull,
 }
 
 impl ServiceError {

@@ -8,6 +8,7 @@ mod auth_guard;
 mod budget;
 mod clients;
 mod error;
+mod feed;
 mod hashing;
 mod in_flight;
 mod introspect;
@@ -26,6 +27,7 @@ use jsonwebtoken::jwk::JwkSet;
 
 pub use clients::Credentials;
 pub use error::ServiceError;
+pub use feed::{FeedMessage, RevocationFeed, Subscription};
 pub use introspect::Introspected;
 pub use issue::{IssueRequest, Issued};
 pub use sessions::Session;
@@ -55,6 +57,8 @@ pub struct TokenService {
     require_audience: bool,
     /// Failed verifies, summarised in the audit log once per window.
     verify_failures: FailureSummary,
+    /// The revocation feed's fan-out (`feed.rs`).
+    feed: RevocationFeed,
 }
 
 impl TokenService {
@@ -84,6 +88,7 @@ impl TokenService {
             metrics,
             verified: VerifiedCache::new(settings.verify.cache_entries),
             require_audience: settings.verify.require_audience,
+            feed: RevocationFeed::new(&settings.verify),
             verify_failures: FailureSummary::new(Duration::from_secs(
                 settings.verify.failure_summary_secs,
             )),
@@ -111,6 +116,22 @@ impl TokenService {
     pub fn flush_audit_summaries(&self, force: bool) {
         self.flush_verify_failures(force);
         self.clients.flush_summaries(force);
+    }
+
+    /// Follows the store's revocation feed for this instance's
+    /// subscribers; runs until the process ends (the application spawns it).
+    pub async fn tail_feed(&self) {
+        self.feed.tail(self.store.clone()).await;
+    }
+
+    /// How long one feed response lasts before the client must reconnect.
+    pub fn feed_connection_limit(&self) -> Duration {
+        self.feed.connection_limit()
+    }
+
+    /// Ends the feed: its tailer and every subscription (shutdown).
+    pub fn close_feed(&self) {
+        self.feed.close();
     }
 
     pub fn issuer(&self) -> &str {

@@ -13,7 +13,7 @@ use serde_json::json;
 use super::{ServiceError, TokenService, token_key};
 use crate::domain::{Client, Grant, Sid, Subject, TokenKey, TokenKind};
 use crate::ops::audit;
-use crate::store::TokenStore;
+use crate::store::{RevokedToken, TokenStore};
 use crate::token::RefreshToken;
 
 /// A token the caller presented, found: whose it is and how to end it.
@@ -25,7 +25,8 @@ struct Found {
 }
 
 enum Target {
-    Access(TokenKey),
+    /// The record key, and the `jti` and `exp` the feed names it by.
+    Access(TokenKey, String, i64),
     Session(Sid),
 }
 
@@ -55,7 +56,14 @@ impl TokenService {
                 return Ok(None);
             }
             let revoked = match &found.target {
-                Target::Access(key) => self.store.revoke_access(&found.sub, key).await?,
+                Target::Access(key, jti, exp) => {
+                    let token = RevokedToken {
+                        sub: &found.sub,
+                        jti,
+                        exp: *exp,
+                    };
+                    self.store.revoke_access(key, token).await?
+                }
                 Target::Session(sid) => self.store.revoke_family(&found.sub, sid).await?,
             };
             if revoked {
@@ -75,7 +83,7 @@ impl TokenService {
     fn find_access(&self, token: &str) -> Option<Found> {
         let claims = self.check_stateless(token, None).ok()?;
         Some(Found {
-            target: Target::Access(token_key(token)),
+            target: Target::Access(token_key(token), claims.jti, claims.exp),
             sub: claims.sub,
             sid: claims.sid,
             owner: claims.client_id,

@@ -6,11 +6,13 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::feed::{FeedPage, FeedRead};
+use super::memory_feed::MemoryFeed;
 use super::{
-    AccessRecord, NewSession, REMEMBERED_DIGESTS, Replication, RotateOutcome, RotateReport,
-    Rotation, SessionRecord, StoreError, TokenStore, now_ms,
+    AccessRecord, NewSession, REMEMBERED_DIGESTS, Replication, RevokedToken, RotateOutcome,
+    RotateReport, Rotation, SessionRecord, StoreError, TokenStore, now_ms,
 };
-use crate::domain::{Sid, TokenKey};
+use crate::domain::{Revocation, Sid, TokenKey};
 
 /// Writes between two sweeps of every user's expired entries.
 const SWEEP_EVERY: u64 = 4096;
@@ -24,6 +26,7 @@ pub struct MemoryStore {
 struct Inner {
     users: Mutex<HashMap<String, User>>,
     writes: AtomicU64,
+    feed: MemoryFeed,
 }
 
 #[derive(Default)]
@@ -31,6 +34,8 @@ struct User {
     /// Every live access token of the user, with or without a family.
     access: HashMap<TokenKey, AccessRecord>,
     sessions: HashMap<Sid, Family>,
+    /// Revocations of the current write, published before its lock goes.
+    outbox: Vec<Revocation>,
 }
 
 struct Family {
@@ -65,7 +70,15 @@ impl User {
                 for key in &family.keys {
                     self.access.remove(key);
                 }
-                live(family.rec.exp, now)
+                let was_live = live(family.rec.exp, now);
+                if was_live {
+                    self.outbox.push(Revocation::Session {
+                        sub: family.rec.sub,
+                        sid: sid.to_string(),
+                        exp: Some(family.rec.exp),
+                    });
+                }
+                was_live
             }
             None => false,
         }
@@ -102,6 +115,9 @@ impl MemoryStore {
         let user = users.entry(sub.to_owned()).or_default();
         user.sweep(now);
         let out = f(user, now, seq);
+        for revocation in user.outbox.drain(..) {
+            self.inner.feed.publish(revocation)?;
+        }
         if user.is_empty() {
             users.remove(sub);
         }
@@ -130,8 +146,18 @@ impl TokenStore for MemoryStore {
             .unwrap_or(false))
     }
 
-    async fn revoke_access(&self, sub: &str, key: &TokenKey) -> Result<bool, StoreError> {
-        self.write(sub, |user, _, _| user.access.remove(key).is_some())
+    async fn revoke_access(&self, key: &TokenKey, t: RevokedToken<'_>) -> Result<bool, StoreError> {
+        self.write(t.sub, |user, _, _| {
+            let live = user.access.remove(key).is_some();
+            if live {
+                user.outbox.push(Revocation::Token {
+                    sub: t.sub.to_owned(),
+                    jti: t.jti.to_owned(),
+                    exp: t.exp,
+                });
+            }
+            live
+        })
     }
 
     async fn create_session(&self, new: NewSession<'_>) -> Result<Vec<Sid>, StoreError> {
@@ -231,6 +257,12 @@ impl TokenStore for MemoryStore {
                 .filter(|sid| user.remove_family(sid, now))
                 .count();
             user.access.clear();
+            // One event covers the sessions too, as on Redis.
+            user.outbox.clear();
+            user.outbox.push(Revocation::User {
+                sub: sub.to_owned(),
+                before: now,
+            });
             ended as u64
         })
     }
@@ -252,5 +284,9 @@ impl TokenStore for MemoryStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         self.users().map(|_| ())
+    }
+
+    async fn read_feed(&self, read: FeedRead) -> Result<FeedPage, StoreError> {
+        self.inner.feed.read(read).await
     }
 }

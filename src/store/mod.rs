@@ -2,12 +2,15 @@
 //! the domain; `redis.rs` and `memory.rs` implement it with the same
 //! semantics, proven by one conformance suite (`tests/api/store.rs`).
 
+mod feed;
 mod memory;
+mod memory_feed;
 mod record;
 pub mod redis;
 
 use std::future::Future;
 
+pub use feed::{FEED_RETENTION_MS, FeedCursor, FeedPage, FeedRead};
 pub use memory::MemoryStore;
 pub use record::{AccessRecord, SessionRecord};
 pub use redis::RedisStore;
@@ -80,6 +83,15 @@ pub struct RotateReport {
     pub replication: Replication,
 }
 
+/// An access token being revoked, as the feed names it.
+#[derive(Debug, Clone, Copy)]
+pub struct RevokedToken<'a> {
+    pub sub: &'a str,
+    pub jti: &'a str,
+    /// Unix seconds.
+    pub exp: i64,
+}
+
 /// A new session's first state.
 pub struct NewSession<'a> {
     pub session: &'a SessionRecord,
@@ -133,11 +145,12 @@ pub trait TokenStore {
         key: &TokenKey,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Deletes one access token's record; true if it was live.
+    /// Deletes one access token's record; true if it was live. Then (in
+    /// the same atomic step) publishes `{sub, jti, exp}` on the feed.
     fn revoke_access(
         &self,
-        sub: &str,
         key: &TokenKey,
+        token: RevokedToken<'_>,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Creates a session with its refresh digest and first access token.
@@ -180,6 +193,12 @@ pub trait TokenStore {
 
     /// Whether the backend answers.
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Revocation events from a position (see [`FeedRead`]).
+    fn read_feed(
+        &self,
+        read: FeedRead,
+    ) -> impl Future<Output = Result<FeedPage, StoreError>> + Send;
 }
 
 /// The configured store; static dispatch over the implementations.
@@ -250,8 +269,12 @@ impl TokenStore for Store {
     async fn is_access_live(&self, sub: &str, key: &TokenKey) -> Result<bool, StoreError> {
         dispatch!(self, s => s.is_access_live(sub, key))
     }
-    async fn revoke_access(&self, sub: &str, key: &TokenKey) -> Result<bool, StoreError> {
-        dispatch!(self, s => s.revoke_access(sub, key))
+    async fn revoke_access(
+        &self,
+        key: &TokenKey,
+        token: RevokedToken<'_>,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.revoke_access(key, token))
     }
     async fn create_session(&self, new: NewSession<'_>) -> Result<Vec<Sid>, StoreError> {
         dispatch!(self, s => s.create_session(new))
@@ -273,6 +296,9 @@ impl TokenStore for Store {
     }
     async fn ping(&self) -> Result<(), StoreError> {
         dispatch!(self, s => s.ping())
+    }
+    async fn read_feed(&self, read: FeedRead) -> Result<FeedPage, StoreError> {
+        dispatch!(self, s => s.read_feed(read))
     }
 }
 

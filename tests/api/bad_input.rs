@@ -296,6 +296,8 @@ fn table() -> Vec<Case> {
         case("DELETE on verify", "/token/verify", "")
             .method(Method::DELETE)
             .expect(405, "method_not_allowed"),
+        case("POST on the revocation feed", "/token/revocations", "{}")
+            .expect(405, "method_not_allowed"),
         case(
             "sessions of a sub with braces",
             "/users/%7Bx%7D/sessions",

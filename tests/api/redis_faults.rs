@@ -53,6 +53,18 @@ async fn killed_redis_gives_503_then_service_recovers_without_restart() {
     assert_eq!(app.verify_get(&token).await.status(), 401);
     let fresh = app.access_token("u").await;
     assert_eq!(app.verify_get(&fresh).await.status(), 200);
+    // Once ready, ready on every worker: requests over new connections
+    // (spread over the worker threads, each with its own shared Redis
+    // connection) never meet a connection from before the restart.
+    for _ in 0..8 {
+        let res = reqwest::Client::new()
+            .get(app.url("/token/verify"))
+            .bearer_auth(&fresh)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "a stale connection on another worker");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,8 +9,8 @@ use tessera::domain::{Jti, Sid, TokenKey};
 use tessera::store::redis::RedisOptions;
 use tessera::store::redis::Topology;
 use tessera::store::{
-    AccessRecord, MemoryStore, NewSession, RedisStore, RefreshGrace, RotateOutcome, Rotation,
-    SessionRecord, Store, TokenStore,
+    AccessRecord, MemoryStore, NewSession, RedisStore, RefreshGrace, RevokedToken, RotateOutcome,
+    Rotation, SessionRecord, Store, TokenStore,
 };
 
 use crate::helpers::Backend;
@@ -114,6 +114,15 @@ pub(crate) fn access(sub: &str, sid: Sid, exp: i64) -> AccessRecord {
     }
 }
 
+/// An access token of `sub` being revoked, as the feed names it.
+pub(crate) fn revoked(sub: &str) -> RevokedToken<'_> {
+    RevokedToken {
+        sub,
+        jti: "a-jti",
+        exp: now() + 60,
+    }
+}
+
 pub(crate) fn digest(n: u8) -> RefreshDigest {
     RefreshDigest([n; 32])
 }
@@ -149,7 +158,7 @@ pub(crate) async fn open_session(
 
 /// Creates `s` (refresh digest `d`, a first access token) under a cap of
 /// `max_sessions`; returns its first token's key and the sessions evicted.
-async fn create_capped(
+pub(crate) async fn create_capped(
     store: &Store,
     s: &SessionRecord,
     d: u8,
@@ -181,7 +190,12 @@ const STRICT: RefreshGrace = RefreshGrace {
     max_retries: 0,
 };
 
-async fn rotate(store: &Store, s: &SessionRecord, from: u8, to: u8) -> (RotateOutcome, TokenKey) {
+pub(crate) async fn rotate(
+    store: &Store,
+    s: &SessionRecord,
+    from: u8,
+    to: u8,
+) -> (RotateOutcome, TokenKey) {
     rotate_with(store, s, from, to, STRICT).await
 }
 
@@ -248,9 +262,9 @@ async fn revoking_one_access_token_leaves_the_others(b: Backend) {
         .put_access(&c, &access("u", sid, now() + 60))
         .await
         .unwrap();
-    assert!(f.store.revoke_access("u", &a).await.unwrap());
+    assert!(f.store.revoke_access(&a, revoked("u")).await.unwrap());
     assert!(
-        !f.store.revoke_access("u", &a).await.unwrap(),
+        !f.store.revoke_access(&a, revoked("u")).await.unwrap(),
         "second revoke reports nothing"
     );
     assert!(!f.store.is_access_live("u", &a).await.unwrap());
@@ -427,7 +441,7 @@ async fn users_do_not_see_each_other(b: Backend) {
         .await
         .unwrap();
     assert!(!f.store.is_access_live("bob", &jti).await.unwrap());
-    assert!(!f.store.revoke_access("bob", &jti).await.unwrap());
+    assert!(!f.store.revoke_access(&jti, revoked("bob")).await.unwrap());
     assert!(f.store.is_access_live("alice", &jti).await.unwrap());
 }
 

@@ -15,7 +15,8 @@ use crate::helpers::{Backend, TestApp, TestAppBuilder};
 use crate::redis_cluster::{RedisCluster, wait_until};
 use crate::redis_server::RedisServer;
 
-/// Redis timeout of the apps here: `WAIT` is bounded by half of it.
+/// Redis timeout of the apps here: `WAIT` is bounded by half of it, at
+/// most 300 ms.
 const TIMEOUT_MS: u64 = 1000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -178,23 +179,22 @@ async fn check(label: &str, app: &Arc<TestApp>, before: &Load) {
     let during = measure(app, true).await;
     println!(
         "{label}: verify p99 {:?} (max {:?}, {} verifies) with every replica up and no revokes; \
-         p99 {:?} (max {:?}, {} verifies) with the replica stopped and revokes stalling in WAIT for {} ms",
+         p99 {:?} (max {:?}, {} verifies) with the replica stopped and revokes stalling in WAIT for 300 ms",
         before.p99(),
         before.max(),
         before.latencies.len(),
         during.p99(),
         during.max(),
         during.latencies.len(),
-        TIMEOUT_MS / 2,
     );
     assert_eq!(before.failures, Vec::<u16>::new());
     assert_eq!(during.failures, Vec::<u16>::new(), "verifies failed");
-    // Behind a stalled WAIT a verify waits out the rest of it (up to 500
-    // ms, seen when WAIT shared the verifies' connection); the margin
-    // leaves room for a loaded machine.
-    let stall = Duration::from_millis(TIMEOUT_MS / 2);
+    // Behind a stalled WAIT a verify waits out the rest of it (up to the
+    // 300 ms WAIT plus Redis's 100 ms timeout tick, seen when WAIT shared
+    // the verifies' connection); the margin leaves room for a loaded machine.
+    let stall = Duration::from_millis(300);
     assert!(
-        during.max() < stall * 4 / 5,
+        during.max() < stall * 3 / 4,
         "a verify waited {:?}, near the {stall:?} WAIT stall",
         during.max()
     );

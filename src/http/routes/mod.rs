@@ -8,6 +8,7 @@ pub(super) mod introspect;
 pub(super) mod issue;
 pub(super) mod metrics;
 pub(super) mod refresh;
+pub(super) mod revocations;
 pub(super) mod revoke;
 pub(super) mod sessions;
 pub(super) mod verify;
@@ -66,6 +67,10 @@ fn endpoints() -> Vec<(&'static str, Vec<(Method, Route)>)> {
             ],
         ),
         ("/token/revoke", vec![on(M::POST, revoke::revoke)]),
+        (
+            "/token/revocations",
+            vec![on(M::GET, revocations::revocations)],
+        ),
         (
             "/token/introspect",
             vec![on(M::POST, introspect::introspect)],

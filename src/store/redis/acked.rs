@@ -15,6 +15,10 @@ use deadpool_redis::redis::{FromRedisValue, ScriptInvocation};
 use super::{RedisStore, classify};
 use crate::store::{Replication, StoreError};
 
+/// The longest `WAIT`: under redis-rs's 500 ms response timeout (with the
+/// slack below), past which the client would drop the reply itself.
+const WAIT_MAX: Duration = Duration::from_millis(300);
+
 /// Extra time the client allows over `WAIT`'s own server-side timeout
 /// before it gives up on the reply: Redis checks blocked clients'
 /// timeouts on its cron tick (every 100 ms at the default `hz 10`).
@@ -22,13 +26,14 @@ const WAIT_SLACK: Duration = Duration::from_millis(150);
 
 impl RedisStore {
     /// Runs `script` (its first key names the node to `WAIT` on); bounded
-    /// by the store's timeout, then `WAIT` bounded by half of it.
+    /// by the store's timeout, then `WAIT` bounded by half of it (at most
+    /// [`WAIT_MAX`]).
     pub(super) async fn run_acked<T: FromRedisValue>(
         &self,
         script: ScriptInvocation<'_>,
         key: &str,
     ) -> Result<(T, Replication), StoreError> {
-        let pool = self.acked.as_ref().unwrap_or(&self.pool);
+        let pool = self.acked.as_deref().unwrap_or(&self.pool);
         let started = Instant::now();
         let written = tokio::time::timeout(self.timeout, async {
             let mut conn = pool.get().await?;
@@ -45,7 +50,7 @@ impl RedisStore {
         if wanted == 0 {
             return Ok((out, Replication::Confirmed));
         }
-        let bound = self.timeout / 2;
+        let bound = (self.timeout / 2).min(WAIT_MAX);
         let verdict =
             match tokio::time::timeout(bound + WAIT_SLACK, conn.wait_replicas(key, wanted, bound))
                 .await

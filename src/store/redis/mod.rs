@@ -16,7 +16,8 @@
 //!
 //! `operations.rs` implements the store trait with them, `scripts.rs` loads
 //! them; `pools.rs`, `shared.rs` and `conn.rs` reach Redis in each `redis.mode`;
-//! `acked.rs` runs the writes replicas must confirm.
+//! `acked.rs` runs the writes replicas must confirm; `feed.rs` keeps the
+//! revocation feed (`<prefix>{feed}:revocations`, a stream).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +27,7 @@ use deadpool_redis::redis::{self, ErrorKind, ServerErrorKind};
 mod acked;
 mod conn;
 mod exclusive;
+mod feed;
 mod operations;
 mod pools;
 mod scripts;
@@ -46,7 +48,14 @@ pub struct RedisStore {
     pool: Pools,
     /// Connections lent to one write at a time, for writes that `WAIT`
     /// (`acked.rs`); only when `wait_replicas` > 0.
-    acked: Option<Pools>,
+    acked: Option<Arc<Pools>>,
+    /// Connections lent to the feed's blocking reads (`feed.rs`).
+    feed_pool: Arc<Pools>,
+    /// `<prefix>{feed}:revocations`.
+    feed_key: Arc<str>,
+    /// Whether the revoking scripts append to the feed themselves (not on
+    /// a Cluster: the stream is in another slot).
+    feed_in_script: bool,
     prefix: Arc<str>,
     timeout: Duration,
     scripts: Arc<Scripts>,
@@ -84,6 +93,7 @@ impl RedisStore {
     /// Closes the pool: idle connections are dropped, waiters fail at once.
     pub fn close(&self) {
         self.pool.close();
+        self.feed_pool.close();
         if let Some(acked) = &self.acked {
             acked.close();
         }
@@ -123,10 +133,19 @@ impl RedisStore {
     pub fn connect(topology: Topology<'_>, opts: &RedisOptions<'_>) -> Result<Self, StoreError> {
         let acked = (opts.wait_replicas > 0)
             .then(|| Pools::create(topology, opts.pool_size, opts.timeout, Sharing::Exclusive))
-            .transpose()?;
+            .transpose()?
+            .map(Arc::new);
         Ok(RedisStore {
             pool: Pools::create(topology, opts.pool_size, opts.timeout, Sharing::Shared)?,
             acked,
+            feed_pool: Arc::new(Pools::create(
+                topology,
+                2,
+                opts.timeout,
+                Sharing::Exclusive,
+            )?),
+            feed_key: format!("{}{{feed}}:revocations", opts.key_prefix).into(),
+            feed_in_script: !matches!(topology, Topology::Cluster { .. }),
             prefix: opts.key_prefix.into(),
             timeout: opts.timeout,
             scripts: Arc::new(Scripts::new()),

@@ -4,11 +4,23 @@
 use deadpool_redis::redis::{self, AsyncCommands};
 
 use super::RedisStore;
-use crate::domain::{Sid, TokenKey};
+use crate::domain::{Revocation, Sid, TokenKey};
 use crate::store::{
-    AccessRecord, NewSession, REMEMBERED_DIGESTS, RotateOutcome, RotateReport, Rotation,
-    SessionRecord, StoreError, TokenStore, now_ms,
+    AccessRecord, FeedPage, FeedRead, NewSession, REMEMBERED_DIGESTS, RevokedToken, RotateOutcome,
+    RotateReport, Rotation, SessionRecord, StoreError, TokenStore, now_ms,
 };
+
+/// Feed events for sessions revoked by a script (published by the store
+/// only on a Cluster, which does not know their end: `exp` absent).
+fn session_events(sub: &str, sids: &[Sid]) -> Vec<Revocation> {
+    sids.iter()
+        .map(|sid| Revocation::Session {
+            sub: sub.to_owned(),
+            sid: sid.to_string(),
+            exp: None,
+        })
+        .collect()
+}
 
 fn ttl_ms(exp_secs: i64, now: i64) -> i64 {
     (exp_secs.saturating_mul(1000) - now).max(1)
@@ -42,14 +54,28 @@ impl TokenStore for RedisStore {
             .await
     }
 
-    async fn revoke_access(&self, sub: &str, key: &TokenKey) -> Result<bool, StoreError> {
-        let base = self.base(sub);
+    async fn revoke_access(&self, key: &TokenKey, t: RevokedToken<'_>) -> Result<bool, StoreError> {
+        let base = self.base(t.sub);
         let part = key.key_part();
         let record = format!("{base}at:{part}");
+        let event = Revocation::Token {
+            sub: t.sub.to_owned(),
+            jti: t.jti.to_owned(),
+            exp: t.exp,
+        };
+        let (stream, minid) = self.feed_target();
         let mut inv = self.scripts.revoke_access.prepare_invoke();
-        inv.key(&record).key(format!("{base}ats")).arg(part);
+        inv.key(&record)
+            .key(format!("{base}ats"))
+            .arg(part)
+            .arg(stream)
+            .arg(minid);
+        for (field, value) in event.to_fields() {
+            inv.arg(field).arg(value);
+        }
         let (deleted, replication): (i64, _) = self.run_acked(inv, &record).await?;
         replication.required()?;
+        self.publish_after(&[event]).await?;
         Ok(deleted > 0)
     }
 
@@ -75,16 +101,22 @@ impl TokenStore for RedisStore {
             .arg(new.first_access.exp)
             .arg(now)
             .arg(new.max_sessions);
+        self.feed_args(&mut inv, &s.sub);
         for (field, value) in rec.to_fields() {
             inv.arg(field).arg(value);
         }
         let evicted: Vec<String> = self
             .run(|mut c| async move { inv.invoke_async(&mut c).await })
             .await?;
-        evicted
+        let evicted = evicted
             .iter()
             .map(|s| Sid::parse(s).map_err(|e| StoreError::Backend(e.into())))
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        // The session is created: a feed hiccup must not fail the issue.
+        if let Err(e) = self.publish_after(&session_events(&s.sub, &evicted)).await {
+            log::error!("revocation feed: evicted sessions of a user not published: {e}");
+        }
+        Ok(evicted)
     }
 
     async fn get_session(&self, sub: &str, sid: &Sid) -> Result<Option<SessionRecord>, StoreError> {
@@ -120,6 +152,7 @@ impl TokenStore for RedisStore {
             .arg(now)
             .arg(now + r.grace.window_ms)
             .arg(r.grace.max_retries);
+        self.feed_args(&mut inv, r.sub);
         // A rotation revokes the presented refresh token: replicas confirm it.
         let (outcome, replication): (String, _) = self.run_acked(inv, &fam).await?;
         let outcome = match outcome.as_str() {
@@ -133,6 +166,11 @@ impl TokenStore for RedisStore {
                 ));
             }
         };
+        if outcome == RotateOutcome::Reused
+            && let Err(e) = self.publish_after(&session_events(r.sub, &[*r.sid])).await
+        {
+            log::error!("revocation feed: a session revoked for reuse not published: {e}");
+        }
         Ok(RotateReport {
             outcome,
             replication,
@@ -144,8 +182,10 @@ impl TokenStore for RedisStore {
         let fam = format!("{base}fam:{sid}");
         let mut inv = self.scripts.revoke_family.prepare_invoke();
         inv.key(&fam).arg(&base).arg(sid.to_string());
+        self.feed_args(&mut inv, sub);
         let (n, replication): (i64, _) = self.run_acked(inv, &fam).await?;
         replication.required()?;
+        self.publish_after(&session_events(sub, &[*sid])).await?;
         Ok(n > 0)
     }
 
@@ -153,12 +193,19 @@ impl TokenStore for RedisStore {
         let base = self.base(sub);
         let sessions = format!("{base}sessions");
         let mut inv = self.scripts.revoke_user.prepare_invoke();
+        let now = now_ms();
         inv.key(&sessions)
             .key(format!("{base}ats"))
             .arg(&base)
-            .arg(now_ms());
+            .arg(now);
+        self.feed_args(&mut inv, sub);
         let (n, replication): (u64, _) = self.run_acked(inv, &sessions).await?;
         replication.required()?;
+        let event = Revocation::User {
+            sub: sub.to_owned(),
+            before: now,
+        };
+        self.publish_after(&[event]).await?;
         Ok(n)
     }
 
@@ -181,6 +228,10 @@ impl TokenStore for RedisStore {
                 SessionRecord::from_fields(sub, sid, fields)
             })
             .collect()
+    }
+
+    async fn read_feed(&self, read: FeedRead) -> Result<FeedPage, StoreError> {
+        self.read_feed_from(read).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

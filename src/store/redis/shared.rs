@@ -5,8 +5,10 @@
 //! PINGs each connection it hands out, which doubled every command's round
 //! trips (BENCHMARKS.md). The pool only makes connections, with its create
 //! timeout. A slot's connection is dropped when a request on it fails at
-//! the connection level (see `conn.rs`), so the next request connects
-//! afresh; the generation makes sure only that connection is dropped.
+//! the connection level (see `conn.rs`), together with every one made
+//! before that request started, so the next requests connect afresh;
+//! generations make sure a newer connection is never dropped for an older
+//! one's failure.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -53,12 +55,13 @@ impl Connector for cluster::Pool {
 /// A shared connection and its generation.
 type Slot<C> = Mutex<Option<(u64, C)>>;
 
-/// Which shared connection a request got, so that exactly that one can be
-/// dropped if it fails.
+/// What a request knew of the shared connections when it got one, so that
+/// a failure drops exactly the connections made before it.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Lease {
-    slot: usize,
-    generation: u64,
+    /// The newest generation made when this lease was handed out (its
+    /// own included).
+    newest: u64,
 }
 
 pub(super) struct Shared<P: Connector> {
@@ -103,9 +106,9 @@ impl<P: Connector> Shared<P> {
     /// This thread's shared connection, made now if the slot is empty.
     pub(super) async fn get(&self) -> Result<(Lease, P::Conn), StoreError> {
         let i = thread_slot() % self.slots.len();
-        let lease = |generation| Lease {
-            slot: i,
-            generation,
+        let newest = self.generation.load(Ordering::Relaxed);
+        let lease = |generation: u64| Lease {
+            newest: newest.max(generation),
         };
         if let Some((g, c)) = self.slot(i).as_ref() {
             return Ok((lease(*g), c.clone()));
@@ -121,11 +124,17 @@ impl<P: Connector> Shared<P> {
         Ok((lease(g), fresh))
     }
 
-    /// Drops the leased connection if its slot still holds it.
+    /// Drops the leased connection, and every other slot's connection
+    /// made before this lease was handed out: a connection-level failure
+    /// usually means the server went away (a restart), and the others,
+    /// idle on other worker threads, would each fail one request more.
+    /// Connections made since are kept.
     pub(super) fn discard(&self, lease: Lease) {
-        let mut slot = self.slot(lease.slot);
-        if slot.as_ref().is_some_and(|(g, _)| *g == lease.generation) {
-            *slot = None;
+        for i in 0..self.slots.len() {
+            let mut slot = self.slot(i);
+            if slot.as_ref().is_some_and(|(g, _)| *g <= lease.newest) {
+                *slot = None;
+            }
         }
     }
 

@@ -2,9 +2,11 @@
 -- KEYS[1] family hash, KEYS[2] first access record, KEYS[3] sessions index
 -- ARGV[1] base, ARGV[2] sid, ARGV[3] family expiry ms, ARGV[4] access record,
 -- ARGV[5] access ttl ms, ARGV[6] access token key (key22), ARGV[7] access expiry s,
--- ARGV[8] now ms, ARGV[9] max sessions, ARGV[10..] family field/value pairs
+-- ARGV[8] now ms, ARGV[9] max sessions, ARGV[10] feed stream ('' = none),
+-- ARGV[11] oldest feed id to keep, ARGV[12] sub, ARGV[13..] family field/value pairs
+local feed = { ARGV[10], ARGV[11], ARGV[12] }
 local fields = {}
-for i = 10, #ARGV do
+for i = 13, #ARGV do
   fields[#fields + 1] = ARGV[i]
 end
 redis.call('HSET', KEYS[1], 'j:' .. ARGV[6], ARGV[7], unpack(fields))
@@ -28,7 +30,7 @@ while redis.call('ZCARD', KEYS[3]) > max do
   if victim == nil then
     break
   end
-  revoke_family(ARGV[1], victim)
+  revoke_family(ARGV[1], victim, feed)
   evicted[#evicted + 1] = victim
 end
 expire_index(KEYS[3])

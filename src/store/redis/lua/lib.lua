@@ -2,9 +2,23 @@
 -- A family hash names its access tokens' records in fields `j:<key22>`.
 -- `base` is the user's key prefix, e.g. "tessera:{user-42}:"; every key a
 -- script touches starts with it, so all of them live in one hash slot.
+-- `feed` is {stream key, oldest id to keep, sub}: the revocation feed,
+-- appended in the same step as the revocation. An empty key means the
+-- caller publishes after the script (Redis Cluster: the stream lives in
+-- its own slot, which a script on the user's slot may not touch).
 
-local function revoke_family(base, sid)
+local function publish(feed, ...)
+  if feed[1] ~= '' then
+    redis.call('XADD', feed[1], 'MINID', '~', feed[2], '*', ...)
+  end
+end
+
+local function revoke_family(base, sid, feed)
   local fam = base .. 'fam:' .. sid
+  local exp = redis.call('HGET', fam, 'e')
+  if exp then
+    publish(feed, 't', 'session', 'sub', feed[3], 'sid', sid, 'exp', exp)
+  end
   local fields = redis.call('HKEYS', fam)
   for _, f in ipairs(fields) do
     if string.sub(f, 1, 2) == 'j:' then

@@ -10,7 +10,8 @@
 -- ARGV[5] access record, ARGV[6] access ttl ms, ARGV[7] access token key (key22),
 -- ARGV[8] access expiry s, ARGV[9] now s, ARGV[10] digests remembered,
 -- ARGV[11] now ms, ARGV[12] retry deadline ms (now + grace window),
--- ARGV[13] retries per rotation
+-- ARGV[13] retries per rotation, ARGV[14] feed stream ('' = none),
+-- ARGV[15] oldest feed id to keep, ARGV[16] sub
 -- Family fields: rt current digest, p remembered digests (newest first),
 -- rf last rotation (s), gt retry deadline (ms), gn retries since, j:<key22>.
 local cur = redis.call('HMGET', KEYS[1], 'rt', 'p', 'gt', 'gn')
@@ -47,7 +48,7 @@ else
   else
     for d in string.gmatch(prev, '[^,]+') do
       if d == ARGV[3] then
-        revoke_family(ARGV[1], ARGV[2])
+        revoke_family(ARGV[1], ARGV[2], { ARGV[14], ARGV[15], ARGV[16] })
         return 'reused'
       end
     end
