@@ -359,3 +359,58 @@ async fn a_redis_subscriber_resumes_on_another_instance() {
     let b = TestApp::builder(Backend::Redis).peer(&a).spawn().await;
     resume_on(&a, &b).await;
 }
+
+/// The subscriber `docs/local-verification.md` shows (Python, standard
+/// library only) follows the feed: a revocation reaches it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_documented_python_subscriber_sees_a_revocation() {
+    use std::io::BufRead;
+    let app = TestApp::builder(Backend::Memory).spawn().await;
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/examples/feed_subscriber.py"
+    );
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = std::process::Command::new("python3")
+        .arg(script)
+        .env("TESSERA_URL", &app.address)
+        .env("TESSERA_CLIENT_ID", "verify-only")
+        .env("TESSERA_CLIENT_SECRET", SECRET)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 (scripts/test.sh installs it)");
+    let stdout = child.stdout.take().unwrap();
+    let _child = Killed(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let wait_for = |what: &str| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let line = rx
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no `{what}` line"));
+            if line.contains(what) {
+                return line;
+            }
+        }
+    };
+    wait_for("heartbeat");
+    let token = app.access_token("henry").await;
+    assert_eq!(app.revoke(&token).await.status(), 200);
+    let jti = claims_of(&token)["jti"].as_str().unwrap().to_owned();
+    let line = wait_for(&jti);
+    assert!(line.starts_with("token "), "{line}");
+}
