@@ -76,6 +76,7 @@ impl Settings {
                 "needs Redis (redis.url, or redis.urls with redis.mode)",
             ));
         }
+        self.redis.validate_access()?;
         let t = &self.tokens;
         if t.access_ttl_secs == 0 || t.access_ttl_secs > 24 * 3600 {
             return Err(ConfigError::invalid(

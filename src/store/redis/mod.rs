@@ -15,7 +15,9 @@
 //! and runs unchanged on Redis Cluster.
 //!
 //! `operations.rs` implements the store trait with them, `scripts.rs` loads
-//! them; `pools.rs`, `shared.rs` and `conn.rs` reach Redis in each `redis.mode`.
+//! them; `pools.rs`, `shared.rs` and `conn.rs` reach Redis in each `redis.mode`;
+//! `connect.rs`, `sentinel.rs`, `credentials.rs` and `tls.rs` make each
+//! connection (TLS, ACL user, password).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,11 +25,16 @@ use std::time::Duration;
 use deadpool_redis::redis::{self, ErrorKind, ServerErrorKind};
 
 mod conn;
+mod connect;
+mod credentials;
 mod operations;
 mod pools;
 mod scripts;
+mod sentinel;
 mod shared;
+mod tls;
 
+pub use connect::RedisAccess;
 pub use pools::Topology;
 
 use conn::Conn;
@@ -97,8 +104,9 @@ impl RedisStore {
             0 => 4 * std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
             n => n,
         };
-        Self::connect(
+        Self::connect_with(
             topology,
+            &RedisAccess::from_settings(redis)?,
             &RedisOptions {
                 key_prefix: &redis.key_prefix,
                 pool_size,
@@ -112,8 +120,18 @@ impl RedisStore {
     /// Redis that is down at start-up only makes requests fail until it is
     /// back.
     pub fn connect(topology: Topology<'_>, opts: &RedisOptions<'_>) -> Result<Self, StoreError> {
+        Self::connect_with(topology, &RedisAccess::default(), opts)
+    }
+
+    /// [`RedisStore::connect`] with TLS certificates and credentials.
+    pub fn connect_with(
+        topology: Topology<'_>,
+        access: &RedisAccess,
+        opts: &RedisOptions<'_>,
+    ) -> Result<Self, StoreError> {
+        let access = Arc::new(access.clone());
         Ok(RedisStore {
-            pool: Pools::create(topology, opts.pool_size, opts.timeout)?,
+            pool: Pools::create(topology, opts.pool_size, opts.timeout, &access)?,
             prefix: opts.key_prefix.into(),
             timeout: opts.timeout,
             scripts: Arc::new(Scripts::new()),

@@ -1,14 +1,18 @@
 //! The three ways to reach Redis — one server, a Redis Cluster, or a
 //! Sentinel-managed primary — behind one type, so every store operation
 //! and Lua script in `mod.rs` runs unchanged on all of them. Routing, slot
-//! maps and primary discovery are deadpool-redis's own (`cluster` and
-//! `sentinel` features); this file only chooses and wraps them.
+//! maps and primary discovery are redis-rs's own (`cluster` and `sentinel`
+//! features); this file only chooses and wraps them. Every connection is
+//! made from [`RedisAccess::config_for`] (TLS and credentials, `connect.rs`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use deadpool_redis::{PoolConfig, Runtime, Status, Timeouts, cluster, sentinel};
+use deadpool_redis::{PoolConfig, Runtime, Status, Timeouts};
 
 use super::conn::{Conn, Inner};
+use super::connect::{ClusterConnector, RedisAccess, StandaloneConnector};
+use super::sentinel::{SentinelManager, SentinelPool, checkout_error};
 use super::shared::Shared;
 use crate::store::StoreError;
 
@@ -31,9 +35,9 @@ pub enum Topology<'a> {
 /// connection is checked out of the pool per request.
 #[derive(Clone)]
 pub(super) enum Pools {
-    Standalone(Shared<deadpool_redis::Pool>),
-    Cluster(Shared<cluster::Pool>),
-    Sentinel(sentinel::Pool),
+    Standalone(Shared<StandaloneConnector>),
+    Cluster(Shared<ClusterConnector>),
+    Sentinel(SentinelPool),
 }
 
 fn pool_config(size: usize, timeout: Duration) -> PoolConfig {
@@ -57,29 +61,27 @@ impl Pools {
         topology: Topology<'_>,
         size: usize,
         timeout: Duration,
+        access: &Arc<RedisAccess>,
     ) -> Result<Self, StoreError> {
-        let pool = Some(pool_config(size, timeout));
-        let rt = Some(Runtime::Tokio1);
+        let access = access.clone();
         Ok(match topology {
             Topology::Standalone { url } => {
-                let mut cfg = deadpool_redis::Config::from_url(url);
-                cfg.pool = pool;
+                let connector = StandaloneConnector::new(url, access, timeout).map_err(invalid)?;
                 let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
-                Pools::Standalone(Shared::new(cfg.create_pool(rt).map_err(invalid)?, cores))
+                Pools::Standalone(Shared::new(connector, cores))
             }
             Topology::Cluster { urls } => {
-                let mut cfg = cluster::Config::from_urls(urls.to_vec());
-                cfg.pool = pool;
-                Pools::Cluster(Shared::new(cfg.create_pool(rt).map_err(invalid)?, 1))
+                let connector = ClusterConnector::new(urls, access, timeout).map_err(invalid)?;
+                Pools::Cluster(Shared::new(connector, 1))
             }
             Topology::Sentinel { urls, master_name } => {
-                let mut cfg = sentinel::Config::from_urls(
-                    urls.to_vec(),
-                    master_name.to_owned(),
-                    sentinel::SentinelServerType::Master,
-                );
-                cfg.pool = pool;
-                Pools::Sentinel(cfg.create_pool(rt).map_err(invalid)?)
+                let manager = SentinelManager::new(urls, master_name, access).map_err(invalid)?;
+                let pool = SentinelPool::builder(manager)
+                    .config(pool_config(size, timeout))
+                    .runtime(Runtime::Tokio1)
+                    .build()
+                    .map_err(invalid)?;
+                Pools::Sentinel(pool)
             }
         })
     }
@@ -103,7 +105,7 @@ impl Pools {
                     shared: shared.clone(),
                 }
             }
-            Pools::Sentinel(p) => Inner::Sentinel(p.get().await.map_err(StoreError::unavailable)?),
+            Pools::Sentinel(p) => Inner::Sentinel(p.get().await.map_err(checkout_error)?),
         };
         Ok(Conn::new(inner))
     }

@@ -1,0 +1,190 @@
+//! The rules of `redis.tls`, `redis.username`, `redis.password` and
+//! `redis.password_file`: TLS only with `rediss://` URLs, both halves of a
+//! client certificate, readable files, and one source for each credential.
+//! Errors name the key and never echo a password or a file's content.
+
+use std::path::Path;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use secrecy::ExposeSecret;
+
+use super::{ConfigError, RedisMode, RedisSettings};
+
+/// `(has user, has password)` in a URL's `user:password@` part.
+pub(crate) fn url_userinfo(url: &str) -> (bool, bool) {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    match authority.rsplit_once('@') {
+        None => (false, false),
+        Some((info, _)) => match info.split_once(':') {
+            Some((user, pw)) => (!user.is_empty(), !pw.is_empty()),
+            // `redis://secret@host`: redis-rs reads a lone part as the user.
+            None => (!info.is_empty(), false),
+        },
+    }
+}
+
+fn readable(key: &str, path: &Path) -> Result<Vec<u8>, ConfigError> {
+    std::fs::read(path)
+        .map_err(|e| ConfigError::invalid(key, format!("cannot read {}: {e}", path.display())))
+}
+
+impl RedisSettings {
+    /// The URLs of the data nodes (or sentinels), passwords included.
+    fn all_urls(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = self
+            .url_exposed()
+            .map(|u| ("redis.url".to_owned(), u.to_owned()))
+            .into_iter()
+            .collect();
+        for (i, u) in self.urls_exposed().into_iter().enumerate() {
+            out.push((format!("redis.urls[{i}]"), u));
+        }
+        out
+    }
+
+    /// Every rule of the TLS and credential keys.
+    pub(crate) fn validate_access(&self) -> Result<(), ConfigError> {
+        let set = self.username.is_some()
+            || self.password.is_some()
+            || self.password_file.is_some()
+            || self.tls.is_some();
+        if set && !self.is_configured() {
+            return Err(ConfigError::invalid(
+                "redis",
+                "username, password, password_file and tls need Redis (redis.url, or redis.urls with redis.mode)",
+            ));
+        }
+        self.validate_tls()?;
+        self.validate_credentials()
+    }
+
+    fn validate_tls(&self) -> Result<(), ConfigError> {
+        let urls = self.all_urls();
+        let tls_urls = urls.iter().filter(|(_, u)| u.starts_with("rediss://"));
+        if tls_urls.count() != 0 && urls.iter().any(|(_, u)| u.starts_with("redis://")) {
+            return Err(ConfigError::invalid(
+                "redis.urls",
+                "mixes redis:// and rediss://; use TLS for every node or for none",
+            ));
+        }
+        let Some(tls) = &self.tls else { return Ok(()) };
+        if let Some((key, _)) = urls.iter().find(|(_, u)| u.starts_with("redis://")) {
+            return Err(ConfigError::invalid(
+                "redis.tls",
+                format!(
+                    "is set but {key} is a plain redis:// URL; use rediss:// (TLS) or remove redis.tls"
+                ),
+            ));
+        }
+        if let Some(ca) = &tls.ca_file {
+            let pem = readable("redis.tls.ca_file", ca)?;
+            let certs = CertificateDer::pem_slice_iter(&pem).collect::<Result<Vec<_>, _>>();
+            if !certs.is_ok_and(|c| !c.is_empty()) {
+                return Err(ConfigError::invalid(
+                    "redis.tls.ca_file",
+                    format!("{} holds no PEM certificate", ca.display()),
+                ));
+            }
+        }
+        match (&tls.cert_file, &tls.key_file) {
+            (Some(_), None) => Err(ConfigError::invalid(
+                "redis.tls.key_file",
+                "is required with redis.tls.cert_file (mutual TLS needs both)",
+            )),
+            (None, Some(_)) => Err(ConfigError::invalid(
+                "redis.tls.cert_file",
+                "is required with redis.tls.key_file (mutual TLS needs both)",
+            )),
+            (Some(cert), Some(key)) => {
+                let pem = readable("redis.tls.cert_file", cert)?;
+                let certs = CertificateDer::pem_slice_iter(&pem).collect::<Result<Vec<_>, _>>();
+                if !certs.is_ok_and(|c| !c.is_empty()) {
+                    return Err(ConfigError::invalid(
+                        "redis.tls.cert_file",
+                        format!("{} holds no PEM certificate", cert.display()),
+                    ));
+                }
+                let pem = readable("redis.tls.key_file", key)?;
+                if PrivateKeyDer::from_pem_slice(&pem).is_err() {
+                    return Err(ConfigError::invalid(
+                        "redis.tls.key_file",
+                        format!("{} holds no PEM private key", key.display()),
+                    ));
+                }
+                Ok(())
+            }
+            (None, None) => Ok(()),
+        }
+    }
+
+    fn validate_credentials(&self) -> Result<(), ConfigError> {
+        // In sentinel mode the URLs are the sentinels': their credentials
+        // never conflict with the data nodes' keys.
+        if self.mode != RedisMode::Sentinel {
+            for (key, url) in self.all_urls() {
+                let (user, password) = url_userinfo(&url);
+                if user && self.username.is_some() {
+                    return Err(ConfigError::invalid(
+                        "redis.username",
+                        format!("conflicts with the user in {key}; name the user in one place"),
+                    ));
+                }
+                if password && (self.password.is_some() || self.password_file.is_some()) {
+                    let other = if self.password.is_some() {
+                        "redis.password"
+                    } else {
+                        "redis.password_file"
+                    };
+                    return Err(ConfigError::invalid(
+                        other,
+                        format!(
+                            "conflicts with the password in {key}; give the password in one place"
+                        ),
+                    ));
+                }
+            }
+        }
+        if let Some(path) = &self.password_file {
+            if self.password.is_some() {
+                return Err(ConfigError::invalid(
+                    "redis.password_file",
+                    "conflicts with redis.password (TESSERA__REDIS__PASSWORD); give the password in one place",
+                ));
+            }
+            let text = readable("redis.password_file", path)?;
+            if String::from_utf8_lossy(&text).trim().is_empty() {
+                return Err(ConfigError::invalid(
+                    "redis.password_file",
+                    format!("{} is empty", path.display()),
+                ));
+            }
+        }
+        if self
+            .password
+            .as_ref()
+            .is_some_and(|p| p.expose_secret().is_empty())
+        {
+            return Err(ConfigError::invalid("redis.password", "must not be empty"));
+        }
+        if self.username.as_deref().is_some_and(str::is_empty) {
+            return Err(ConfigError::invalid("redis.username", "must not be empty"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_userinfo;
+
+    #[test]
+    fn userinfo_is_found_in_the_authority_only() {
+        assert_eq!(url_userinfo("rediss://u:p@h:1/0"), (true, true));
+        assert_eq!(url_userinfo("redis://:p@h"), (false, true));
+        assert_eq!(url_userinfo("redis://u@h"), (true, false));
+        assert_eq!(url_userinfo("redis://h:1/0"), (false, false));
+        assert_eq!(url_userinfo("redis://h/0?x=a@b"), (false, false));
+    }
+}
