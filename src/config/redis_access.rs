@@ -178,6 +178,129 @@ impl RedisSettings {
 #[cfg(test)]
 mod tests {
     use super::url_userinfo;
+    use crate::config::{Environment, Settings};
+
+    const PEM_CERT: &str = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+    const PEM_KEY: &str = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
+
+    fn check(yaml_redis: &str, vars: &[(&str, &str)]) -> Result<Settings, String> {
+        let yaml = format!("issuer: \"http://t.test\"\nredis: {yaml_redis}\n");
+        let vars = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+        Settings::from_yaml_with_env(&yaml, Environment::Dev, vars).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn tls_and_credential_mistakes_name_the_key_and_never_a_password() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = |name: &str, text: &str| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, text).expect("write");
+            p.display().to_string()
+        };
+        let (ca, cert, key) = (
+            file("ca.pem", PEM_CERT),
+            file("c.pem", PEM_CERT),
+            file("c.key", PEM_KEY),
+        );
+        let pw_file = file("pw", "from-file-pw-77\n");
+        let missing = dir.path().join("missing.pem").display().to_string();
+        // (what, redis section, variables, the key the error must name)
+        let cases: Vec<(&str, String, Vec<(&str, &str)>, &str)> = vec![
+            (
+                "tls with redis://",
+                format!("{{ url: \"redis://h:1\", tls: {{ ca_file: \"{ca}\" }} }}"),
+                vec![],
+                "redis.tls",
+            ),
+            (
+                "cert without key",
+                format!("{{ url: \"rediss://h:1\", tls: {{ cert_file: \"{cert}\" }} }}"),
+                vec![],
+                "redis.tls.key_file",
+            ),
+            (
+                "key without cert",
+                format!("{{ url: \"rediss://h:1\", tls: {{ key_file: \"{key}\" }} }}"),
+                vec![],
+                "redis.tls.cert_file",
+            ),
+            (
+                "unreadable ca",
+                format!("{{ url: \"rediss://h:1\", tls: {{ ca_file: \"{missing}\" }} }}"),
+                vec![],
+                "redis.tls.ca_file",
+            ),
+            (
+                "a key that is no key",
+                format!(
+                    "{{ url: \"rediss://h:1\", tls: {{ cert_file: \"{cert}\", key_file: \"{ca}\" }} }}"
+                ),
+                vec![],
+                "redis.tls.key_file",
+            ),
+            (
+                "file and env password",
+                format!("{{ url: \"rediss://h:1\", password_file: \"{pw_file}\" }}"),
+                vec![("TESSERA__REDIS__PASSWORD", "env-pw-55")],
+                "redis.password_file",
+            ),
+            (
+                "url and env password",
+                "{ url: \"rediss://u:url-pw-66@h:1\" }".into(),
+                vec![("TESSERA__REDIS__PASSWORD", "env-pw-55")],
+                "redis.password",
+            ),
+            (
+                "url and file password",
+                format!("{{ url: \"rediss://:url-pw-66@h:1\", password_file: \"{pw_file}\" }}"),
+                vec![],
+                "redis.password_file",
+            ),
+            (
+                "url user and username",
+                "{ url: \"rediss://u@h:1\", username: \"v\" }".into(),
+                vec![],
+                "redis.username",
+            ),
+            (
+                "unreadable password file",
+                format!("{{ url: \"rediss://h:1\", password_file: \"{missing}\" }}"),
+                vec![],
+                "redis.password_file",
+            ),
+            (
+                "mixed schemes",
+                "{ mode: cluster, urls: [\"rediss://a:1\", \"redis://b:1\"] }".into(),
+                vec![],
+                "redis.urls",
+            ),
+            (
+                "credentials without redis",
+                "{ username: \"u\" }".into(),
+                vec![],
+                "redis",
+            ),
+        ];
+        for (what, redis, vars, key) in &cases {
+            let err = check(redis, vars)
+                .err()
+                .unwrap_or_else(|| panic!("{what}: accepted"));
+            assert!(err.contains(&format!("`{key}`")), "{what}: {err}");
+            for secret in ["env-pw-55", "url-pw-66", "from-file-pw-77"] {
+                assert!(!err.contains(secret), "{what}: {err}");
+            }
+        }
+        let ok = format!(
+            "{{ url: \"rediss://tessera@h:6380/0\", password_file: \"{pw_file}\", \
+             tls: {{ ca_file: \"{ca}\", cert_file: \"{cert}\", key_file: \"{key}\" }} }}"
+        );
+        check(&ok, &[]).expect("a full managed-Redis section");
+        check(
+            "{ mode: sentinel, master_name: m, urls: [\"rediss://:s-pw@s:1\"] }",
+            &[("TESSERA__REDIS__PASSWORD", "p")],
+        )
+        .expect("sentinel URLs carry the sentinels' password, redis.password the data nodes'");
+    }
 
     #[test]
     fn userinfo_is_found_in_the_authority_only() {
