@@ -183,6 +183,9 @@ mod tests {
     const PEM_CERT: &str = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
     const PEM_KEY: &str = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
 
+    /// (what, redis section, variables, the key the error must name)
+    type Case<'a> = (&'a str, String, Vec<(&'a str, &'a str)>, &'a str);
+
     fn check(yaml_redis: &str, vars: &[(&str, &str)]) -> Result<Settings, String> {
         let yaml = format!("issuer: \"http://t.test\"\nredis: {yaml_redis}\n");
         let vars = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
@@ -205,7 +208,7 @@ mod tests {
         let pw_file = file("pw", "from-file-pw-77\n");
         let missing = dir.path().join("missing.pem").display().to_string();
         // (what, redis section, variables, the key the error must name)
-        let cases: Vec<(&str, String, Vec<(&str, &str)>, &str)> = vec![
+        let cases: Vec<Case> = vec![
             (
                 "tls with redis://",
                 format!("{{ url: \"redis://h:1\", tls: {{ ca_file: \"{ca}\" }} }}"),
@@ -290,6 +293,22 @@ mod tests {
                 assert!(!err.contains(secret), "{what}: {err}");
             }
         }
+    }
+
+    #[test]
+    fn a_full_managed_redis_section_is_accepted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = |name: &str, text: &str| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, text).expect("write");
+            p.display().to_string()
+        };
+        let (ca, cert, key) = (
+            file("ca.pem", PEM_CERT),
+            file("c.pem", PEM_CERT),
+            file("c.key", PEM_KEY),
+        );
+        let pw_file = file("pw", "from-file-pw-77\n");
         let ok = format!(
             "{{ url: \"rediss://tessera@h:6380/0\", password_file: \"{pw_file}\", \
              tls: {{ ca_file: \"{ca}\", cert_file: \"{cert}\", key_file: \"{key}\" }} }}"

@@ -308,6 +308,9 @@ fn managed_config(port: u16, key_path: &str, redis_url: &str, redis_extra: &str)
     )
 }
 
+/// (what, URL, more keys, variables, accepted)
+type Case<'a> = (&'a str, String, &'a str, Vec<(&'a str, &'a str)>, bool);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_redis_password_appears_in_check_config_logs_errors_or_metrics() {
     let redis = RedisServer::start_secured(Secured {
@@ -335,7 +338,7 @@ async fn no_redis_password_appears_in_check_config_logs_errors_or_metrics() {
     };
 
     // check-config, each source once, and two sources at once (refused).
-    let cases: [(&str, String, &str, Vec<(&str, &str)>, bool); 4] = [
+    let cases: [Case; 4] = [
         ("password in the URL", url_with_pw.clone(), "", vec![], true),
         (
             "password from the environment",
