@@ -242,3 +242,62 @@ async fn sentinel_with_tls_to_sentinels_and_data_nodes_serves_every_flow() {
     assert!(group.urls()[0].starts_with("rediss://"));
     issue_verify_revoke(&app).await;
 }
+
+/// `INFO section` on `conn`.
+fn info(conn: &mut deadpool_redis::redis::Connection, section: &str) -> String {
+    deadpool_redis::redis::cmd("INFO")
+        .arg(section)
+        .query(conn)
+        .expect("INFO")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verify_over_tls_is_one_exists_with_no_ping_and_no_new_connection() {
+    let server = Arc::new(RedisServer::start_secured(Secured {
+        tls_cert: Some("server"),
+        ..Secured::default()
+    }));
+    let app = TestApp::builder(Backend::Redis)
+        .redis_server(server.clone())
+        .configure(|s| s.redis.tls = Some(tls("ca.pem", false)))
+        .spawn()
+        .await;
+    let token = app.access_token("fast-user").await;
+    for _ in 0..5 {
+        assert_eq!(app.verify_get(&token).await.status(), StatusCode::OK);
+    }
+    let mut admin = server.connection();
+    let _: () = deadpool_redis::redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query(&mut admin)
+        .expect("CONFIG RESETSTAT");
+    for _ in 0..50 {
+        assert_eq!(app.verify_get(&token).await.status(), StatusCode::OK);
+    }
+    let stats = info(&mut admin, "stats");
+    let connections: usize = stats
+        .lines()
+        .find_map(|l| l.strip_prefix("total_connections_received:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("total_connections_received");
+    // At most the shared connection of a worker slot the warm-up did not
+    // use: connections are made once per slot, never per request.
+    let slots = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    assert!(
+        connections < slots,
+        "{connections} connections for 50 verifies"
+    );
+    // Every command since the reset, the test's own INFO and RESETSTAT aside (a new
+    // connection's CLIENT SETINFO is unknown to Redis 7.0, not counted).
+    let calls: Vec<String> = info(&mut admin, "commandstats")
+        .lines()
+        .filter(|l| l.starts_with("cmdstat_") && !l.starts_with("cmdstat_info:"))
+        .filter(|l| !l.starts_with("cmdstat_config|resetstat:"))
+        .map(|l| l.split(",usec=").next().unwrap_or(l).to_owned())
+        .collect();
+    assert_eq!(
+        calls,
+        vec!["cmdstat_exists:calls=50"],
+        "50 verifies over TLS"
+    );
+}
