@@ -46,11 +46,14 @@ openssl req -new -nodes "${EC[@]}" -keyout "$W/srv.key" -out "$W/srv.csr" -subj 
 openssl x509 -req -in "$W/srv.csr" -CA "$W/ca.pem" -CAkey "$W/ca.key" -CAcreateserial \
   -out "$W/srv.pem" -days 2 -extfile "$W/srv.ext" 2>/dev/null
 
+# CPU seconds (user + system) a process has used so far.
+cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
+
 RP=$(free_port); RT=$(free_port)
 redis-server --port "$RP" --tls-port "$RT" --tls-cert-file "$W/srv.pem" --tls-key-file "$W/srv.key" \
   --tls-ca-cert-file "$W/ca.pem" --tls-auth-clients no \
   --bind 127.0.0.1 --save "" --appendonly no --dir "$W" --logfile "$W/redis.log" &
-PIDS+=($!)
+PIDS+=($!); PID_redis=$!
 for _ in $(seq 100); do redis-cli -p "$RP" ping >/dev/null 2>&1 && break; sleep 0.1; done
 SECRET=bench-secret-0123456789
 "$TESSERA" keygen --out "$W/k.pem" >/dev/null
@@ -59,7 +62,7 @@ HASH=$(printf %s "$SECRET" | "$TESSERA" hash-secret)
 start() { # name port redis-section
   cat >"$W/$1.yaml" <<YAML
 server: { listen: "127.0.0.1:$2", workers: 2 }
-issuer: "http://tessera.bench"
+issuer: "https://tessera.bench"
 redis: $3
 tokens: { access_ttl_secs: 3600, max_sessions_per_user: 1000 }
 rate_limit: { enabled: false }
@@ -69,6 +72,7 @@ logging: { config: "$ROOT/log4rs.yaml" }
 YAML
   (cd "$W" && TESSERA_ENV=prod TESSERA_CONFIG="$W/$1.yaml" exec "$TESSERA" serve >"$W/$1.out" 2>&1) &
   PIDS+=($!)
+  eval "PID_$1=$!"
   wait_http "$2"
 }
 PP=$(free_port); start plain "$PP" "{ url: \"redis://127.0.0.1:$RP\", key_prefix: \"tessera:\" }"
@@ -80,16 +84,26 @@ export BENCH_TOKENS=$W/access.txt BENCH_AUTH
 BENCH_AUTH=$(printf 'bench:%s' "$SECRET" | base64 -w0)
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "bench-tls: $PROFILE build, $ROUNDS rounds of $DUR, load before $LOAD_BEFORE"
+# Per run, also the CPU seconds redis-server and the Tessera under load
+# used (where TLS costs).
+printf 'run\tredis_cpu_s\ttessera_cpu_s\n' >"$W/cpu.tsv"
 for _ in $(seq "$ROUNDS"); do for s in $SCEN; do for side in plain tls; do
-  port=$PP; [ "$side" = tls ] && port=$PT
+  port=$PP; pid=$PID_plain; [ "$side" = tls ] && port=$PT && pid=$PID_tls
+  r0=$(cpu "$PID_redis"); t0=$(cpu "$pid")
   BENCH_NAME="$s/$side" wrk -t2 -c64 -d"$DUR" --latency -s "$ROOT/scripts/bench/$s.lua" \
     "http://127.0.0.1:$port" >"$W/wrk.out" || { cat "$W/wrk.out" >&2; exit 1; }
+  printf '%s\t%s\t%s\t%s\t%s\n' "$s/$side" "$r0" "$(cpu "$PID_redis")" "$t0" "$(cpu "$pid")" |
+    awk -F'\t' -v OFS='\t' '{ printf "%s\t%.2f\t%.2f\n", $1, $3 - $2, $5 - $4 }' >>"$W/cpu.tsv"
 done; done; done
 SUMMARY=$(awk -F'\t' '{ n[$1]++; s[$1] += $2; v[$1] = v[$1] " " int($2) }
   END { for (k in s) printf "%-18s mean %8.0f req/s   runs:%s\n", k, s[k] / n[k], v[k];
         for (k in s) if (k ~ /\/tls$/) { p = k; sub(/\/tls$/, "/plain", p);
           if (s[p] > 0) printf "%-18s tls/plain %.3f\n", k, (s[k] / n[k]) / (s[p] / n[p]) } }' \
   "$W/results.tsv" | sort)
+CPU=$(awk -F'\t' 'NR > 1 { n[$1]++; r[$1] += $2; t[$1] += $3 }
+  END { for (k in n) printf "%-18s CPU s per run: redis %.2f, tessera %.2f\n", k, r[k] / n[k], t[k] / n[k] }' \
+  "$W/cpu.tsv" | sort)
+SUMMARY=$(printf '%s\n%s' "$SUMMARY" "$CPU")
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 REPORT=$(printf '%s\nload before %s, after %s (1/5/15 min) on %s cores; wrk -t2 -c64 -d%s per run\n' \
   "$SUMMARY" "$LOAD_BEFORE" "$LOAD_AFTER" "$(nproc)" "$DUR")
@@ -102,5 +116,6 @@ fi
 if [ -n "$OUT" ]; then
   mkdir -p "$OUT"
   cp "$W/results.tsv" "$OUT/tls-vs-plain.tsv"
+  cp "$W/cpu.tsv" "$OUT/tls-vs-plain-cpu.tsv"
   echo "$REPORT" >"$OUT/tls-vs-plain.txt"
 fi
