@@ -314,6 +314,17 @@ mod tests {
              tls: {{ ca_file: \"{ca}\", cert_file: \"{cert}\", key_file: \"{key}\" }} }}"
         );
         check(&ok, &[]).expect("a full managed-Redis section");
+        let by_env = check(
+            "{ url: \"rediss://h:6380\" }",
+            &[
+                ("TESSERA__REDIS__TLS__CA_FILE", ca.as_str()),
+                ("TESSERA__REDIS__USERNAME", "tessera"),
+                ("TESSERA__REDIS__PASSWORD_FILE", pw_file.as_str()),
+            ],
+        )
+        .expect("the same keys from TESSERA__ variables");
+        let tls = by_env.redis.tls.expect("redis.tls from the environment");
+        assert_eq!(tls.ca_file.as_deref(), Some(std::path::Path::new(&ca)));
         check(
             "{ mode: sentinel, master_name: m, urls: [\"rediss://:s-pw@s:1\"] }",
             &[("TESSERA__REDIS__PASSWORD", "p")],

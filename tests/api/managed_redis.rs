@@ -77,6 +77,8 @@ async fn app_on(server: RedisServer, change: impl FnOnce(&mut Settings)) -> Test
 async fn first_error(server: &RedisServer, change: impl FnOnce(&mut Settings)) -> String {
     let mut settings = TestApp::builder(Backend::Redis).settings();
     settings.redis.url = Some(SecretString::from(server.url()));
+    // Room for a handshake on a loaded machine: the refusal, not a timeout.
+    settings.redis.timeout_ms = 3000;
     change(&mut settings);
     let store = RedisStore::from_settings(&settings.redis).expect("the store builds lazily");
     let err = store
