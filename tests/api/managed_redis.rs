@@ -14,28 +14,51 @@ use tessera::store::TokenStore;
 use tessera::store::redis::RedisStore;
 
 use crate::helpers::{Backend, Settings, TestApp, assert_revoked};
-use crate::redis_cluster::{RedisCluster, RedisSentinel};
+use crate::redis_cluster::{Node, RedisCluster, RedisSentinel};
 use crate::redis_server::{RedisServer, Secured};
 use crate::tls_pki::pki;
 
 const PASSWORD: &str = "acl-pass-4f9c2e";
 const PREFIX: &str = "tessera:";
 
-/// The ACL line of docs/deploy.md, for user `tessera` and key prefix
-/// `tessera:`, with the test password: the docs and the test cannot drift.
-fn documented_acl_line() -> String {
+const SENTINEL_PASSWORD: &str = "sentinel-pass-8d1a7b";
+
+/// The ACL line of docs/deploy.md that starts `user tessera on
+/// >{placeholder} `, with `password` in its place: the docs and the tests
+/// cannot drift.
+fn documented_line(placeholder: &str, password: &str) -> String {
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/deploy.md"))
         .expect("docs/deploy.md");
+    let start = format!("user tessera on >{placeholder} ");
     let line = doc
         .lines()
         .map(str::trim)
-        .find(|l| l.starts_with("user tessera on "))
-        .expect("docs/deploy.md gives the ACL line `user tessera on …`");
+        .find(|l| l.starts_with(&start))
+        .unwrap_or_else(|| panic!("docs/deploy.md gives the ACL line `{start}…`"));
+    line.replace(&format!(">{placeholder}"), &format!(">{password}"))
+}
+
+/// The data nodes' line, for key prefix `tessera:`.
+fn documented_acl_line() -> String {
+    let line = documented_line("CHANGE-ME", PASSWORD);
     assert!(
-        line.contains(">CHANGE-ME") && line.contains(&format!("~{PREFIX}*")),
-        "the documented line names the password placeholder and the default prefix: {line}"
+        line.contains(&format!("~{PREFIX}*")),
+        "the documented line names the default prefix: {line}"
     );
-    line.replace(">CHANGE-ME", &format!(">{PASSWORD}"))
+    line
+}
+
+/// Adds the documented user to a running node (`ACL SETUSER`), so that a
+/// Cluster or Sentinel group made by the shared fixtures serves Tessera
+/// as that user only.
+fn add_documented_user(node: &Node, line: &str) {
+    let mut cmd = deadpool_redis::redis::cmd("ACL");
+    cmd.arg("SETUSER");
+    for word in line.split_whitespace().skip(1) {
+        cmd.arg(word);
+    }
+    let mut conn = node.connection().expect("connect");
+    let _: () = cmd.query(&mut conn).expect("ACL SETUSER");
 }
 
 /// A TLS-only server whose only enabled user has exactly the documented
@@ -222,27 +245,50 @@ async fn issue_verify_revoke(app: &TestApp) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cluster_over_tls_serves_every_flow() {
+async fn a_cluster_over_tls_serves_every_flow_as_the_documented_acl_user() {
     let cluster = tokio::task::block_in_place(RedisCluster::start_tls);
+    for node in &cluster.nodes {
+        add_documented_user(node, &documented_acl_line());
+    }
     let app = TestApp::builder(Backend::Cluster)
         .urls(cluster.urls())
-        .configure(|s| s.redis.tls = Some(tls("ca.pem", false)))
+        .configure(|s| secured(s, "ca.pem", false))
         .spawn()
         .await;
     assert!(cluster.urls()[0].starts_with("rediss://"));
     issue_verify_revoke(&app).await;
+    every_flow(&app).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sentinel_with_tls_to_sentinels_and_data_nodes_serves_every_flow() {
+async fn sentinel_with_tls_to_sentinels_and_data_nodes_serves_every_flow_as_the_documented_users() {
     let group = tokio::task::block_in_place(RedisSentinel::start_tls);
+    add_documented_user(&group.primary, &documented_acl_line());
+    for sentinel in &group.sentinels {
+        add_documented_user(
+            sentinel,
+            &documented_line("SENTINEL-CHANGE-ME", SENTINEL_PASSWORD),
+        );
+    }
+    // The sentinels' user in their URLs; the data nodes' in redis.username/password.
+    let urls = group
+        .urls()
+        .iter()
+        .map(|u| {
+            u.replace(
+                "rediss://",
+                &format!("rediss://tessera:{SENTINEL_PASSWORD}@"),
+            )
+        })
+        .collect();
     let app = TestApp::builder(Backend::Sentinel)
-        .urls(group.urls())
-        .configure(|s| s.redis.tls = Some(tls("ca.pem", false)))
+        .urls(urls)
+        .configure(|s| secured(s, "ca.pem", false))
         .spawn()
         .await;
     assert!(group.urls()[0].starts_with("rediss://"));
     issue_verify_revoke(&app).await;
+    every_flow(&app).await;
 }
 
 /// `INFO section` on `conn`.
