@@ -23,9 +23,9 @@ const PREFIX: &str = "tessera:";
 
 const SENTINEL_PASSWORD: &str = "sentinel-pass-8d1a7b";
 
-/// The ACL line of docs/deploy.md that starts `user tessera on
-/// >{placeholder} `, with `password` in its place: the docs and the tests
-/// cannot drift.
+/// The ACL line of docs/deploy.md that starts with `user tessera on`
+/// and the `placeholder` password, with `password` in its place: the docs
+/// and the tests cannot drift.
 fn documented_line(placeholder: &str, password: &str) -> String {
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/deploy.md"))
         .expect("docs/deploy.md");
