@@ -61,8 +61,8 @@ pub struct RedisStore {
 #[derive(Debug, Clone)]
 pub struct RedisOptions<'a> {
     pub key_prefix: &'a str,
-    /// Connections of the sentinel pool (and the pools that make the
-    /// shared standalone and cluster connections).
+    /// Connections of the sentinel pool (standalone and cluster share
+    /// multiplexed connections, one per core or one).
     pub pool_size: usize,
     /// Bound on each call, connection wait included; past it: unavailable.
     pub timeout: Duration,

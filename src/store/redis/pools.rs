@@ -2,8 +2,11 @@
 //! Sentinel-managed primary — behind one type, so every store operation
 //! and Lua script in `mod.rs` runs unchanged on all of them. Routing, slot
 //! maps and primary discovery are redis-rs's own (`cluster` and `sentinel`
-//! features); this file only chooses and wraps them. Every connection is
-//! made from [`RedisAccess::config_for`] (TLS and credentials, `connect.rs`).
+//! features); this file only chooses and wraps them. Every connection's TLS
+//! certificates and credentials come from one [`RedisAccess`]: through
+//! `RedisAccess::config_for` for standalone and cluster URLs (`connect.rs`),
+//! through the sentinel client's builder for sentinels and the primary
+//! (`sentinel.rs`).
 
 use std::sync::Arc;
 use std::time::Duration;
