@@ -263,3 +263,11 @@ echo "bench.sh: wrote $OUT"
 # A scenario that failed outright (no requests, or every request an error)
 # is a harness failure; slow is not.
 awk -F'\t' '$1!="redis_get" && ($8==0 || $6 >= $8) { print "bench.sh: scenario " $1 " produced no successful request" > "/dev/stderr"; bad=1 } END { exit bad }' "$RESULTS"
+
+# Verify over TLS vs plain TCP to Redis, interleaved (scripts/bench-tls.sh;
+# the figures of record are in benches/results/2026-11-30-redis-tls/).
+if [ "$MODE" = smoke ]; then
+  PROFILE=$PROFILE_DIR ROUNDS=1 DUR=2s scripts/bench-tls.sh
+else
+  PROFILE=$PROFILE_DIR scripts/bench-tls.sh "bench-results/tls-$STAMP"
+fi

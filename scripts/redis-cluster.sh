@@ -4,8 +4,11 @@
 # Tessera's scale-out modes by hand. (The test suite starts its own, from
 # tests/api/redis_cluster.rs.)
 #
-#   scripts/redis-cluster.sh up     # starts both, writes $STATE/env, prints it
-#   scripts/redis-cluster.sh down   # kills everything `up` started
+#   scripts/redis-cluster.sh up         # starts both, writes $STATE/env, prints it
+#   scripts/redis-cluster.sh up --tls   # the same, TLS only (rediss://): clients,
+#                                       # cluster bus, replication and sentinels; a
+#                                       # throwaway CA in $STATE/tls (openssl)
+#   scripts/redis-cluster.sh down       # kills everything `up` started
 #
 # STATE defaults to target/redis-cluster. Source $STATE/env to get
 # TESSERA__REDIS__* for either mode, e.g.
@@ -15,6 +18,33 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 STATE="${STATE:-target/redis-cluster}"
 MASTER_NAME="${MASTER_NAME:-tessera}"
+TLS=0
+SCHEME=redis
+TLS_ARGS=()  # redis-server: serve TLS only (set by make_tls)
+CLI_TLS=()   # redis-cli: speak TLS, trust the CA
+
+# make_tls: a CA and one certificate for 127.0.0.1/localhost (server and
+# client use) under $STATE/tls.
+make_tls() {
+  command -v openssl >/dev/null || { echo "openssl is needed for --tls" >&2; exit 1; }
+  local d="$STATE/tls" ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256)
+  mkdir -p "$d"
+  openssl req -x509 -new -nodes "${ec[@]}" -keyout "$d/ca.key" -out "$d/ca.pem" -days 30 \
+    -subj "/CN=Tessera local CA" -addext basicConstraints=critical,CA:TRUE \
+    -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+  printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$d/node.ext"
+  openssl req -new -nodes "${ec[@]}" -keyout "$d/node.key" -out "$d/node.csr" -subj /CN=redis-node 2>/dev/null
+  openssl x509 -req -in "$d/node.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
+    -out "$d/node.pem" -days 30 -extfile "$d/node.ext" 2>/dev/null
+  TLS_ARGS=(--tls-cert-file "$d/node.pem" --tls-key-file "$d/node.key" --tls-ca-cert-file "$d/ca.pem"
+    --tls-auth-clients no --tls-cluster yes --tls-replication yes)
+  CLI_TLS=(--tls --cacert "$d/ca.pem")
+}
+
+# The listening arguments of a node on port $1: plain, or TLS only.
+listen_args() {
+  if [ "$TLS" = 1 ]; then echo "--port 0 --tls-port $1"; else echo "--port $1"; fi
+}
 
 in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -49,18 +79,19 @@ node() { # node PORT [redis-server args...]
   local port=$1
   shift
   mkdir -p "$STATE/$port"
-  redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
+  # shellcheck disable=SC2046 # listen_args is two or four words on purpose
+  redis-server $(listen_args "$port") "${TLS_ARGS[@]}" --bind 127.0.0.1 --save "" --appendonly no \
     --dir "$STATE/$port" --repl-diskless-sync yes --repl-diskless-sync-delay 0 \
     --daemonize yes --pidfile "$STATE/$port/pid" --logfile "$STATE/$port/log" "$@"
-  wait_for "redis on $port" 10 redis-cli -p "$port" ping || {
+  wait_for "redis on $port" 10 redis-cli "${CLI_TLS[@]}" -p "$port" ping || {
     cat "$STATE/$port/log" >&2
     exit 1
   }
 }
 
-cluster_ok() { redis-cli -p "$1" cluster info | grep -q cluster_state:ok; }
+cluster_ok() { redis-cli "${CLI_TLS[@]}" -p "$1" cluster info | grep -q cluster_state:ok; }
 sentinels_ready() {
-  redis-cli -p "$1" sentinel master "$MASTER_NAME" | grep -A1 -x num-other-sentinels | grep -qx 2
+  redis-cli "${CLI_TLS[@]}" -p "$1" sentinel master "$MASTER_NAME" | grep -A1 -x num-other-sentinels | grep -qx 2
 }
 
 up() {
@@ -75,6 +106,7 @@ up() {
   mkdir -p "$STATE"
   STATE=$(cd "$STATE" && pwd)
   : >"$STATE/ports"
+  if [ "$TLS" = 1 ]; then make_tls; fi
 
   local ports=() seeds=() urls=()
   for _ in 1 2 3 4 5 6; do
@@ -84,9 +116,9 @@ up() {
       --cluster-node-timeout 1000 --cluster-replica-validity-factor 0
     ports+=("$p")
     seeds+=("127.0.0.1:$p")
-    urls+=("redis://127.0.0.1:$p")
+    urls+=("$SCHEME://127.0.0.1:$p")
   done
-  timeout 60 redis-cli --cluster create "${seeds[@]}" --cluster-replicas 1 --cluster-yes >"$STATE/cluster-create.log"
+  timeout 60 redis-cli "${CLI_TLS[@]}" --cluster create "${seeds[@]}" --cluster-replicas 1 --cluster-yes >"$STATE/cluster-create.log"
   for p in "${ports[@]}"; do wait_for "cluster state ok on $p" 30 cluster_ok "$p" || exit 1; done
 
   local primary replica sentinels=() surls=()
@@ -98,8 +130,13 @@ up() {
     local s
     s=$(free_port)
     mkdir -p "$STATE/$s"
-    cat >"$STATE/$s/sentinel.conf" <<EOF
-port $s
+    if [ "$TLS" = 1 ]; then
+      printf 'port 0\ntls-port %s\ntls-cert-file %s\ntls-key-file %s\ntls-ca-cert-file %s\ntls-auth-clients no\ntls-replication yes\n' \
+        "$s" "$STATE/tls/node.pem" "$STATE/tls/node.key" "$STATE/tls/ca.pem" >"$STATE/$s/sentinel.conf"
+    else
+      echo "port $s" >"$STATE/$s/sentinel.conf"
+    fi
+    cat >>"$STATE/$s/sentinel.conf" <<EOF
 bind 127.0.0.1
 dir $STATE/$s
 sentinel monitor $MASTER_NAME 127.0.0.1 $primary 2
@@ -109,9 +146,9 @@ sentinel parallel-syncs $MASTER_NAME 1
 EOF
     redis-server "$STATE/$s/sentinel.conf" --sentinel --daemonize yes \
       --pidfile "$STATE/$s/pid" --logfile "$STATE/$s/log"
-    wait_for "sentinel on $s" 10 redis-cli -p "$s" ping || exit 1
+    wait_for "sentinel on $s" 10 redis-cli "${CLI_TLS[@]}" -p "$s" ping || exit 1
     sentinels+=("$s")
-    surls+=("redis://127.0.0.1:$s")
+    surls+=("$SCHEME://127.0.0.1:$s")
   done
   for s in "${sentinels[@]}"; do wait_for "sentinels to meet ($s)" 30 sentinels_ready "$s" || exit 1; done
 
@@ -127,6 +164,9 @@ REDIS_SENTINEL_PRIMARY_PORT=$primary
 REDIS_SENTINEL_REPLICA_PORT=$replica
 REDIS_SENTINEL_MASTER_NAME=$MASTER_NAME
 EOF
+  if [ "$TLS" = 1 ]; then
+    echo "TESSERA__REDIS__TLS__CA_FILE=$STATE/tls/ca.pem" >>"$STATE/env"
+  fi
   cat "$STATE/env"
   echo "cluster:  TESSERA__REDIS__MODE=cluster TESSERA__REDIS__URLS='[${list%,}]'"
   echo "sentinel: TESSERA__REDIS__MODE=sentinel TESSERA__REDIS__URLS='[${slist%,}]' TESSERA__REDIS__MASTER_NAME=$MASTER_NAME"
@@ -144,8 +184,9 @@ down() {
   echo "stopped; removed $STATE"
 }
 
-case "${1:-}" in
-  up) up ;;
-  down) down ;;
-  *) echo "usage: $0 up|down" >&2; exit 2 ;;
+case "${1:-} ${2:-}" in
+  "up ") up ;;
+  "up --tls") TLS=1 SCHEME=rediss up ;;
+  "down ") down ;;
+  *) echo "usage: $0 up [--tls] | down" >&2; exit 2 ;;
 esac

@@ -15,6 +15,7 @@ mod clients;
 mod env;
 mod layers;
 mod mask;
+mod redis_access;
 mod safety;
 mod sections;
 mod validate;

@@ -64,6 +64,32 @@ pub struct RedisSettings {
     /// After each revocation, `WAIT` for this many replicas to acknowledge
     /// it (0 = off); fewer within half of `timeout_ms` answers 503.
     pub wait_replicas: usize,
+    /// ACL user (Redis 6+), unless the URL names one. In `sentinel` mode
+    /// this and the password below are the data nodes'; the sentinels'
+    /// own credentials go in their URLs.
+    pub username: Option<String>,
+    /// The password (usually `TESSERA__REDIS__PASSWORD`), unless the URL
+    /// or `password_file` gives it: one source only.
+    #[serde(serialize_with = "mask_opt")]
+    pub password: Option<SecretString>,
+    /// A file holding the password (a mounted secret), read again for
+    /// every new connection, so a rotated secret is picked up on reconnect.
+    pub password_file: Option<PathBuf>,
+    /// TLS settings for `rediss://` URLs; `None` means plain TCP.
+    pub tls: Option<RedisTlsSettings>,
+}
+
+/// Certificates for TLS to Redis (every node and sentinel of the mode).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisTlsSettings {
+    /// PEM trust anchors for the servers' certificates; absent: the
+    /// system roots.
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate chain for mutual TLS (with `key_file`).
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key of `cert_file`.
+    pub key_file: Option<PathBuf>,
 }
 
 /// How Tessera reaches Redis.
@@ -87,6 +113,10 @@ impl Default for RedisSettings {
             urls: Vec::new(),
             master_name: None,
             wait_replicas: 0,
+            username: None,
+            password: None,
+            password_file: None,
+            tls: None,
         }
     }
 }
@@ -122,6 +152,10 @@ impl fmt::Debug for RedisSettings {
             .field("urls", &vec!["***"; self.urls.len()])
             .field("master_name", &self.master_name)
             .field("wait_replicas", &self.wait_replicas)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("password_file", &self.password_file)
+            .field("tls", &self.tls)
             .finish()
     }
 }

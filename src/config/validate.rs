@@ -76,6 +76,7 @@ impl Settings {
                 "needs Redis (redis.url, or redis.urls with redis.mode)",
             ));
         }
+        self.redis.validate_access()?;
         self.validate_tokens()?;
         self.validate_keys()?;
         self.validate_verify()?;

@@ -257,6 +257,11 @@ impl TestAppBuilder {
         self
     }
 
+    /// The settings as configured so far (the store not placed yet).
+    pub fn settings(&self) -> Settings {
+        self.settings.clone()
+    }
+
     /// One signing key, `k1`, of algorithm `alg` (the base has EdDSA).
     pub fn key_alg(self, alg: KeyAlg) -> Self {
         self.configure(|s| s.keys = vec![active_key("k1", alg)])

@@ -8,6 +8,10 @@
 //! `cargo test` never drops statics, so the shared fixtures
 //! ([`shared_cluster`], [`shared_sentinel`]) rely on exactly that; a fixture
 //! that is dropped kills its nodes at once. Every wait is bounded.
+//!
+//! [`RedisCluster::start_tls`] and [`RedisSentinel::start_tls`] serve TLS
+//! only (the test PKI, `tls_pki.rs`): clients, the cluster bus and
+//! replication (`tls-cluster`, `tls-replication`), sentinels included.
 
 use crate::redis_server::ping;
 use std::io::Read;
@@ -32,12 +36,15 @@ pub struct Node {
     pub port: u16,
     guard: Option<Child>,
     stdin: Option<ChildStdin>,
+    /// Serves TLS only (`rediss://`).
+    tls: bool,
 }
 
 impl Node {
     /// Starts `redis-server args…`; `{dir}` in an argument or in `conf`
     /// (written to `{dir}/node.conf` first) is the node's own directory.
-    fn spawn(port: u16, args: &[String], conf: Option<&str>) -> Node {
+    /// `tls`: the arguments or `conf` make it serve TLS only.
+    fn spawn_tls(port: u16, args: &[String], conf: Option<&str>, tls: bool) -> Node {
         let dir = tempfile::Builder::new()
             .prefix("tessera-redis-node-")
             .tempdir()
@@ -67,11 +74,23 @@ impl Node {
             port,
             guard: Some(guard),
             stdin,
+            tls,
         }
     }
 
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        let scheme = if self.tls { "rediss" } else { "redis" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
+    }
+
+    /// Whether it answers `PING` (over TLS for a TLS node).
+    fn answers(&self) -> bool {
+        if !self.tls {
+            return ping(self.port);
+        }
+        self.connection()
+            .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
+            .is_ok()
     }
 
     /// SIGKILLs the node (a crash: nothing is saved) and waits for it.
@@ -92,7 +111,11 @@ impl Node {
 
     /// A synchronous connection for set-up and assertions.
     pub fn connection(&self) -> redis::RedisResult<redis::Connection> {
-        let client = redis::Client::open(self.url())?;
+        let client = if self.tls {
+            redis::Client::build_with_tls(self.url(), crate::tls_pki::pki().client_certificates())?
+        } else {
+            redis::Client::open(self.url())?
+        };
         let conn = client.get_connection_with_timeout(Duration::from_secs(2))?;
         conn.set_read_timeout(Some(Duration::from_secs(5)))?;
         Ok(conn)
@@ -160,26 +183,34 @@ fn require_redis_tools() {
     }
 }
 
-fn data_node_args(port: u16, extra: &[&str]) -> Vec<String> {
-    let mut args: Vec<String> = [
-        "--port",
-        &port.to_string(),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--dir",
-        "{dir}",
-        "--repl-diskless-sync",
-        "yes",
-        "--repl-diskless-sync-delay",
-        "0",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+/// A data node's arguments; `tls`: TLS only, for clients, the cluster bus
+/// and replication.
+fn data_node_args_tls(port: u16, extra: &[&str], tls: bool) -> Vec<String> {
+    let mut args: Vec<String> = if tls {
+        let mut a = crate::tls_pki::pki().server_args(port, "server", false);
+        a.extend(["--tls-cluster", "yes", "--tls-replication", "yes"].map(String::from));
+        a
+    } else {
+        vec!["--port".into(), port.to_string()]
+    };
+    args.extend(
+        [
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            "{dir}",
+            "--repl-diskless-sync",
+            "yes",
+            "--repl-diskless-sync-delay",
+            "0",
+        ]
+        .iter()
+        .map(|s| s.to_string()),
+    );
     args.extend(extra.iter().map(|s| s.to_string()));
     args
 }
@@ -189,7 +220,7 @@ fn wait_for_ping(nodes: &[Node]) {
         wait_until(
             &format!("redis on port {}", n.port),
             Duration::from_secs(10),
-            || ping(n.port),
+            || n.answers(),
         );
     }
 }
@@ -230,6 +261,15 @@ pub struct RedisCluster {
 
 impl RedisCluster {
     pub fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// A cluster that serves TLS only.
+    pub fn start_tls() -> Self {
+        Self::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> Self {
         require_redis_tools();
         let nodes: Vec<Node> = (0..6)
             .map(|_| {
@@ -244,11 +284,15 @@ impl RedisCluster {
                     "--cluster-replica-validity-factor",
                     "0",
                 ];
-                Node::spawn(port, &data_node_args(port, &extra), None)
+                Node::spawn_tls(port, &data_node_args_tls(port, &extra, tls), None, tls)
             })
             .collect();
         wait_for_ping(&nodes);
         let mut create = Command::new("redis-cli");
+        if tls {
+            let pki = crate::tls_pki::pki();
+            create.arg("--tls").arg("--cacert").arg(pki.path("ca.pem"));
+        }
         create.arg("--cluster").arg("create");
         for n in &nodes {
             create.arg(format!("127.0.0.1:{}", n.port));
@@ -334,19 +378,29 @@ pub struct RedisSentinel {
 
 impl RedisSentinel {
     pub fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// Sentinels and data nodes that serve TLS only.
+    pub fn start_tls() -> Self {
+        Self::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> Self {
         require_redis_tools();
         let port = free_port();
-        let primary = Node::spawn(port, &data_node_args(port, &[]), None);
+        let primary = Node::spawn_tls(port, &data_node_args_tls(port, &[], tls), None, tls);
         let rport = free_port();
-        let replica = Node::spawn(
+        let replica = Node::spawn_tls(
             rport,
-            &data_node_args(rport, &["--replicaof", "127.0.0.1", &port.to_string()]),
+            &data_node_args_tls(rport, &["--replicaof", "127.0.0.1", &port.to_string()], tls),
             None,
+            tls,
         );
         wait_until(
             "the sentinel primary and replica",
             Duration::from_secs(10),
-            || ping(port) && ping(rport),
+            || primary.answers() && replica.answers(),
         );
         wait_until("the replica's sync", Duration::from_secs(20), || {
             replica
@@ -356,15 +410,27 @@ impl RedisSentinel {
         let sentinels: Vec<Node> = (0..3)
             .map(|_| {
                 let sport = free_port();
+                let listen = if tls {
+                    let p = |f: &str| crate::tls_pki::pki().path(f).display().to_string();
+                    format!(
+                        "port 0\ntls-port {sport}\ntls-cert-file {}\ntls-key-file {}\n\
+                         tls-ca-cert-file {}\ntls-auth-clients no\ntls-replication yes\n",
+                        p("server.pem"),
+                        p("server.key"),
+                        p("ca.pem")
+                    )
+                } else {
+                    format!("port {sport}\n")
+                };
                 let conf = format!(
-                    "port {sport}\nbind 127.0.0.1\ndir {{dir}}\n\
+                    "{listen}bind 127.0.0.1\ndir {{dir}}\n\
                      sentinel monitor {MASTER_NAME} 127.0.0.1 {port} 2\n\
                      sentinel down-after-milliseconds {MASTER_NAME} 1000\n\
                      sentinel failover-timeout {MASTER_NAME} 5000\n\
                      sentinel parallel-syncs {MASTER_NAME} 1\n"
                 );
                 let args = ["{dir}/node.conf".to_string(), "--sentinel".to_string()];
-                Node::spawn(sport, &args, Some(&conf))
+                Node::spawn_tls(sport, &args, Some(&conf), tls)
             })
             .collect();
         let group = RedisSentinel {

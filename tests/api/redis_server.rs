@@ -2,6 +2,8 @@
 //! (unless started with [`RedisServer::start_with`]), killed on drop. Fault
 //! tests stop, crash, restart, pause and resume it; its methods take
 //! `&self`, so apps of one deployment can share it (`Arc`).
+//! [`RedisServer::start_secured`] serves TLS only (`rediss://`) and/or ACL
+//! users from a config file ([`Secured`]).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -9,12 +11,29 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use deadpool_redis::redis;
+
 pub struct RedisServer {
     port: u16,
     child: Mutex<Option<Child>>,
     dir: tempfile::TempDir,
     /// Persistence arguments, the same at every (re)start.
     persistence: Vec<String>,
+    secured: Secured,
+}
+
+/// TLS and ACL users for [`RedisServer::start_secured`].
+#[derive(Clone, Default)]
+pub struct Secured {
+    /// TLS only, with this certificate of the test PKI (`server` or
+    /// `wrong-name`); `None`: plain TCP.
+    pub tls_cert: Option<&'static str>,
+    /// `tls-auth-clients yes`: a client certificate is required.
+    pub auth_clients: bool,
+    /// Config-file lines, e.g. ACL `user` lines (`user default off`).
+    pub conf: String,
+    /// The user the test's own [`RedisServer::connection`] logs in as.
+    pub login: Option<(String, String)>,
 }
 
 /// No persistence at all: a restart comes back empty.
@@ -58,6 +77,24 @@ impl RedisServer {
                 child: Mutex::new(None),
                 dir: tempfile::tempdir().expect("tempdir"),
                 persistence: persistence.iter().map(|a| (*a).to_owned()).collect(),
+                secured: Secured::default(),
+            };
+            if server.spawn() {
+                return server;
+            }
+        }
+        panic!("redis-server did not start on a free port after 5 attempts");
+    }
+
+    /// Starts a server (no persistence) with TLS and/or ACL users.
+    pub fn start_secured(secured: Secured) -> Self {
+        for _ in 0..5 {
+            let server = RedisServer {
+                port: free_port(),
+                child: Mutex::new(None),
+                dir: tempfile::tempdir().expect("tempdir"),
+                persistence: NO_PERSISTENCE.iter().map(|a| (*a).to_owned()).collect(),
+                secured: secured.clone(),
             };
             if server.spawn() {
                 return server;
@@ -67,15 +104,18 @@ impl RedisServer {
     }
 
     fn spawn(&self) -> bool {
+        let conf = self.dir.path().join("node.conf");
+        std::fs::write(&conf, &self.secured.conf).expect("write node.conf");
+        let listen: Vec<String> = match self.secured.tls_cert {
+            Some(cert) => {
+                crate::tls_pki::pki().server_args(self.port, cert, self.secured.auth_clients)
+            }
+            None => vec!["--port".into(), self.port.to_string()],
+        };
         let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--protected-mode",
-                "yes",
-            ])
+            .arg(&conf)
+            .args(&listen)
+            .args(["--bind", "127.0.0.1", "--protected-mode", "yes"])
             .args(&self.persistence)
             .arg("--dir")
             .arg(self.dir.path())
@@ -88,7 +128,7 @@ impl RedisServer {
         *self.child() = Some(child);
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
-            if ping(self.port) {
+            if self.answers() {
                 return true;
             }
             if let Some(Ok(Some(_))) = self.child().as_mut().map(|c| c.try_wait()) {
@@ -99,8 +139,39 @@ impl RedisServer {
         false
     }
 
+    /// Whether the server answers `PING`; a secured one is asked with
+    /// `redis-cli` over TLS (chain checked, name not: the `wrong-name`
+    /// server must answer too) as the login user, so that a server another
+    /// test process started on the same port, with its own PKI, does not
+    /// count.
+    fn answers(&self) -> bool {
+        if self.secured.tls_cert.is_none() && self.secured.conf.is_empty() {
+            return ping(self.port);
+        }
+        let mut cli = Command::new("redis-cli");
+        cli.args(["-h", "127.0.0.1", "-p", &self.port.to_string()]);
+        if self.secured.tls_cert.is_some() {
+            let pki = crate::tls_pki::pki();
+            cli.arg("--tls").arg("--cacert").arg(pki.path("ca.pem"));
+            cli.arg("--cert").arg(pki.path("client.pem"));
+            cli.arg("--key").arg(pki.path("client.key"));
+        }
+        if let Some((user, password)) = &self.secured.login {
+            cli.args(["--user", user, "--pass", password, "--no-auth-warning"]);
+        }
+        cli.arg("PING")
+            .output()
+            .is_ok_and(|o| o.stdout.starts_with(b"PONG"))
+    }
+
+    /// `redis://127.0.0.1:port`, or `rediss://` for a TLS server; no user.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        let scheme = if self.secured.tls_cert.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     fn child(&self) -> MutexGuard<'_, Option<Child>> {
@@ -165,11 +236,32 @@ impl RedisServer {
         self.signal("-CONT");
     }
 
-    /// A synchronous client connection for assertions.
-    pub fn connection(&self) -> deadpool_redis::redis::Connection {
-        deadpool_redis::redis::Client::open(self.url())
-            .and_then(|c| c.get_connection())
+    /// A synchronous client connection for assertions (over TLS with the
+    /// test PKI's client certificate, as [`Secured::login`] if set).
+    pub fn connection(&self) -> redis::Connection {
+        self.try_connection()
             .expect("connect to the test redis-server")
+    }
+
+    fn try_connection(&self) -> redis::RedisResult<redis::Connection> {
+        use redis::IntoConnectionInfo;
+        let mut info = self.url().into_connection_info()?;
+        if let Some((user, password)) = &self.secured.login {
+            let settings = info
+                .redis_settings()
+                .clone()
+                .set_username(user)
+                .set_password(password);
+            info = info.set_redis_settings(settings);
+        }
+        let client = if self.secured.tls_cert.is_some() {
+            redis::Client::build_with_tls(info, crate::tls_pki::pki().client_certificates())
+        } else {
+            redis::Client::open(info)
+        };
+        let conn = client?.get_connection_with_timeout(Duration::from_secs(2))?;
+        conn.set_read_timeout(Some(Duration::from_secs(5)))?;
+        Ok(conn)
     }
 }
 

@@ -2,12 +2,15 @@
 //! the console, its log file and its audit file, and no token, refresh
 //! token, client secret or private key appears in any line. Failed client
 //! authentication costs a real Argon2 verify whether or not the id exists.
+//! A Redis password — in the URL, in `TESSERA__REDIS__PASSWORD` or in
+//! `redis.password_file` — never appears in `check-config` output, a log
+//! line, an error body or the metrics.
 
 use std::time::{Duration, Instant};
 
 use crate::binary::{Tessera, log4rs_yaml};
 use crate::helpers::{Backend, KeyAlg, SECRET, TestApp, claims_of, secret_hash, write_key};
-use crate::redis_server::RedisServer;
+use crate::redis_server::{RedisServer, Secured};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
@@ -313,6 +316,162 @@ async fn no_token_secret_or_key_appears_in_any_log_line() {
     assert_eq!(reuse["client_id"], "issuer-app");
     assert_eq!(reuse["sub"], "user-42");
     assert_eq!(reuse["sid"], json!(scenario.reuse_sid));
+}
+
+const URL_PW: &str = "url-password-7Hq2Ww9e";
+const ENV_PW: &str = "env-password-3Kd8Pp1r";
+const FILE_PW: &str = "file-password-5Zt4Mm6y";
+const WRONG_PW: &str = "stale-password-2Bn7Cc0x";
+
+/// [`config`] for a TLS Redis: `redis_extra` adds keys to the section.
+fn managed_config(port: u16, key_path: &str, redis_url: &str, redis_extra: &str) -> String {
+    let ca = crate::tls_pki::pki().path("ca.pem");
+    config(port, key_path, redis_url).replace(
+        "key_prefix: \"sec:\" }",
+        &format!(
+            "key_prefix: \"sec:\", username: \"tessera\", tls: {{ ca_file: \"{}\" }}{redis_extra} }}",
+            ca.display()
+        ),
+    )
+}
+
+/// (what, URL, more keys, variables, accepted)
+type Case<'a> = (&'a str, String, &'a str, Vec<(&'a str, &'a str)>, bool);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_redis_password_appears_in_check_config_logs_errors_or_metrics() {
+    let redis = RedisServer::start_secured(Secured {
+        tls_cert: Some("server"),
+        conf: format!(
+            "user default off\nuser tessera on >{FILE_PW} >{URL_PW} >{ENV_PW} ~sec:* +@all\n"
+        ),
+        login: Some(("tessera".into(), FILE_PW.into())),
+        ..Secured::default()
+    });
+    let keys = tempfile::tempdir().unwrap();
+    let key_path = keys.path().join("k1.pem");
+    write_key(&key_path, KeyAlg::EdDSA);
+    let key_path = key_path.display().to_string();
+    let pw_file = keys.path().join("redis-password");
+    std::fs::write(&pw_file, format!("{FILE_PW}\n")).unwrap();
+    let file_key = format!(", password_file: \"{}\"", pw_file.display());
+    let url = redis.url();
+    let url_with_pw = url.replace("rediss://", &format!("rediss://:{URL_PW}@"));
+    let secrets = [URL_PW, ENV_PW, FILE_PW, WRONG_PW];
+    let leaks = |what: &str, text: &str| {
+        for pw in secrets {
+            assert!(!text.contains(pw), "{what} shows a Redis password: {text}");
+        }
+    };
+
+    // check-config, each source once, and two sources at once (refused).
+    let cases: [Case; 4] = [
+        ("password in the URL", url_with_pw.clone(), "", vec![], true),
+        (
+            "password from the environment",
+            url.clone(),
+            "",
+            vec![("TESSERA__REDIS__PASSWORD", ENV_PW)],
+            true,
+        ),
+        ("password file", url.clone(), &file_key, vec![], true),
+        (
+            "URL and environment",
+            url_with_pw.clone(),
+            "",
+            vec![("TESSERA__REDIS__PASSWORD", ENV_PW)],
+            false,
+        ),
+    ];
+    for (what, redis_url, extra, env, ok) in &cases {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("config.yaml"),
+            managed_config(8080, &key_path, redis_url, extra),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("log4rs.yaml"), log4rs_yaml("debug")).unwrap();
+        let out = crate::binary::run(
+            dir.path(),
+            &["check-config", "--config", "config.yaml"],
+            env,
+        );
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.success(), *ok, "check-config, {what}: {text}");
+        if !ok {
+            assert!(text.contains("redis.password"), "{what}: {text}");
+        }
+        leaks(&format!("check-config ({what})"), &text);
+    }
+
+    // serve: a stale password file first (refused: 503, logged), then the
+    // rotated one, picked up without a restart.
+    std::fs::write(&pw_file, format!("{WRONG_PW}\n")).unwrap();
+    let mut t = Tessera::start(
+        |port| managed_config(port, &key_path, &url, &file_key),
+        &log4rs_yaml("debug"),
+        &[],
+    );
+    let http = reqwest::Client::new();
+    let mut answers = Vec::new();
+    for path in ["/readyz", "/metrics"] {
+        answers.push(
+            http.get(t.url(path))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap(),
+        );
+    }
+    let refused = http
+        .post(t.url("/token/issue"))
+        .basic_auth("issuer-app", Some(SECRET))
+        .json(&json!({"sub": "user-1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 503, "a refused login is a store outage");
+    answers.push(refused.text().await.unwrap());
+    t.wait_for_line("logs/tessera.log", "the Redis login failure", |l| {
+        l.starts_with("ERROR") && l.contains("authentication failed")
+    });
+    std::fs::write(&pw_file, format!("{FILE_PW}\n")).unwrap();
+    let ready = http.get(t.url("/readyz")).send().await.unwrap();
+    assert_eq!(
+        ready.status(),
+        200,
+        "the rotated password file is read on reconnect"
+    );
+    let scenario = run_scenario(&t).await;
+    answers.extend(scenario.error_bodies);
+    answers.push(
+        http.get(t.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    t.terminate();
+    t.wait_exit(Duration::from_secs(15)).expect("tessera exits");
+    for answer in &answers {
+        leaks("an answer", answer);
+    }
+    for file in [
+        "stdout.log",
+        "stderr.log",
+        "logs/tessera.log",
+        "logs/audit.log",
+    ] {
+        leaks(file, &t.read(file));
+    }
 }
 
 /// The least of `n` runs of `f`.

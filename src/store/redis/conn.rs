@@ -4,31 +4,32 @@
 
 use std::time::Duration;
 
-use deadpool_redis::cluster::{self, ClusterConnection};
+use deadpool_redis::cluster::ClusterConnection;
 use deadpool_redis::redis::aio::{ConnectionLike, MultiplexedConnection};
 use deadpool_redis::redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
 use deadpool_redis::redis::{
     self, Cmd, Pipeline, RedisFuture, RedisResult, ServerErrorKind, Value,
 };
-use deadpool_redis::sentinel;
 
+use super::connect::{ClusterConnector, StandaloneConnector};
 use super::exclusive::Loan;
+use super::sentinel::SentinelConn;
 use super::shared::{Lease, Shared};
 
 pub(super) enum Inner {
     Standalone {
         conn: MultiplexedConnection,
         lease: Lease,
-        shared: Shared<deadpool_redis::Pool>,
+        shared: Shared<StandaloneConnector>,
     },
     Cluster {
         conn: ClusterConnection,
         lease: Lease,
-        shared: Shared<cluster::Pool>,
+        shared: Shared<ClusterConnector>,
     },
-    Sentinel(sentinel::Connection),
-    StandaloneExclusive(Loan<deadpool_redis::Pool>),
-    ClusterExclusive(Loan<cluster::Pool>),
+    Sentinel(SentinelConn),
+    StandaloneExclusive(Loan<StandaloneConnector>),
+    ClusterExclusive(Loan<ClusterConnector>),
     Gone,
 }
 
@@ -191,7 +192,7 @@ impl Drop for Conn {
         match std::mem::replace(&mut self.inner, Inner::Gone) {
             Inner::Standalone { lease, shared, .. } => shared.discard(lease),
             Inner::Cluster { lease, shared, .. } => shared.discard(lease),
-            Inner::Sentinel(c) => drop(sentinel::Connection::take(c)),
+            Inner::Sentinel(c) => drop(SentinelConn::take(c)),
             Inner::StandaloneExclusive(mut loan) => loan.discard(),
             Inner::ClusterExclusive(mut loan) => loan.discard(),
             Inner::Gone => {}

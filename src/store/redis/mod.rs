@@ -16,8 +16,10 @@
 //!
 //! `operations.rs` implements the store trait with them, `scripts.rs` loads
 //! them; `pools.rs`, `shared.rs` and `conn.rs` reach Redis in each `redis.mode`;
-//! `acked.rs` runs the writes replicas must confirm; `feed.rs` keeps the
-//! revocation feed (`<prefix>{feed}:revocations`, a stream).
+//! `connect.rs`, `sentinel.rs`, `credentials.rs` and `tls.rs` make each
+//! connection (TLS, ACL user, password); `acked.rs` runs the writes replicas
+//! must confirm; `feed.rs` keeps the revocation feed
+//! (`<prefix>{feed}:revocations`, a stream).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,13 +28,18 @@ use deadpool_redis::redis::{self, ErrorKind, ServerErrorKind};
 
 mod acked;
 mod conn;
+mod connect;
+mod credentials;
 mod exclusive;
 mod feed;
 mod operations;
 mod pools;
 mod scripts;
+mod sentinel;
 mod shared;
+mod tls;
 
+pub use connect::RedisAccess;
 pub use pools::Topology;
 
 use conn::Conn;
@@ -69,8 +76,8 @@ pub struct RedisStore {
 #[derive(Debug, Clone)]
 pub struct RedisOptions<'a> {
     pub key_prefix: &'a str,
-    /// Connections of the sentinel pool (and the pools that make the
-    /// shared standalone and cluster connections).
+    /// Connections of the sentinel pool (standalone and cluster share
+    /// multiplexed connections, one per core or one).
     pub pool_size: usize,
     /// Bound on each call, connection wait included; past it: unavailable.
     pub timeout: Duration,
@@ -116,8 +123,9 @@ impl RedisStore {
             0 => 4 * std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
             n => n,
         };
-        Self::connect(
+        Self::connect_with(
             topology,
+            &RedisAccess::from_settings(redis)?,
             &RedisOptions {
                 key_prefix: &redis.key_prefix,
                 pool_size,
@@ -131,19 +139,25 @@ impl RedisStore {
     /// Redis that is down at start-up only makes requests fail until it is
     /// back.
     pub fn connect(topology: Topology<'_>, opts: &RedisOptions<'_>) -> Result<Self, StoreError> {
+        Self::connect_with(topology, &RedisAccess::default(), opts)
+    }
+
+    /// [`RedisStore::connect`] with TLS certificates and credentials.
+    pub fn connect_with(
+        topology: Topology<'_>,
+        access: &RedisAccess,
+        opts: &RedisOptions<'_>,
+    ) -> Result<Self, StoreError> {
+        let access = Arc::new(access.clone());
+        let pools = |size, sharing| Pools::create(topology, size, opts.timeout, &access, sharing);
         let acked = (opts.wait_replicas > 0)
-            .then(|| Pools::create(topology, opts.pool_size, opts.timeout, Sharing::Exclusive))
+            .then(|| pools(opts.pool_size, Sharing::Exclusive))
             .transpose()?
             .map(Arc::new);
         Ok(RedisStore {
-            pool: Pools::create(topology, opts.pool_size, opts.timeout, Sharing::Shared)?,
+            pool: pools(opts.pool_size, Sharing::Shared)?,
             acked,
-            feed_pool: Arc::new(Pools::create(
-                topology,
-                2,
-                opts.timeout,
-                Sharing::Exclusive,
-            )?),
+            feed_pool: Arc::new(pools(2, Sharing::Exclusive)?),
             feed_key: format!("{}{{feed}}:revocations", opts.key_prefix).into(),
             feed_in_script: !matches!(topology, Topology::Cluster { .. }),
             prefix: opts.key_prefix.into(),

@@ -1,15 +1,22 @@
 //! The three ways to reach Redis — one server, a Redis Cluster, or a
 //! Sentinel-managed primary — behind one type, so every store operation
 //! and Lua script in `mod.rs` runs unchanged on all of them. Routing, slot
-//! maps and primary discovery are deadpool-redis's own (`cluster` and
-//! `sentinel` features); this file only chooses and wraps them.
+//! maps and primary discovery are redis-rs's own (`cluster` and `sentinel`
+//! features); this file only chooses and wraps them. Every connection's TLS
+//! certificates and credentials come from one [`RedisAccess`]: through
+//! `RedisAccess::config_for` for standalone and cluster URLs (`connect.rs`),
+//! through the sentinel client's builder for sentinels and the primary
+//! (`sentinel.rs`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use deadpool_redis::{PoolConfig, Runtime, Status, Timeouts, cluster, sentinel};
+use deadpool_redis::{PoolConfig, Runtime, Status, Timeouts};
 
 use super::conn::{Conn, Inner};
+use super::connect::{ClusterConnector, RedisAccess, StandaloneConnector};
 use super::exclusive::Exclusive;
+use super::sentinel::{SentinelManager, SentinelPool, checkout_error};
 use super::shared::Shared;
 use crate::store::StoreError;
 
@@ -35,11 +42,11 @@ pub enum Topology<'a> {
 /// behind it on a shared connection.
 #[derive(Clone)]
 pub(super) enum Pools {
-    Standalone(Shared<deadpool_redis::Pool>),
-    Cluster(Shared<cluster::Pool>),
-    Sentinel(sentinel::Pool),
-    StandaloneExclusive(Exclusive<deadpool_redis::Pool>),
-    ClusterExclusive(Exclusive<cluster::Pool>),
+    Standalone(Shared<StandaloneConnector>),
+    Cluster(Shared<ClusterConnector>),
+    Sentinel(SentinelPool),
+    StandaloneExclusive(Exclusive<StandaloneConnector>),
+    ClusterExclusive(Exclusive<ClusterConnector>),
 }
 
 /// Whether a pool's connections are shared between callers.
@@ -78,39 +85,35 @@ impl Pools {
         topology: Topology<'_>,
         size: usize,
         timeout: Duration,
+        access: &Arc<RedisAccess>,
         sharing: Sharing,
     ) -> Result<Self, StoreError> {
         let exclusive = sharing == Sharing::Exclusive;
-        let pool = Some(pool_config(size, timeout));
-        let rt = Some(Runtime::Tokio1);
+        let access = access.clone();
         Ok(match topology {
             Topology::Standalone { url } => {
-                let mut cfg = deadpool_redis::Config::from_url(url);
-                cfg.pool = pool;
-                let pool = cfg.create_pool(rt).map_err(invalid)?;
+                let connector = StandaloneConnector::new(url, access, timeout).map_err(invalid)?;
                 if exclusive {
-                    return Ok(Pools::StandaloneExclusive(Exclusive::new(pool, size)));
+                    return Ok(Pools::StandaloneExclusive(Exclusive::new(connector, size)));
                 }
                 let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
-                Pools::Standalone(Shared::new(pool, cores))
+                Pools::Standalone(Shared::new(connector, cores))
             }
             Topology::Cluster { urls } => {
-                let mut cfg = cluster::Config::from_urls(urls.to_vec());
-                cfg.pool = pool;
-                let pool = cfg.create_pool(rt).map_err(invalid)?;
+                let connector = ClusterConnector::new(urls, access, timeout).map_err(invalid)?;
                 if exclusive {
-                    return Ok(Pools::ClusterExclusive(Exclusive::new(pool, size)));
+                    return Ok(Pools::ClusterExclusive(Exclusive::new(connector, size)));
                 }
-                Pools::Cluster(Shared::new(pool, 1))
+                Pools::Cluster(Shared::new(connector, 1))
             }
             Topology::Sentinel { urls, master_name } => {
-                let mut cfg = sentinel::Config::from_urls(
-                    urls.to_vec(),
-                    master_name.to_owned(),
-                    sentinel::SentinelServerType::Master,
-                );
-                cfg.pool = pool;
-                Pools::Sentinel(cfg.create_pool(rt).map_err(invalid)?)
+                let manager = SentinelManager::new(urls, master_name, access).map_err(invalid)?;
+                let pool = SentinelPool::builder(manager)
+                    .config(pool_config(size, timeout))
+                    .runtime(Runtime::Tokio1)
+                    .build()
+                    .map_err(invalid)?;
+                Pools::Sentinel(pool)
             }
         })
     }
@@ -134,7 +137,7 @@ impl Pools {
                     shared: shared.clone(),
                 }
             }
-            Pools::Sentinel(p) => Inner::Sentinel(p.get().await.map_err(StoreError::unavailable)?),
+            Pools::Sentinel(p) => Inner::Sentinel(p.get().await.map_err(checkout_error)?),
             Pools::StandaloneExclusive(p) => Inner::StandaloneExclusive(p.get().await?),
             Pools::ClusterExclusive(p) => Inner::ClusterExclusive(p.get().await?),
         };

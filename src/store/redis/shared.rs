@@ -3,19 +3,16 @@
 //! keeping to its slot; a cluster: one connection that follows the slot
 //! map by itself). Why not a pooled checkout per request: deadpool-redis
 //! PINGs each connection it hands out, which doubled every command's round
-//! trips (BENCHMARKS.md). The pool only makes connections, with its create
-//! timeout. A slot's connection is dropped when a request on it fails at
-//! the connection level (see `conn.rs`), together with every one made
-//! before that request started, so the next requests connect afresh;
-//! generations make sure a newer connection is never dropped for an older
-//! one's failure.
+//! trips (BENCHMARKS.md). A [`Connector`] (`connect.rs`) only makes
+//! connections, within the create timeout. A slot's connection is dropped
+//! when a request on it fails at the connection level (see `conn.rs`),
+//! together with every one made before that request started, so the next
+//! requests connect afresh; generations make sure a newer connection is
+//! never dropped for an older one's failure.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-
-use deadpool_redis::cluster::{self, ClusterConnection};
-use deadpool_redis::redis::aio::MultiplexedConnection;
 
 use crate::store::StoreError;
 
@@ -24,32 +21,6 @@ pub(super) trait Connector: Clone + Send + Sync + 'static {
     type Conn: Clone + Send + Sync + 'static;
     fn connect(&self) -> impl Future<Output = Result<Self::Conn, StoreError>> + Send;
     fn close(&self);
-}
-
-impl Connector for deadpool_redis::Pool {
-    type Conn = MultiplexedConnection;
-
-    async fn connect(&self) -> Result<MultiplexedConnection, StoreError> {
-        let pooled = self.get().await.map_err(StoreError::unavailable)?;
-        Ok(deadpool_redis::Connection::take(pooled))
-    }
-
-    fn close(&self) {
-        deadpool_redis::Pool::close(self);
-    }
-}
-
-impl Connector for cluster::Pool {
-    type Conn = ClusterConnection;
-
-    async fn connect(&self) -> Result<ClusterConnection, StoreError> {
-        let pooled = self.get().await.map_err(StoreError::unavailable)?;
-        Ok(cluster::Connection::take(pooled))
-    }
-
-    fn close(&self) {
-        cluster::Pool::close(self);
-    }
 }
 
 /// A shared connection and its generation.
