@@ -15,7 +15,7 @@ end
 
 local function revoke_family(base, sid, feed)
   local fam = base .. 'fam:' .. sid
-  local exp = redis.call('HGET', fam, 'e')
+  local exp = redis.call('HMGET', fam, 'e')[1]
   if exp then
     publish(feed, 't', 'session', 'sub', feed[3], 'sid', sid, 'exp', exp)
   end
