@@ -19,6 +19,8 @@ mod hostile_edge;
 mod keys;
 mod local_verify;
 mod nginx;
+mod oauth_errors;
+mod oauth_token;
 mod operations;
 mod operator_logging;
 mod ownership;
