@@ -39,6 +39,7 @@ mod shutdown;
 mod size_budget;
 mod standards;
 mod store;
+mod store_family_access;
 mod store_grace;
 mod verify_cache;
 mod verify_demands;
