@@ -20,6 +20,7 @@ mod keys;
 mod local_verify;
 mod nginx;
 mod oauth_errors;
+mod oauth_interop;
 mod oauth_token;
 mod operations;
 mod operator_logging;

@@ -15,13 +15,27 @@ use crate::service::{ExchangeRequest, Issued};
 pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
 
+/// The grants `/oauth2/token` serves (the OpenAPI document's enum; the
+/// handler reads the parameter as text, so another value is
+/// `unsupported_grant_type`, not a parse error).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub enum GrantType {
+    #[schema(rename = "client_credentials")]
+    ClientCredentials,
+    #[schema(rename = "refresh_token")]
+    RefreshToken,
+    #[schema(rename = "urn:ietf:params:oauth:grant-type:token-exchange")]
+    TokenExchange,
+}
+
 /// The parameters of every grant; each grant reads its own.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenForm {
     /// `client_credentials`, `refresh_token` or
     /// `urn:ietf:params:oauth:grant-type:token-exchange`.
-    #[schema(required = true, example = "client_credentials")]
+    #[schema(required = true, value_type = Option<GrantType>, example = "client_credentials")]
     grant_type: Option<String>,
     /// Space-separated; narrows what the grant allows.
     scope: Option<String>,
@@ -34,6 +48,7 @@ pub struct TokenForm {
     /// Token exchange: a live access token Tessera issued.
     subject_token: Option<String>,
     /// Token exchange: `urn:ietf:params:oauth:token-type:access_token`.
+    #[schema(example = "urn:ietf:params:oauth:token-type:access_token")]
     subject_token_type: Option<String>,
     /// Token exchange: only `urn:ietf:params:oauth:token-type:access_token`.
     requested_token_type: Option<String>,
