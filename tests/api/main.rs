@@ -19,6 +19,7 @@ mod hostile_edge;
 mod keys;
 mod local_verify;
 mod nginx;
+mod oauth_attacks;
 mod oauth_errors;
 mod oauth_interop;
 mod oauth_token;
