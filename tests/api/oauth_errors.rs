@@ -406,3 +406,25 @@ async fn discovery_documents_agree_and_name_the_token_endpoint(b: Backend) {
         .unwrap();
     assert_eq!(methods.len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_describes_the_token_endpoint() {
+    let app = oauth_app(Backend::Memory).await;
+    let doc: Value = app.get("/openapi.json").await.json().await.unwrap();
+    let op = &doc["paths"]["/oauth2/token"]["post"];
+    let content = op["requestBody"]["content"].as_object().unwrap();
+    assert_eq!(
+        content.keys().collect::<Vec<_>>(),
+        ["application/x-www-form-urlencoded"],
+        "forms only"
+    );
+    for status in ["200", "400", "401", "415", "429", "503"] {
+        assert!(op["responses"][status].is_object(), "{status}");
+    }
+    let grants = &doc["components"]["schemas"]["GrantType"]["enum"];
+    assert_eq!(
+        grants,
+        &serde_json::json!(["client_credentials", "refresh_token", EXCHANGE])
+    );
+    assert!(doc["paths"]["/.well-known/openid-configuration"]["get"].is_object());
+}

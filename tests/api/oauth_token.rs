@@ -137,6 +137,11 @@ async fn client_credentials_gives_the_client_a_revocable_token_of_its_own(b: Bac
         )
         .await;
     assert_eq!(res.status(), 200);
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains(r#"tessera_oauth_tokens_total{grant="client_credentials"} 2"#),
+        "{metrics}"
+    );
 
     // Stateful: revocation (an admin, or the user `svc-a` revoked) ends it.
     let res = app
