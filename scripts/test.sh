@@ -17,7 +17,8 @@ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 { [ -x /usr/sbin/apache2 ] && [ -f /usr/lib/apache2/modules/mod_auth_openidc.so ]; } ||
   missing+=(apache2 libapache2-mod-auth-openidc)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
-# python3 + venv: the local JWKS verification test runs PyJWT from target/py-venv.
+# python3 + venv: the local JWKS verification test runs PyJWT from target/py-venv,
+# the OAuth interop test Authlib and joserfc from the same venv.
 command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-venv)
 # Fault and shutdown tests signal processes with the `kill` command.
 type -P kill >/dev/null 2>&1 || missing+=(procps)
@@ -39,7 +40,32 @@ if ! "$PY_VENV/bin/python" -c 'import jwt, cryptography' >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-venv
     python3 -m venv "$PY_VENV"
   fi
-  "$PY_VENV/bin/pip" install -q --disable-pip-version-check 'pyjwt[crypto]>=2.8,<3'
+  "$PY_VENV/bin/python" -m pip install -q --disable-pip-version-check 'pyjwt[crypto]>=2.8,<3'
+fi
+# Authlib (OAuth2Session, client_credentials and token exchange) and
+# joserfc (JWT verification from the JWKS): tests/api/oauth_interop.rs.
+if ! "$PY_VENV/bin/python" -c 'import authlib, joserfc, requests' >/dev/null 2>&1; then
+  echo "test.sh: installing authlib, joserfc and requests into $PY_VENV"
+  "$PY_VENV/bin/python" -m pip install -q --disable-pip-version-check \
+    'authlib>=1.6,<2' 'joserfc>=1.4,<2' 'requests>=2.31,<3'
+fi
+
+# Node openid-client (discovery + client_credentials) and jose (JWT
+# verification from the JWKS) for the same test, under target/node-interop.
+# Node and npm must be installed (Node >= 20); nothing here installs them.
+for tool in node npm; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    echo "test.sh: \`$tool\` is missing: install Node.js 20 or newer with npm (tests/api/oauth_interop.rs needs them)" >&2
+    exit 1
+  fi
+done
+NODE_DIR=target/node-interop
+if [ ! -f "$NODE_DIR/node_modules/openid-client/package.json" ] ||
+  [ ! -f "$NODE_DIR/node_modules/jose/package.json" ]; then
+  echo "test.sh: installing openid-client 6 and jose 6 into $NODE_DIR"
+  mkdir -p "$NODE_DIR"
+  cp tests/node/package.json "$NODE_DIR/package.json"
+  (cd "$NODE_DIR" && npm install --no-audit --no-fund --no-package-lock --loglevel=error)
 fi
 
 cargo test --locked --all-targets "$@"

@@ -11,6 +11,14 @@ pub enum Grant {
     Introspect,
     Revoke,
     Admin,
+    /// `POST /oauth2/token` with `grant_type=client_credentials`: a token
+    /// for the client itself (RFC 6749 §4.4).
+    #[serde(rename = "client_credentials")]
+    ClientCredentials,
+    /// `POST /oauth2/token` with the RFC 8693 token-exchange grant: a token
+    /// for another audience on behalf of a live token's subject.
+    #[serde(rename = "token_exchange")]
+    TokenExchange,
 }
 
 impl Grant {
@@ -21,6 +29,8 @@ impl Grant {
             Grant::Introspect => "introspect",
             Grant::Revoke => "revoke",
             Grant::Admin => "admin",
+            Grant::ClientCredentials => "client_credentials",
+            Grant::TokenExchange => "token_exchange",
         }
     }
 }

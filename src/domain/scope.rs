@@ -46,6 +46,11 @@ impl Scope {
         self.0.is_subset(&other.0)
     }
 
+    /// The members of both `self` and `other`.
+    pub fn intersection(&self, other: &Scope) -> Scope {
+        Scope(self.0.intersection(&other.0).cloned().collect())
+    }
+
     /// The first member of `self` missing from `other`.
     pub fn first_outside<'a>(&'a self, other: &Scope) -> Option<&'a str> {
         self.0
@@ -89,5 +94,8 @@ mod tests {
         assert!(some.is_subset(&all));
         assert!(!all.is_subset(&some));
         assert_eq!(all.first_outside(&some), Some("admin"));
+        let other = Scope::parse("admin audit").unwrap();
+        assert_eq!(all.intersection(&other).to_string(), "admin");
+        assert!(some.intersection(&other).is_empty());
     }
 }

@@ -111,6 +111,22 @@ pub async fn require_client(
         .await?)
 }
 
+/// As [`require_client`] without the grant check: for `/oauth2/token`,
+/// where the grant follows from `grant_type` and a missing one is a 400.
+pub async fn authenticate_client(
+    state: &State,
+    req: &HttpRequest,
+    form: Option<(&str, &str)>,
+) -> Result<Arc<Client>, ApiError> {
+    let source = state.client_ip.of(req);
+    state.rate_limits.check_ip(source)?;
+    let creds = credentials(req, form)?.ok_or(ApiError::InvalidClient)?;
+    Ok(state
+        .service
+        .authenticate_client(creds, source, &request_id(req))
+        .await?)
+}
+
 #[cfg(test)]
 mod tests {
     use secrecy::ExposeSecret;

@@ -31,6 +31,21 @@ pub enum ApiError {
     InvalidRefreshToken(&'static str),
     #[error("unauthorized_client: {0}")]
     UnauthorizedClient(String),
+    /// `/oauth2/token` only: the client lacks the grant its `grant_type`
+    /// needs; RFC 6749 §5.2 makes this `unauthorized_client` a 400.
+    #[error("unauthorized_client: {0}")]
+    GrantNotAllowed(String),
+    /// `/oauth2/token` only (RFC 6749 §5.2): a refresh token that is
+    /// unknown, expired, reused or another client's.
+    #[error("invalid_grant: {0}")]
+    InvalidGrant(&'static str),
+    #[error("invalid_scope: {}", escape_controls(.0))]
+    InvalidScope(String),
+    /// RFC 8707 / RFC 8693: an audience or resource the client may not ask for.
+    #[error("invalid_target: {}", escape_controls(.0))]
+    InvalidTarget(String),
+    #[error("unsupported_grant_type: {}", escape_controls(.0))]
+    UnsupportedGrantType(String),
     /// A valid token without a scope the verify asked for (RFC 6750 §3.1);
     /// holds the required scopes.
     #[error("insufficient_scope: {0}")]
@@ -60,6 +75,7 @@ pub enum ApiError {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorBody<'a> {
     /// invalid_request, invalid_client, invalid_token, unauthorized_client,
+    /// invalid_grant, invalid_scope, invalid_target, unsupported_grant_type,
     /// insufficient_scope, not_found, method_not_allowed, payload_too_large,
     /// unsupported_media_type, rate_limited, server_error or
     /// temporarily_unavailable.
@@ -74,7 +90,11 @@ impl ApiError {
             ApiError::InvalidRequest(_) => "invalid_request",
             ApiError::InvalidClient => "invalid_client",
             ApiError::InvalidToken(_) | ApiError::InvalidRefreshToken(_) => "invalid_token",
-            ApiError::UnauthorizedClient(_) => "unauthorized_client",
+            ApiError::UnauthorizedClient(_) | ApiError::GrantNotAllowed(_) => "unauthorized_client",
+            ApiError::InvalidGrant(_) => "invalid_grant",
+            ApiError::InvalidScope(_) => "invalid_scope",
+            ApiError::InvalidTarget(_) => "invalid_target",
+            ApiError::UnsupportedGrantType(_) => "unsupported_grant_type",
             ApiError::InsufficientScope(_) => "insufficient_scope",
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
@@ -89,13 +109,15 @@ impl ApiError {
     /// Safe to show the caller: fixed phrases and the caller's own mistakes.
     pub fn description(&self) -> String {
         match self {
-            ApiError::InvalidRequest(msg) | ApiError::UnsupportedMediaType(msg) => {
-                escape_controls(msg)
-            }
+            ApiError::InvalidRequest(msg)
+            | ApiError::UnsupportedMediaType(msg)
+            | ApiError::InvalidScope(msg)
+            | ApiError::InvalidTarget(msg)
+            | ApiError::UnsupportedGrantType(msg) => escape_controls(msg),
             ApiError::InvalidClient => "client authentication failed".into(),
             ApiError::InvalidToken(r) => r.phrase().into(),
-            ApiError::InvalidRefreshToken(p) => (*p).into(),
-            ApiError::UnauthorizedClient(grant) => {
+            ApiError::InvalidRefreshToken(p) | ApiError::InvalidGrant(p) => (*p).into(),
+            ApiError::UnauthorizedClient(grant) | ApiError::GrantNotAllowed(grant) => {
                 format!("client is not allowed to use grant `{grant}`")
             }
             ApiError::InsufficientScope(scope) => {
@@ -146,7 +168,9 @@ impl From<DomainError> for ApiError {
 impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
         match e {
-            ServiceError::InvalidRequest(msg) => ApiError::InvalidRequest(msg),
+            ServiceError::InvalidRequest(msg) | ServiceError::ScopeNotGranted(msg) => {
+                ApiError::InvalidRequest(msg)
+            }
             ServiceError::Policy(PolicyError::MissingGrant(grant)) => {
                 ApiError::UnauthorizedClient(grant.as_str().into())
             }
@@ -158,6 +182,9 @@ impl From<ServiceError> for ApiError {
                 ApiError::InsufficientScope(scope.to_string())
             }
             ServiceError::InvalidRefreshToken(phrase) => ApiError::InvalidRefreshToken(phrase),
+            ServiceError::InvalidSubjectToken(reason) => {
+                ApiError::InvalidRequest(format!("`subject_token` is invalid: {}", reason.phrase()))
+            }
             ServiceError::NotFound => ApiError::NotFound,
             ServiceError::TooManyFailures { retry_after_secs } => {
                 ApiError::RateLimited { retry_after_secs }
@@ -170,6 +197,30 @@ impl From<ServiceError> for ApiError {
     }
 }
 
+impl ApiError {
+    /// The RFC 6749 §5.2 form of a service answer, for `/oauth2/token`:
+    /// refresh-token failures are `invalid_grant` (400, not `401
+    /// invalid_token`), scopes `invalid_scope`, audiences `invalid_target`
+    /// (RFC 8707), a missing grant a 400 `unauthorized_client`. The rest
+    /// as on every other endpoint.
+    pub fn oauth(e: ServiceError) -> ApiError {
+        match e {
+            ServiceError::InvalidRefreshToken(phrase) => ApiError::InvalidGrant(phrase),
+            ServiceError::ScopeNotGranted(msg) => ApiError::InvalidScope(msg),
+            ServiceError::Policy(PolicyError::MissingGrant(grant)) => {
+                ApiError::GrantNotAllowed(grant.as_str().into())
+            }
+            ServiceError::Policy(e @ PolicyError::ScopeNotAllowed(_)) => {
+                ApiError::InvalidScope(e.to_string())
+            }
+            ServiceError::Policy(e @ PolicyError::AudienceNotAllowed(_)) => {
+                ApiError::InvalidTarget(e.to_string())
+            }
+            other => ApiError::from(other),
+        }
+    }
+}
+
 fn quote(s: &str) -> String {
     s.replace(['"', '\\'], "'")
 }
@@ -177,7 +228,12 @@ fn quote(s: &str) -> String {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::InvalidRequest(_)
+            | ApiError::GrantNotAllowed(_)
+            | ApiError::InvalidGrant(_)
+            | ApiError::InvalidScope(_)
+            | ApiError::InvalidTarget(_)
+            | ApiError::UnsupportedGrantType(_) => StatusCode::BAD_REQUEST,
             ApiError::InvalidClient
             | ApiError::InvalidToken(_)
             | ApiError::InvalidRefreshToken(_) => StatusCode::UNAUTHORIZED,

@@ -15,7 +15,8 @@ use utoipa::{Modify, OpenApi};
 
 use super::ErrorBody;
 use super::routes::{
-    forward_auth, health, introspect, issue, metrics, refresh, revocations, revoke, sessions,
+    forward_auth, health, introspect, issue, metrics, oauth_token, refresh, revocations, revoke,
+    sessions,
     verify, well_known,
 };
 
@@ -23,15 +24,16 @@ use super::routes::{
 #[openapi(
     info(title = "Tessera", description = "A standalone token service: issue, verify, revoke. Errors use the OAuth 2.0 shape `{\"error\", \"error_description\"}`; every response carries `X-Request-Id`."),
     paths(
-        issue::issue, refresh::refresh, verify::verify_get, verify::verify_post, forward_auth::verify_forward_aud, forward_auth::verify_forward, revoke::revoke,
         revocations::revocations,
+        issue::issue, refresh::refresh, oauth_token::token, verify::verify_get, verify::verify_post, forward_auth::verify_forward_aud, forward_auth::verify_forward, revoke::revoke,
         introspect::introspect, sessions::list, sessions::delete, well_known::jwks,
-        well_known::metadata, health::healthz, health::readyz, metrics::metrics, openapi_json,
+        well_known::metadata, well_known::openid_configuration, health::healthz, health::readyz, metrics::metrics, openapi_json,
     ),
     components(schemas(ErrorBody, revoke::RevokedCount)),
     modifiers(&CommonErrors),
     tags(
         (name = "tokens", description = "Issue, refresh, verify, introspect and revoke tokens"),
+        (name = "oauth2", description = "The RFC 6749 token endpoint: client_credentials, refresh_token, token exchange (RFC 8693)"),
         (name = "sessions", description = "A user's refresh sessions (grant admin)"),
         (name = "discovery", description = "Public keys and server metadata"),
         (name = "operations", description = "Health, readiness, metrics, this document"),

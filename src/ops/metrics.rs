@@ -18,6 +18,9 @@ const LATENCY_BUCKETS: &[f64] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
 
+/// The `grant` label of `tessera_oauth_tokens_total`, pre-registered at 0.
+pub const OAUTH_GRANTS: &[&str] = &["client_credentials", "token_exchange"];
+
 /// Outcomes of `/token/verify` (see `Rejection::label`), pre-registered at 0.
 pub const VERIFY_OUTCOMES: &[&str] = &[
     "ok",
@@ -85,6 +88,7 @@ impl Metrics {
             describe_histogram!("tessera_http_request_duration_seconds", "HTTP request latency by method, route pattern and status");
             describe_counter!("tessera_verify_total", "Token verifications on /token/verify by outcome");
             describe_counter!("tessera_tokens_issued_total", "Access tokens issued by /token/issue");
+            describe_counter!("tessera_oauth_tokens_total", "Access tokens issued by /oauth2/token's client_credentials and token-exchange grants, by grant");
             describe_counter!("tessera_tokens_refreshed_total", "Successful refresh-token rotations");
             describe_counter!("tessera_tokens_revoked_total", "Revocations by kind (access_token, refresh_token, session)");
             describe_counter!("tessera_refresh_reuse_detected_total", "Replayed refresh tokens (their session was revoked)");
@@ -103,6 +107,9 @@ impl Metrics {
             }
             counter!("tessera_tokens_issued_total").absolute(0);
             counter!("tessera_tokens_refreshed_total").absolute(0);
+            for grant in OAUTH_GRANTS {
+                counter!("tessera_oauth_tokens_total", "grant" => *grant).absolute(0);
+            }
             counter!("tessera_refresh_reuse_detected_total").absolute(0);
             counter!("tessera_refresh_retries_total").absolute(0);
         });
@@ -157,6 +164,12 @@ impl Metrics {
 
     pub fn token_issued(&self) {
         self.with(|| counter!("tessera_tokens_issued_total").increment(1));
+    }
+
+    /// A token from `/oauth2/token`'s `client_credentials` or
+    /// `token_exchange` grant (one of [`OAUTH_GRANTS`]).
+    pub fn oauth_token_issued(&self, grant: &'static str) {
+        self.with(|| counter!("tessera_oauth_tokens_total", "grant" => grant).increment(1));
     }
 
     pub fn token_refreshed(&self) {

@@ -26,6 +26,13 @@ pub enum ServiceError {
     /// A valid token without every scope the verify asked for.
     #[error("the token lacks a required scope")]
     InsufficientScope(Scope),
+    /// A scope the session (refresh) or the subject token (exchange) does
+    /// not hold; the text names it.
+    #[error("{0}")]
+    ScopeNotGranted(String),
+    /// A token-exchange `subject_token` that fails the full stateful verify.
+    #[error("invalid subject token: {}", .0.phrase())]
+    InvalidSubjectToken(Rejection),
     /// A refresh token that is unknown, reused or bound to another client.
     #[error("invalid refresh token: {0}")]
     InvalidRefreshToken(&'static str),

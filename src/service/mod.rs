@@ -6,9 +6,11 @@
 mod auth_audit;
 mod auth_guard;
 mod budget;
+mod client_credentials;
 mod clients;
 mod error;
 mod feed;
+mod exchange;
 mod hashing;
 mod in_flight;
 mod introspect;
@@ -28,6 +30,7 @@ use jsonwebtoken::jwk::JwkSet;
 pub use clients::Credentials;
 pub use error::ServiceError;
 pub use feed::{FeedMessage, RevocationFeed, Subscription};
+pub use exchange::ExchangeRequest;
 pub use introspect::Introspected;
 pub use issue::{IssueRequest, Issued};
 pub use sessions::Session;
@@ -108,6 +111,18 @@ impl TokenService {
         let client = self.clients.authenticate(creds, source, request_id).await?;
         client.require(grant)?;
         Ok(client)
+    }
+
+    /// Authenticates a client without checking a grant: the caller checks
+    /// the one its request asks for (`/oauth2/token` reads it from
+    /// `grant_type`).
+    pub async fn authenticate_client(
+        &self,
+        creds: Credentials,
+        source: IpAddr,
+        request_id: &str,
+    ) -> Result<Arc<Client>, ServiceError> {
+        self.clients.authenticate(creds, source, request_id).await
     }
 
     /// Writes the audit summaries (failed verifies, failed client

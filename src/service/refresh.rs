@@ -126,7 +126,7 @@ fn narrowed(granted: &str, requested: Option<Scope>) -> Result<String, ServiceEr
     Ok(match requested {
         Some(requested) if !requested.is_empty() => {
             if let Some(extra) = requested.first_outside(&granted) {
-                return Err(ServiceError::InvalidRequest(format!(
+                return Err(ServiceError::ScopeNotGranted(format!(
                     "scope `{extra}` was not granted to this session"
                 )));
             }

@@ -245,6 +245,22 @@ impl TokenStore for MemoryStore {
         })
     }
 
+    async fn add_family_access(
+        &self,
+        sid: &Sid,
+        key: &TokenKey,
+        rec: &AccessRecord,
+    ) -> Result<bool, StoreError> {
+        self.write(&rec.sub, |user, _, _| {
+            let Some(family) = user.sessions.get_mut(sid) else {
+                return false;
+            };
+            family.keys.push(*key);
+            user.access.insert(*key, rec.clone());
+            true
+        })
+    }
+
     async fn revoke_family(&self, sub: &str, sid: &Sid) -> Result<bool, StoreError> {
         self.write(sub, |user, now, _| user.remove_family(sid, now))
     }

@@ -174,6 +174,17 @@ pub trait TokenStore {
         rotation: Rotation<'_>,
     ) -> impl Future<Output = Result<RotateReport, StoreError>> + Send;
 
+    /// Records an access token as a member of the live session `sid` (so
+    /// revoking the session revokes it), atomically with the check that
+    /// the session still exists; `false` (and nothing written) when it is
+    /// gone. `rec.exp` must not pass the session's end.
+    fn add_family_access(
+        &self,
+        sid: &Sid,
+        key: &TokenKey,
+        rec: &AccessRecord,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Revokes a session and every access token of it; true if it was live.
     fn revoke_family(
         &self,
@@ -284,6 +295,14 @@ impl TokenStore for Store {
     }
     async fn rotate(&self, rotation: Rotation<'_>) -> Result<RotateReport, StoreError> {
         dispatch!(self, s => s.rotate(rotation))
+    }
+    async fn add_family_access(
+        &self,
+        sid: &Sid,
+        key: &TokenKey,
+        rec: &AccessRecord,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.add_family_access(sid, key, rec))
     }
     async fn revoke_family(&self, sub: &str, sid: &Sid) -> Result<bool, StoreError> {
         dispatch!(self, s => s.revoke_family(sub, sid))

@@ -241,7 +241,14 @@ fn the_shipped_dev_file_checks_in_dev_and_is_refused_in_prod() {
     assert_eq!(printed["clients"][0]["id"], "demo-app");
     assert_eq!(
         printed["clients"][0]["grants"],
-        serde_json::json!(["issue", "verify", "introspect", "revoke"])
+        serde_json::json!([
+            "issue",
+            "verify",
+            "introspect",
+            "revoke",
+            "client_credentials",
+            "token_exchange"
+        ])
     );
     let out = run(
         repo,

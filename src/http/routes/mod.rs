@@ -7,6 +7,7 @@ pub(super) mod health;
 pub(super) mod introspect;
 pub(super) mod issue;
 pub(super) mod metrics;
+pub(super) mod oauth_token;
 pub(super) mod refresh;
 pub(super) mod revocations;
 pub(super) mod revoke;
@@ -59,6 +60,7 @@ fn endpoints() -> Vec<(&'static str, Vec<(Method, Route)>)> {
     vec![
         ("/token/issue", vec![on(M::POST, issue::issue)]),
         ("/token/refresh", vec![on(M::POST, refresh::refresh)]),
+        ("/oauth2/token", vec![on(M::POST, oauth_token::token)]),
         (
             "/token/verify",
             vec![
@@ -84,6 +86,10 @@ fn endpoints() -> Vec<(&'static str, Vec<(Method, Route)>)> {
         (
             "/.well-known/oauth-authorization-server",
             vec![on(M::GET, well_known::metadata)],
+        ),
+        (
+            "/.well-known/openid-configuration",
+            vec![on(M::GET, well_known::openid_configuration)],
         ),
         ("/healthz", vec![on(M::GET, health::healthz)]),
         ("/readyz", vec![on(M::GET, health::readyz)]),

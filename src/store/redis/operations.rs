@@ -177,6 +177,32 @@ impl TokenStore for RedisStore {
         })
     }
 
+    async fn add_family_access(
+        &self,
+        sid: &Sid,
+        key: &TokenKey,
+        rec: &AccessRecord,
+    ) -> Result<bool, StoreError> {
+        let base = self.base(&rec.sub);
+        let now = now_ms();
+        let part = key.key_part();
+        let script = &self.scripts.add_family_access;
+        let added: i64 = self
+            .run(|mut c| async move {
+                script
+                    .key(format!("{base}fam:{sid}"))
+                    .key(format!("{base}at:{part}"))
+                    .arg(&part)
+                    .arg(rec.exp)
+                    .arg(rec.encode())
+                    .arg(ttl_ms(rec.exp, now))
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        Ok(added == 1)
+    }
+
     async fn revoke_family(&self, sub: &str, sid: &Sid) -> Result<bool, StoreError> {
         let base = self.base(sub);
         let fam = format!("{base}fam:{sid}");
