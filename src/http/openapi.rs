@@ -16,8 +16,7 @@ use utoipa::{Modify, OpenApi};
 use super::ErrorBody;
 use super::routes::{
     forward_auth, health, introspect, issue, metrics, oauth_token, refresh, revocations, revoke,
-    sessions,
-    verify, well_known,
+    sessions, verify, well_known,
 };
 
 #[derive(OpenApi)]

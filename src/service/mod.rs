@@ -9,8 +9,8 @@ mod budget;
 mod client_credentials;
 mod clients;
 mod error;
-mod feed;
 mod exchange;
+mod feed;
 mod hashing;
 mod in_flight;
 mod introspect;
@@ -29,8 +29,8 @@ use jsonwebtoken::jwk::JwkSet;
 
 pub use clients::Credentials;
 pub use error::ServiceError;
-pub use feed::{FeedMessage, RevocationFeed, Subscription};
 pub use exchange::ExchangeRequest;
+pub use feed::{FeedMessage, RevocationFeed, Subscription};
 pub use introspect::Introspected;
 pub use issue::{IssueRequest, Issued};
 pub use sessions::Session;
@@ -82,12 +82,10 @@ impl TokenService {
             leeway_secs: settings.tokens.leeway_secs,
             default_access_ttl: settings.tokens.access_ttl_secs,
             max_sessions: settings.tokens.max_sessions_per_user,
-            refresh_grace: RefreshGrace {
-                window_ms: i64::try_from(settings.tokens.refresh_grace_secs)
-                    .unwrap_or(i64::MAX)
-                    .saturating_mul(1000),
-                max_retries: settings.tokens.refresh_grace_retries,
-            },
+            refresh_grace: RefreshGrace::new(
+                settings.tokens.refresh_grace_secs,
+                settings.tokens.refresh_grace_retries,
+            ),
             metrics,
             verified: VerifiedCache::new(settings.verify.cache_entries),
             require_audience: settings.verify.require_audience,

@@ -127,6 +127,21 @@ pub struct RefreshGrace {
     pub max_retries: u32,
 }
 
+impl RefreshGrace {
+    /// The policy of `tokens.refresh_grace_secs` and `_retries`. A zero
+    /// window allows no retry at all: instances' clocks differ by a few
+    /// milliseconds, and "before the deadline" must not survive that.
+    pub fn new(window_secs: u64, max_retries: u32) -> Self {
+        let window_ms = i64::try_from(window_secs)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(1000);
+        RefreshGrace {
+            window_ms,
+            max_retries: if window_ms == 0 { 0 } else { max_retries },
+        }
+    }
+}
+
 /// The domain operations on token state. All times are Unix seconds.
 pub trait TokenStore {
     /// Records a stand-alone access token (no refresh family) until
@@ -328,4 +343,16 @@ pub const REMEMBERED_DIGESTS: usize = 8;
 /// Current Unix time in milliseconds.
 pub(crate) fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RefreshGrace;
+
+    #[test]
+    fn a_zero_window_allows_no_retry_whatever_the_bound() {
+        assert_eq!(RefreshGrace::new(0, 3).max_retries, 0);
+        let grace = RefreshGrace::new(10, 3);
+        assert_eq!((grace.window_ms, grace.max_retries), (10_000, 3));
+    }
 }
