@@ -19,9 +19,11 @@ MODE=full
 [ "${1:-}" = "--smoke" ] && MODE=smoke
 if [ "$MODE" = smoke ]; then
   DURATION=3s; POOL=500; REVOKE_POOL=1000; MEM_COUNT=2000; RB_REQUESTS=20000
+  FEED_SUBSCRIBERS=50; FEED_REVOCATIONS=20
   PROFILE_FLAG=(); PROFILE_DIR=debug
 else
   DURATION=${BENCH_DURATION:-10s}; POOL=10000; REVOKE_POOL=20000; MEM_COUNT=100000; RB_REQUESTS=300000
+  FEED_SUBSCRIBERS=${BENCH_FEED_SUBSCRIBERS:-1000}; FEED_REVOCATIONS=200
   PROFILE_FLAG=(--release); PROFILE_DIR=release
 fi
 USERS=10000
@@ -44,7 +46,7 @@ fi
 
 echo "bench.sh: building ($PROFILE_DIR)"
 cargo build --locked "${PROFILE_FLAG[@]}" --bin tessera \
-  --example noop --example bench_tokens --example bench_memory
+  --example noop --example bench_tokens --example bench_memory --example bench_feed
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE_DIR
 TESSERA=$BIN/tessera
 
@@ -79,6 +81,9 @@ wait_http() {
   echo "bench.sh: nothing answered 200 on port $port $path" >&2
   return 1
 }
+
+# The feed fan-out holds one connection per subscriber on each side.
+ulimit -n 65536 2>/dev/null || ulimit -n 4096 2>/dev/null || true
 
 # --- the private Redis ---------------------------------------------------
 REDIS_PORT=$(free_port)
@@ -133,6 +138,16 @@ BASE="http://127.0.0.1:$TESSERA_PORT"
 echo "bench.sh: pre-issuing $POOL + $REVOKE_POOL tokens"
 "$BIN/examples/bench_tokens" "$BASE" bench "$SECRET" "$USERS" "$POOL" "$WORK/access.txt" "$WORK/refresh.txt"
 "$BIN/examples/bench_tokens" "$BASE" bench "$SECRET" "$USERS" "$REVOKE_POOL" "$WORK/doomed.txt" "$WORK/doomed-refresh.txt"
+
+# --- the revocation feed: fan-out and propagation -------------------------
+# FEED_SUBSCRIBERS subscribers on the main instance; each revocation's time
+# from the revoke's 200 to every subscriber's receipt; RSS per subscriber.
+# Before the scenarios: the revoke scenario fills the feed with thousands of
+# events that every new subscriber would first replay.
+echo "bench.sh: revocation feed, $FEED_SUBSCRIBERS subscribers, $FEED_REVOCATIONS revocations"
+FEED_JSON=$("$BIN/examples/bench_feed" "$BASE" bench "$SECRET" "$FEED_SUBSCRIBERS" \
+  "$FEED_REVOCATIONS" "$TESSERA_PID")
+echo "feed: $FEED_JSON"
 
 # --- RSS sampler ---------------------------------------------------------
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
@@ -256,6 +271,7 @@ echo "tessera RSS kB: idle $RSS_IDLE, after verify $RSS_VERIFY, end $RSS_END, pe
   printf ' "rss_kb": {"idle": %s, "after_verify": %s, "end": %s, "peak": %s},\n' \
     "$RSS_IDLE" "$RSS_VERIFY" "$RSS_END" "$RSS_PEAK"
   printf ' "redis_commandstats": "%s",\n' "$REDIS_CMDSTATS"
+  printf ' "feed": %s,\n' "$FEED_JSON"
   printf ' "micro_ns": %s}\n' "$MICRO_JSON"
 } >"$OUT"
 echo "bench.sh: wrote $OUT"

@@ -56,7 +56,12 @@ async fn subscribe(
             {
                 let v: Value = serde_json::from_str(data).unwrap();
                 let jti = v["jti"].as_str().unwrap().to_owned();
-                arrivals.lock().unwrap().entry(jti).or_default().push(Instant::now());
+                arrivals
+                    .lock()
+                    .unwrap()
+                    .entry(jti)
+                    .or_default()
+                    .push(Instant::now());
             }
         }
     }
@@ -82,7 +87,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let url = format!("{base}/token/revocations");
     for _ in 0..subscribers {
         // One connection each, as separate services would have.
-        let http = reqwest::Client::builder().pool_max_idle_per_host(0).build()?;
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()?;
         tokio::spawn(subscribe(
             http,
             url.clone(),
