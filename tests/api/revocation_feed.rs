@@ -279,6 +279,14 @@ async fn bad_feed_requests_are_refused_in_the_error_shape(b: Backend) {
     }
     let res = app
         .api
+        .get(format!("{url}?last_event_id="))
+        .basic_auth("verify-only", Some(SECRET))
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, 400, "invalid_request").await;
+    let res = app
+        .api
         .get(format!("{url}?since=1"))
         .basic_auth("verify-only", Some(SECRET))
         .send()

@@ -47,22 +47,29 @@ impl TryFrom<IssueBody> for IssueRequest {
     }
 }
 
-/// RFC 6749 §5.1 token response.
+/// RFC 6749 §5.1 (and RFC 8693 §2.2.1) token response.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct TokenResponse<'a> {
     access_token: &'a str,
+    #[schema(example = "Bearer")]
     token_type: &'static str,
+    /// Seconds; reuse the token until shortly before they run out.
     expires_in: i64,
+    /// With a session: its refresh token (on a refresh, the successor; the
+    /// presented one stops working).
     #[serde(skip_serializing_if = "Option::is_none")]
     refresh_token: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     refresh_expires_in: Option<i64>,
     #[serde(skip_serializing_if = "str::is_empty")]
     scope: &'a str,
+    /// Token exchange (`/oauth2/token`) only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    issued_token_type: Option<&'static str>,
 }
 
-/// The `200` answer for a minted pair; never cached by anyone.
-pub fn token_response(issued: &Issued) -> HttpResponse {
+/// The `200` answer for a minted token (and pair); never cached by anyone.
+pub fn token_response(issued: &Issued, issued_token_type: Option<&'static str>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))
@@ -73,6 +80,7 @@ pub fn token_response(issued: &Issued) -> HttpResponse {
             refresh_token: issued.refresh_token.as_deref(),
             refresh_expires_in: issued.refresh_expires_in,
             scope: &issued.scope,
+            issued_token_type,
         })
 }
 
@@ -88,7 +96,7 @@ pub async fn issue(req: HttpRequest, body: Body, state: State) -> Result<HttpRes
         .service
         .issue(&client, request, &request_id(&req))
         .await?;
-    Ok(token_response(&issued))
+    Ok(token_response(&issued, None))
 }
 
 /// Decodes and validates an issue request body: JSON only, unknown fields

@@ -3,14 +3,14 @@
 //! `client_credentials` (§4.4), `refresh_token` (§6, the same rotation as
 //! `/token/refresh`) and token exchange (RFC 8693).
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
+use super::issue::{TokenResponse, token_response};
 use crate::domain::{Audience, Grant, Scope};
 use crate::http::client_auth::authenticate_client;
 use crate::http::{ApiError, Body, BodyKind, ErrorBody, State, request_id};
-use crate::service::{ExchangeRequest, Issued};
+use crate::service::ExchangeRequest;
 
 pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
@@ -74,41 +74,6 @@ const FORM_FIELDS: &[&str] = &[
     "client_secret",
 ];
 
-/// RFC 6749 §5.1 (and RFC 8693 §2.2.1) token response.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct OAuthTokenResponse<'a> {
-    access_token: &'a str,
-    #[schema(example = "Bearer")]
-    token_type: &'static str,
-    /// Seconds; reuse the token until shortly before they run out.
-    expires_in: i64,
-    /// `refresh_token` grant only: the successor (the presented one stops working).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    refresh_token: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    refresh_expires_in: Option<i64>,
-    #[serde(skip_serializing_if = "str::is_empty")]
-    scope: &'a str,
-    /// Token exchange only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    issued_token_type: Option<&'static str>,
-}
-
-fn respond(issued: &Issued, issued_token_type: Option<&'static str>) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::PRAGMA, "no-cache"))
-        .json(OAuthTokenResponse {
-            access_token: &issued.access_token,
-            token_type: "Bearer",
-            expires_in: issued.expires_in,
-            refresh_token: issued.refresh_token.as_deref(),
-            refresh_expires_in: issued.refresh_expires_in,
-            scope: &issued.scope,
-            issued_token_type,
-        })
-}
-
 fn required(value: Option<String>, name: &str) -> Result<String, ApiError> {
     value
         .filter(|v| !v.is_empty())
@@ -143,7 +108,7 @@ fn target(form: &TokenForm) -> Result<Option<Audience>, ApiError> {
 #[utoipa::path(post, path = "/oauth2/token", tag = "oauth2",
     request_body(content((TokenForm = "application/x-www-form-urlencoded"))),
     security(("client_basic" = []), ()),
-    responses((status = 200, body = OAuthTokenResponse, description = "A new access token (and, for refresh_token, the successor refresh token)"),
+    responses((status = 200, body = TokenResponse, description = "A new access token (and, for refresh_token, the successor refresh token)"),
         (status = 400, body = ErrorBody, description = "invalid_request, invalid_grant, invalid_scope, invalid_target, unauthorized_client or unsupported_grant_type"),
         (status = 401, body = ErrorBody, description = "invalid_client, with WWW-Authenticate: Basic")))]
 pub async fn token(req: HttpRequest, body: Body, state: State) -> Result<HttpResponse, ApiError> {
@@ -169,7 +134,7 @@ pub async fn token(req: HttpRequest, body: Body, state: State) -> Result<HttpRes
                 .client_credentials(&client, scope, aud, &rid)
                 .await
                 .map_err(ApiError::oauth)?;
-            Ok(respond(&issued, None))
+            Ok(token_response(&issued, None))
         }
         "refresh_token" => {
             // The grant `/token/refresh` needs; the session must be this client's.
@@ -182,7 +147,7 @@ pub async fn token(req: HttpRequest, body: Body, state: State) -> Result<HttpRes
                 .refresh(&client, &token, scope, &rid)
                 .await
                 .map_err(ApiError::oauth)?;
-            Ok(respond(&issued, None))
+            Ok(token_response(&issued, None))
         }
         TOKEN_EXCHANGE => {
             client
@@ -219,7 +184,7 @@ pub async fn token(req: HttpRequest, body: Body, state: State) -> Result<HttpRes
                 .exchange(&client, request, &rid)
                 .await
                 .map_err(ApiError::oauth)?;
-            Ok(respond(&issued, Some(ACCESS_TOKEN_TYPE)))
+            Ok(token_response(&issued, Some(ACCESS_TOKEN_TYPE)))
         }
         _ => Err(ApiError::UnsupportedGrantType(format!(
             "`grant_type` must be `client_credentials`, `refresh_token` or `{TOKEN_EXCHANGE}`"

@@ -54,5 +54,5 @@ pub async fn refresh(req: HttpRequest, body: Body, state: State) -> Result<HttpR
         .service
         .refresh(&client, &token, scope, &request_id(&req))
         .await?;
-    Ok(token_response(&issued))
+    Ok(token_response(&issued, None))
 }

@@ -60,12 +60,15 @@ pub async fn revocations(req: HttpRequest, state: State) -> Result<HttpResponse,
 fn resume_point(req: &HttpRequest) -> Result<Option<FeedId>, ApiError> {
     let query: FeedQuery = serde_urlencoded::from_str(req.query_string())
         .map_err(|e| ApiError::InvalidRequest(format!("invalid query string: {e}")))?;
+    // An empty header is no position (some clients send one); the query
+    // parameter, when given, must be an id.
     let header = req
         .headers()
         .get("last-event-id")
-        .map(|v| v.to_str().unwrap_or("\u{0}"));
+        .map(|v| v.to_str().unwrap_or("\u{0}"))
+        .filter(|v| !v.is_empty());
     match header.or(query.last_event_id.as_deref()) {
-        None | Some("") => Ok(None),
+        None => Ok(None),
         Some(id) => FeedId::parse(id).map(Some).ok_or_else(|| {
             ApiError::InvalidRequest("`Last-Event-ID` must be an event id `<ms>-<seq>`".into())
         }),
