@@ -56,6 +56,9 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("payload_too_large: limit is {0} bytes")]
     PayloadTooLarge(usize),
+    /// The request's headers together exceed the limit (RFC 6585 §5).
+    #[error("request_header_fields_too_large: limit is {0} bytes")]
+    HeadersTooLarge(usize),
     #[error("unsupported_media_type: {}", escape_controls(.0))]
     UnsupportedMediaType(String),
     #[error("rate_limited")]
@@ -99,6 +102,7 @@ impl ApiError {
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
+            ApiError::HeadersTooLarge(_) => "request_header_fields_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Server(_) => "server_error",
@@ -126,6 +130,7 @@ impl ApiError {
             ApiError::NotFound => "no such resource".into(),
             ApiError::MethodNotAllowed => "method not allowed on this resource".into(),
             ApiError::PayloadTooLarge(limit) => format!("request body exceeds {limit} bytes"),
+            ApiError::HeadersTooLarge(limit) => format!("request headers exceed {limit} bytes"),
             ApiError::RateLimited { .. } => "too many requests".into(),
             ApiError::Server(_) => "internal error".into(),
             ApiError::Unavailable(_) => "token store unavailable, retry later".into(),
@@ -243,6 +248,7 @@ impl ResponseError for ApiError {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Server(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -38,6 +38,18 @@ fn sane_request_id(v: &HeaderValue) -> Option<String> {
 
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// Bytes of names and values all of a request's headers may take: room
+/// for an 8 KiB token (the size budget) and the usual headers, far from
+/// what a caller needs to exhaust memory with many connections.
+pub const HEADER_LIMIT: usize = 16 * 1024;
+
+fn header_bytes(req: &ServiceRequest) -> usize {
+    req.headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum()
+}
+
 /// Gives every request an id, records its metrics, logs one access line,
 /// and logs the cause chain of an error once.
 pub async fn request_context(
@@ -52,7 +64,12 @@ pub async fn request_context(
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     req.extensions_mut().insert(RequestId(rid.clone()));
     let metrics = req.app_data::<State>().map(|s| s.service.metrics().clone());
-    let mut res = next.call(req).await?;
+    let mut res = if header_bytes(&req) > HEADER_LIMIT {
+        req.error_response(ApiError::HeadersTooLarge(HEADER_LIMIT))
+            .map_into_right_body()
+    } else {
+        next.call(req).await?.map_into_left_body()
+    };
     if let Ok(v) = HeaderValue::from_str(&rid) {
         res.headers_mut().insert(X_REQUEST_ID.clone(), v);
     }
