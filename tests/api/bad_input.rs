@@ -507,13 +507,13 @@ async fn a_slow_client_is_cut_off_within_the_request_timeout() {
         "slow client: cut off after {took:?} with {:?}",
         res.lines().next()
     );
+    // The contract (docs/http-api.md): `408`, then the connection closes,
+    // once `server.client_request_timeout_ms` has passed without a whole
+    // request head; never before, and not much after.
+    assert_eq!(status_of(&res), 408, "{res:?}");
     assert!(
-        res.is_empty() || status_of(&res) == 408,
-        "expected 408 or a closed connection, got {res:?}"
-    );
-    assert!(
-        took < Duration::from_secs(5),
-        "the connection stayed open {took:?}"
+        took >= Duration::from_millis(500) && took < Duration::from_millis(2000),
+        "cut off after {took:?} with a 500 ms request timeout"
     );
     assert_eq!(app.get("/healthz").await.status(), 200);
 }
