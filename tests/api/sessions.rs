@@ -167,13 +167,19 @@ async fn fifty_concurrent_refreshes_yield_exactly_one_success(b: Backend) {
     let tasks: Vec<_> = (0..50)
         .map(|_| {
             let (app, rt) = (app.clone(), rt.clone());
-            tokio::spawn(async move { app.refresh(&rt).await.status().as_u16() })
+            tokio::spawn(async move {
+                let res = app.refresh(&rt).await;
+                let status = res.status().as_u16();
+                let body: Value = res.json().await.unwrap();
+                (status, body)
+            })
         })
         .collect();
-    let mut statuses = Vec::new();
+    let mut answers = Vec::new();
     for t in tasks {
-        statuses.push(t.await.unwrap());
+        answers.push(t.await.unwrap());
     }
+    let statuses: Vec<u16> = answers.iter().map(|a| a.0).collect();
     assert_eq!(
         statuses.iter().filter(|s| **s == 200).count(),
         1,
@@ -183,6 +189,21 @@ async fn fifty_concurrent_refreshes_yield_exactly_one_success(b: Backend) {
         statuses.iter().all(|s| *s == 200 || *s == 401),
         "{statuses:?}"
     );
+    // What the README says of the losers: each is reuse, which revokes the
+    // session, so even the winner's new pair is dead.
+    assert!(
+        answers
+            .iter()
+            .filter(|a| a.0 == 401)
+            .all(|a| a.1["error_description"] == "refresh token reused; session revoked"
+                || a.1["error_description"] == "unknown or expired refresh token"),
+        "{answers:?}"
+    );
+    let winner = &answers.iter().find(|a| a.0 == 200).unwrap().1;
+    let at = winner["access_token"].as_str().unwrap();
+    assert_eq!(app.verify_get(at).await.status(), 401, "the winner's token");
+    let rt2 = winner["refresh_token"].as_str().unwrap();
+    assert_error(app.refresh(rt2).await, 401, "invalid_token").await;
 }
 
 async fn a_revoke_racing_a_refresh_never_leaves_a_live_token_in_the_family(b: Backend) {
