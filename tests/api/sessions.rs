@@ -2,6 +2,7 @@
 //! everywhere, listing and the per-user cap.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use base64::Engine;
 use serde_json::{Value, json};
@@ -195,8 +196,10 @@ async fn fifty_concurrent_refreshes_yield_exactly_one_success(b: Backend) {
         answers
             .iter()
             .filter(|a| a.0 == 401)
-            .all(|a| a.1["error_description"] == "refresh token reused; session revoked"
-                || a.1["error_description"] == "unknown or expired refresh token"),
+            .all(
+                |a| a.1["error_description"] == "refresh token reused; session revoked"
+                    || a.1["error_description"] == "unknown or expired refresh token"
+            ),
         "{answers:?}"
     );
     let winner = &answers.iter().find(|a| a.0 == 200).unwrap().1;
@@ -208,20 +211,37 @@ async fn fifty_concurrent_refreshes_yield_exactly_one_success(b: Backend) {
 
 async fn a_revoke_racing_a_refresh_never_leaves_a_live_token_in_the_family(b: Backend) {
     let app = Arc::new(spawn_app(b).await);
-    for round in 0..10 {
-        let (_, rt) = session(&app, &format!("racer-{round}")).await;
-        let (a, r) = (app.clone(), rt.clone());
+    let (mut refresh_first, mut revoke_first) = (0, 0);
+    for round in 0..40 {
+        let sub = format!("racer-{round}");
+        let (at1, rt) = session(&app, &sub).await;
+        // Both start behind one barrier; one side gets a head start of a
+        // few hundred microseconds, alternating, so both orders happen.
+        let barrier = Arc::new(tokio::sync::Barrier::new(2));
+        let head_start = Duration::from_micros(300 * (round % 4));
+        let (a, r, gate) = (app.clone(), rt.clone(), barrier.clone());
         let refresh = tokio::spawn(async move {
+            gate.wait().await;
+            if round % 2 == 0 {
+                tokio::time::sleep(head_start).await;
+            }
             let res = a.refresh(&r).await;
             if res.status() == 200 {
                 let v: Value = res.json().await.unwrap();
-                Some(v["access_token"].as_str().unwrap().to_owned())
+                Some((
+                    v["access_token"].as_str().unwrap().to_owned(),
+                    v["refresh_token"].as_str().unwrap().to_owned(),
+                ))
             } else {
                 None
             }
         });
-        let (a, r) = (app.clone(), rt.clone());
+        let (a, r, gate) = (app.clone(), rt.clone(), barrier.clone());
         let revoke = tokio::spawn(async move {
+            gate.wait().await;
+            if round % 2 == 1 {
+                tokio::time::sleep(head_start).await;
+            }
             a.revoke_as(
                 "issuer-app",
                 &[("token", &r), ("token_type_hint", "refresh_token")],
@@ -232,17 +252,34 @@ async fn a_revoke_racing_a_refresh_never_leaves_a_live_token_in_the_family(b: Ba
         let minted = refresh.await.unwrap();
         assert_eq!(revoke.await.unwrap(), 200);
         // Whatever the order, once both finished no token of the family is
-        // live... unless the refresh won and the revoke then saw a rotated
-        // token: that revoke still ends the family.
-        if let Some(at) = minted {
+        // live: a refresh that won minted a pair the revoke then ended (the
+        // rotated token still names the family).
+        let mut access = vec![at1];
+        let mut refresh_tokens = vec![rt];
+        match minted {
+            Some((at2, rt2)) => {
+                refresh_first += 1;
+                access.push(at2);
+                refresh_tokens.push(rt2);
+            }
+            None => revoke_first += 1,
+        }
+        for at in &access {
             assert_eq!(
-                app.verify_get(&at).await.status(),
+                app.verify_get(at).await.status(),
                 401,
-                "round {round}: live token in a revoked family"
+                "round {round}: live access token"
+            );
+        }
+        for r in &refresh_tokens {
+            assert_eq!(
+                app.refresh(r).await.status(),
+                401,
+                "round {round}: live refresh token"
             );
         }
         let list: Value = app
-            .admin_get(&format!("/users/racer-{round}/sessions"))
+            .admin_get(&format!("/users/{sub}/sessions"))
             .await
             .json()
             .await
@@ -253,6 +290,11 @@ async fn a_revoke_racing_a_refresh_never_leaves_a_live_token_in_the_family(b: Ba
             "round {round}: {list}"
         );
     }
+    eprintln!("revoke vs refresh: refresh first {refresh_first}, revoke first {revoke_first}");
+    assert!(
+        refresh_first > 0 && revoke_first > 0,
+        "both orders must happen: refresh first {refresh_first}, revoke first {revoke_first}"
+    );
 }
 
 async fn revoking_a_refresh_token_revokes_its_family(b: Backend) {
