@@ -132,10 +132,16 @@ fn editing_log4rs_yaml_changes_the_level_within_the_refresh_interval() {
 
 #[test]
 fn a_broken_edit_keeps_the_last_good_configuration_and_says_why() {
+    // The last good configuration logs dev at DEBUG, which no default
+    // does: a fallback to any INFO default would lose the DEBUG line below.
     let shipped = edit(
-        &shipped_log4rs(),
-        "refresh_rate: 5 seconds",
-        "refresh_rate: 1 second",
+        &edit(
+            &shipped_log4rs(),
+            "refresh_rate: 5 seconds",
+            "refresh_rate: 1 second",
+        ),
+        "  dev:\n    root:\n      level: info",
+        "  dev:\n    root:\n      level: debug",
     );
     let t = Tessera::start(dev_config, &shipped, &[]);
     std::fs::write(t.path("log4rs.yaml"), "root: [\n  level: info\n").unwrap();
@@ -151,6 +157,12 @@ fn a_broken_edit_keeps_the_last_good_configuration_and_says_why() {
         .unwrap();
     t.wait_for_line(MAIN, "an INFO access line after the broken edit", |l| {
         has_level(l, "INFO") && l.contains("request_id=still-info")
+    });
+    // A client mistake's cause is logged at DEBUG: still written.
+    t.get("/token/verify", &[("X-Request-Id", "still-debug")])
+        .unwrap();
+    t.wait_for_line(MAIN, "a DEBUG line after the broken edit", |l| {
+        has_level(l, "DEBUG") && l.contains("request_id=still-debug")
     });
 }
 
