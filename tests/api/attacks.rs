@@ -467,6 +467,9 @@ async fn check(app: &TestApp, case: &Case) -> Result<(), String> {
     Ok(())
 }
 
+/// Cases in the table, as docs/security.md says.
+const ATTACK_CASES: usize = 56;
+
 async fn every_jwt_attack_is_refused_by_verify_and_introspect(b: Backend) {
     let ed = spawn_app(b).await;
     let es = TestApp::builder(b).key_alg(KeyAlg::ES256).spawn().await;
@@ -487,6 +490,9 @@ async fn every_jwt_attack_is_refused_by_verify_and_introspect(b: Backend) {
         }
     }
     eprintln!("attacks: {} cases checked", cases.len());
+    // The count docs/security.md quotes: a case dropped from the table (or
+    // a builder that yields fewer) fails here, not silently.
+    assert_eq!(cases.len(), ATTACK_CASES, "the attack table's size");
     tokio::time::sleep(Duration::from_millis(300)).await;
     match trap.accept() {
         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
