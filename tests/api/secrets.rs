@@ -536,6 +536,13 @@ async fn failed_client_auth_runs_argon2_whether_or_not_the_id_exists() {
         "client auth failure (fastest of 7, interleaved): unknown id {unknown_id:?}, wrong secret {wrong_secret:?}; \
          one Argon2 verify {argon2_cost:?}; malformed header (no hashing) {no_hash:?}"
     );
+    // The control: a request that hashes nothing is clearly below the bar,
+    // so the bar tells hashing from not hashing on this machine today.
+    assert!(
+        no_hash < argon2_cost / 2,
+        "the no-hash control took {no_hash:?}, not below half an Argon2 verify ({argon2_cost:?}): \
+         the measurement cannot tell the two apart"
+    );
     // Lower bounds only: load makes requests slower, never faster.
     for (what, took) in [("unknown id", unknown_id), ("wrong secret", wrong_secret)] {
         assert!(
