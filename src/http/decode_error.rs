@@ -4,7 +4,9 @@
 //! `eyJ…` ``), and that input is often a token or a secret sent in the wrong
 //! place; the answer and the DEBUG line that logs it must not repeat it.
 //! What stays: the kind of mistake, the expected shape (our own field
-//! names), and the position.
+//! names), the position, and an unknown field or variant name when it
+//! looks like one (up to 24 lowercase letters and `_`, as `admin` or
+//! `refresh_tokn`: never the shape of a token or a generated secret).
 
 /// serde's `msg` with every quoted piece of client input replaced.
 pub fn without_input(msg: &str) -> String {
@@ -14,8 +16,15 @@ pub fn without_input(msg: &str) -> String {
     // X is the client's; what follows lists ours.
     for head in ["unknown field `", "unknown variant `"] {
         if let Some(tail) = rest.strip_prefix(head) {
-            out.push_str(head.trim_end_matches(" `"));
-            rest = tail.split_once('`').map_or("", |(_, after)| after);
+            let (name, after) = tail.split_once('`').unwrap_or((tail, ""));
+            if looks_like_a_name(name) {
+                out.push_str(head);
+                out.push_str(name);
+                out.push('`');
+            } else {
+                out.push_str(head.trim_end_matches(" `"));
+            }
+            rest = after;
         }
     }
     // `string "…"` is serde's Debug rendering of a string value (inner
@@ -27,6 +36,11 @@ pub fn without_input(msg: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// A mistyped field or variant name, safe to repeat.
+fn looks_like_a_name(s: &str) -> bool {
+    (1..=24).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
 }
 
 /// What follows the first unescaped `"` of `s` (nothing if there is none).
@@ -90,6 +104,17 @@ mod tests {
             assert!(msg.starts_with(kept), "{msg}");
             assert!(msg.contains("at line 1 column"), "{msg}");
         }
+    }
+
+    #[test]
+    fn a_mistyped_field_name_is_still_named() {
+        let msg = message(r#"{"refresh_tokn": true}"#);
+        assert!(
+            msg.starts_with("unknown field `refresh_tokn`, expected"),
+            "{msg}"
+        );
+        let msg = message(r#"{"x\nERROR forged": true}"#);
+        assert!(msg.starts_with("unknown field, expected"), "{msg}");
     }
 
     #[test]
