@@ -63,7 +63,8 @@ logging: { config: "$ROOT/log4rs.yaml" }
 YAML
 (cd "$WORK" && TESSERA_ENV=prod TESSERA_CONFIG="$WORK/config.yaml" exec valgrind --tool=callgrind \
   --callgrind-out-file="$WORK/callgrind.out" "$BIN/tessera" serve >"$WORK/tessera.out" 2>&1) &
-PIDS+=($!)
+VG_PID=$!
+PIDS+=("$VG_PID")
 for _ in $(seq 600); do
   curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
   sleep 0.1
@@ -73,13 +74,16 @@ curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null
 BASE="http://127.0.0.1:$PORT"
 # warm-up: the first request pays the Argon2id check and the scripts' loads
 "$BIN/examples/bench_tokens" "$BASE" profile "$SECRET" 1 1 "$WORK/w.txt" "$WORK/wr.txt"
-callgrind_control -z "$WORK/callgrind.out" >/dev/null 2>&1 || callgrind_control -z >/dev/null
+# zero the counters of this valgrind (start-up, the dummy hash and the
+# warm-up's Argon2id check are not part of the profile)
+callgrind_control -z "$VG_PID" | grep -q 'OK' || { echo "profile-issue.sh: callgrind_control -z failed" >&2; exit 1; }
 "$BIN/examples/bench_tokens" "$BASE" profile "$SECRET" 100 "$ISSUES" "$WORK/a.txt" "$WORK/r.txt"
-callgrind_control -d >/dev/null
+callgrind_control -d "$VG_PID" | grep -q 'OK' || { echo "profile-issue.sh: callgrind_control -d failed" >&2; exit 1; }
 sleep 1
 
 mkdir -p "$OUT"
-PROFILE=$(ls -t "$WORK"/callgrind.out* | head -1)
+# the dump made by -d (callgrind.out.1), not the final one written at exit
+PROFILE=$(ls -t "$WORK"/callgrind.out.* | head -1)
 gzip -9 -c "$PROFILE" >"$OUT/callgrind.out.gz"
 callgrind_annotate --inclusive=yes "$PROFILE" 2>/dev/null | head -80 >"$OUT/annotate.txt"
 TOTAL=$(callgrind_annotate "$PROFILE" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1; exit}')
@@ -90,7 +94,7 @@ TOTAL=$(callgrind_annotate "$PROFILE" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(
   echo "instructions: $TOTAL"
   echo "per issue: $((TOTAL / ISSUES))"
   echo "inclusive shares of named functions (of the total):"
-  for f in 'TokenService::issue' 'KeySet::sign' 'ed25519' 'audit::emit' 'log4rs' 'argon2' 'malloc' 'tokio::time'; do
+  for f in 'TokenService>::issue' 'KeySet::sign' 'ed25519' 'create_session' 'audit::emit' 'log4rs' 'authenticate' 'argon2' 'malloc' 'tokio::time'; do
     awk -v f="$f" -v t="$TOTAL" 'index($0, f) { gsub(",", "", $1); if ($1+0 > best) best=$1+0 }
       END { if (best) printf "  %-22s %5.1f%%\n", f, 100*best/t; else printf "  %-22s  (not seen)\n", f }' \
       <(callgrind_annotate --inclusive=yes "$PROFILE" 2>/dev/null)
