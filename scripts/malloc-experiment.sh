@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The allocator experiment quoted in BENCHMARKS.md: Tessera's RSS after a
 # burst of Argon2id client-secret checks, with glibc's default malloc
-# settings and with MALLOC_MMAP_THRESHOLD_=131072 (what the Dockerfile sets).
+# settings and with MALLOC_MMAP_THRESHOLD_=131072 (what the Dockerfile once set).
 #
 #   scripts/malloc-experiment.sh [OUT_FILE]  (default benches/results/<today>-malloc/rss.txt)
 #
@@ -9,7 +9,8 @@
 # its mmap threshold after the first such block is freed, and later blocks
 # come from per-thread arenas (one per blocking thread) that keep the memory.
 # The burst: CLIENTS distinct clients issue once each, 32 at a time; every
-# one is new to the process, so every request pays one Argon2id check.
+# one is new to the process, so every request pays one Argon2id check (a
+# full hashing queue answers 503 + Retry-After; the driver retries).
 # Release build, a private redis-server, a fresh process per setting; RSS
 # read from /proc at start, after the burst and 2 s later.
 set -euo pipefail
@@ -75,7 +76,7 @@ run() { # label [env...]
   for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
   local start; start=$(rss_kb "$pid")
   python3 - "$port" "$CLIENTS" <<'PY'
-import base64, json, sys, urllib.request
+import base64, json, sys, time, urllib.error, urllib.request
 from concurrent.futures import ThreadPoolExecutor
 port, n = sys.argv[1], int(sys.argv[2])
 def issue(i):
@@ -84,8 +85,16 @@ def issue(i):
     req = urllib.request.Request(f"http://127.0.0.1:{port}/token/issue",
         data=json.dumps({"sub": f"user-{i}"}).encode(),
         headers={"Content-Type": "application/json", "Authorization": "Basic " + auth})
-    with urllib.request.urlopen(req, timeout=120) as r:
-        assert r.status == 200, r.status
+    for _ in range(100):  # a full hashing queue answers 503 + Retry-After
+        try:
+            with urllib.request.urlopen(req, timeout=120) as r:
+                assert r.status == 200, r.status
+                return
+        except urllib.error.HTTPError as e:
+            if e.code != 503:
+                raise
+            time.sleep(float(e.headers.get("Retry-After", "1")) / 4)
+    raise SystemExit(f"{cid}: still 503 after 100 tries")
 with ThreadPoolExecutor(32) as pool:
     list(pool.map(issue, range(1, n + 1)))
 PY

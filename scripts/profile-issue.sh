@@ -89,8 +89,9 @@ mkdir -p "$OUT"
 # the dump made by -d (callgrind.out.1), not the final one written at exit
 PROFILE=$(ls -t "$WORK"/callgrind.out.* | head -1)
 gzip -9 -c "$PROFILE" >"$OUT/callgrind.out.gz"
-callgrind_annotate --inclusive=yes "$PROFILE" 2>/dev/null | head -80 >"$OUT/annotate.txt"
-TOTAL=$(callgrind_annotate "$PROFILE" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1; exit}')
+callgrind_annotate --inclusive=yes "$PROFILE" >"$WORK/annotate.txt" 2>/dev/null
+head -80 "$WORK/annotate.txt" >"$OUT/annotate.txt"
+TOTAL=$(awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1; exit}' "$WORK/annotate.txt")
 {
   echo "commit: $(git rev-parse --short HEAD)$(git status --porcelain | grep -q . && echo +dirty || true)"
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -101,7 +102,7 @@ TOTAL=$(callgrind_annotate "$PROFILE" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(
   for f in 'TokenService>::issue' 'KeySet::sign' 'ed25519' 'create_session' 'audit::emit' 'log4rs' 'authenticate' 'argon2' 'malloc' 'tokio::time'; do
     awk -v f="$f" -v t="$TOTAL" 'index($0, f) { gsub(",", "", $1); if ($1+0 > best) best=$1+0 }
       END { if (best) printf "  %-22s %5.1f%%\n", f, 100*best/t; else printf "  %-22s  (not seen)\n", f }' \
-      <(callgrind_annotate --inclusive=yes "$PROFILE" 2>/dev/null)
+      "$WORK/annotate.txt"
   done
 } | tee "$OUT/summary.txt"
 echo "profile-issue.sh: wrote $OUT"
