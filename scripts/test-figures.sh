@@ -23,7 +23,7 @@ cargo nextest run --locked --test api --no-run >/dev/null 2>&1
   echo "# commit $(git rev-parse --short HEAD)$(git status --porcelain | grep -q . && echo +dirty || true); debug build; loopback; $(nproc) cores; $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   for run in $(seq "$RUNS"); do
     echo "## run $run, load: $(cut -d' ' -f1-3 /proc/loadavg)"
-    if ! cargo nextest run --locked --test api --no-capture --test-threads 1 "$FILTER" >"$LOG" 2>&1; then
+    if ! cargo nextest run --locked --test api --no-capture "$FILTER" >"$LOG" 2>&1; then
       cat "$LOG" >&2
       echo "test-figures.sh: run $run failed" >&2
       exit 1
