@@ -27,10 +27,12 @@ LOG=$(mktemp)
 trap 'rm -f "$LOG"' EXIT
 RECORD=/dev/null
 if [ -n "$RESULTS" ]; then
+  # the commit before the record's own directory makes the tree dirty
+  COMMIT="$(git rev-parse --short HEAD)$(git status --porcelain | grep -q . && echo +dirty || true)"
   mkdir -p "$RESULTS"
   RECORD=$RESULTS/fuzz-$(date -u +%Y%m%dT%H%M%SZ).txt
   {
-    echo "commit: $(git rev-parse --short HEAD)$(git status --porcelain | grep -q . && echo +dirty || true)"
+    echo "commit: $COMMIT"
     echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ); $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "each target: cargo +nightly fuzz run -O <target> -- -max_total_time=$SECS"
   } >"$RECORD"
