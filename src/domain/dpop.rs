@@ -79,6 +79,30 @@ impl From<Jkt> for String {
     }
 }
 
+/// The replay-cache name of a proof: the first 16 bytes of
+/// SHA-256(jkt "." jti), so a `jti` is unique per key and the cache never
+/// holds caller text (RFC 9449 §11.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ProofKey([u8; 16]);
+
+impl ProofKey {
+    pub fn new(jkt: &Jkt, jti: &str) -> ProofKey {
+        let mut hasher = Sha256::new();
+        hasher.update(jkt.as_str().as_bytes());
+        hasher.update(b".");
+        hasher.update(jti.as_bytes());
+        let digest = hasher.finalize();
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&digest[..16]);
+        ProofKey(key)
+    }
+
+    /// As the Redis key spells it: 22 base64url characters.
+    pub fn key_part(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.0)
+    }
+}
+
 /// `ath` for an access token: base64url(SHA-256(token)) (RFC 9449 §4.2).
 pub fn access_token_hash(token: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()))

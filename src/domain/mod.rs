@@ -23,7 +23,9 @@ mod token_kind;
 pub use access_claims::AccessClaims;
 pub use claims::{CustomClaims, RESERVED_CLAIMS};
 pub use client::{Client, IntrospectScope, PolicyError};
-pub use dpop::{DpopMode, Jkt, MAX_HTU_BYTES, access_token_hash, normalise_htu, parse_method};
+pub use dpop::{
+    DpopMode, Jkt, MAX_HTU_BYTES, ProofKey, access_token_hash, normalise_htu, parse_method,
+};
 pub use grant::Grant;
 pub use ids::{Audience, ClientId, Jti, Kid, Sid, Subject};
 pub use key::{KeyAlg, KeyStatus};

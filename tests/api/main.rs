@@ -43,6 +43,7 @@ mod shutdown;
 mod size_budget;
 mod standards;
 mod store;
+mod store_dpop;
 mod store_family_access;
 mod store_feed;
 mod store_grace;
