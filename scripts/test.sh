@@ -76,9 +76,11 @@ if [ "$(node_major)" -lt 20 ]; then
   exit 1
 fi
 NODE_DIR=target/node-interop
+# dpop (panva) makes the DPoP proofs of tests/api/dpop.rs; jose its thumbprints.
 if [ ! -f "$NODE_DIR/node_modules/openid-client/package.json" ] ||
-  [ ! -f "$NODE_DIR/node_modules/jose/package.json" ]; then
-  echo "test.sh: installing openid-client 6 and jose 6 into $NODE_DIR"
+  [ ! -f "$NODE_DIR/node_modules/jose/package.json" ] ||
+  [ ! -f "$NODE_DIR/node_modules/dpop/package.json" ]; then
+  echo "test.sh: installing openid-client 6, jose 6 and dpop 2 into $NODE_DIR"
   mkdir -p "$NODE_DIR"
   cp tests/node/package.json "$NODE_DIR/package.json"
   (cd "$NODE_DIR" && npm install --no-audit --no-fund --no-package-lock --loglevel=error)

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use secrecy::ExposeSecret;
 
 use super::{ConfigError, Environment, RedisMode, Settings};
-use crate::domain::{KeyStatus, Kid};
+use crate::domain::{DpopMode, KeyStatus, Kid};
 
 impl Settings {
     /// Cross-field rules; each error names the key at fault.
@@ -137,6 +137,12 @@ impl Settings {
             return Err(ConfigError::invalid(
                 "verify.feed_max_connection_secs",
                 "must be at least 1",
+            ));
+        }
+        if !(1..=600).contains(&v.dpop_iat_window_secs) {
+            return Err(ConfigError::invalid(
+                "verify.dpop_iat_window_secs",
+                "must be between 1 and 600",
             ));
         }
         if !(1..=3600).contains(&v.failure_summary_secs) {
@@ -294,6 +300,12 @@ impl Settings {
                 return Err(ConfigError::invalid(
                     key("refresh_ttl_secs"),
                     "must be above 0",
+                ));
+            }
+            if client.dpop == DpopMode::Off && !client.dpop_proof_urls.is_empty() {
+                return Err(ConfigError::invalid(
+                    key("dpop_proof_urls"),
+                    "is set while `dpop` is `off` (set `dpop: allowed` or `required`)",
                 ));
             }
         }

@@ -79,6 +79,48 @@ impl From<Jkt> for String {
     }
 }
 
+/// Why a proof is refused; the text is safe to show the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ProofError {
+    #[error("DPoP proof is not a compact JWS of JSON objects")]
+    Malformed,
+    #[error("DPoP proof is over the size limit")]
+    TooLarge,
+    #[error("DPoP proof `typ` must be dpop+jwt")]
+    WrongType,
+    #[error("DPoP proof `alg` is not an allowed asymmetric algorithm")]
+    Algorithm,
+    #[error("DPoP proof `jwk` must be a public key")]
+    PrivateKey,
+    #[error("DPoP proof `jwk` does not match `alg`")]
+    KeyMismatch,
+    #[error("DPoP proof signature is invalid")]
+    BadSignature,
+    #[error("DPoP proof lacks a required claim")]
+    MissingClaim,
+    #[error("DPoP proof `htm` does not match the request")]
+    WrongMethod,
+    #[error("DPoP proof `htu` does not match the request")]
+    WrongUri,
+    #[error("DPoP proof `iat` is outside the accepted window")]
+    Stale,
+    #[error("DPoP proof `ath` does not match the access token")]
+    WrongAth,
+    #[error("DPoP proof has been used before")]
+    Replayed,
+    #[error("a DPoP proof is required")]
+    Missing,
+    #[error("DPoP proof is not signed by the key the token is bound to")]
+    WrongKey,
+}
+
+impl ProofError {
+    /// The metric and audit label.
+    pub fn label(self) -> &'static str {
+        "invalid_dpop_proof"
+    }
+}
+
 /// The replay-cache name of a proof: the first 16 bytes of
 /// SHA-256(jkt "." jti), so a `jti` is unique per key and the cache never
 /// holds caller text (RFC 9449 §11.1).

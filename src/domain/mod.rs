@@ -24,7 +24,8 @@ pub use access_claims::AccessClaims;
 pub use claims::{CustomClaims, RESERVED_CLAIMS};
 pub use client::{Client, IntrospectScope, PolicyError};
 pub use dpop::{
-    DpopMode, Jkt, MAX_HTU_BYTES, ProofKey, access_token_hash, normalise_htu, parse_method,
+    DpopMode, Jkt, MAX_HTU_BYTES, ProofError, ProofKey, access_token_hash, normalise_htu,
+    parse_method,
 };
 pub use grant::Grant;
 pub use ids::{Audience, ClientId, Jti, Kid, Sid, Subject};

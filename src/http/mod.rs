@@ -8,6 +8,7 @@
 mod body;
 mod client_auth;
 mod client_ip;
+mod dpop;
 mod error;
 mod middleware;
 pub mod openapi;

@@ -13,7 +13,7 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
 
-use crate::domain::{Jkt, access_token_hash, normalise_htu, strict_json};
+use crate::domain::{Jkt, ProofError, access_token_hash, normalise_htu, strict_json};
 
 /// The media type of a proof (RFC 9449 §4.2).
 pub const DPOP_TYP: &str = "dpop+jwt";
@@ -28,12 +28,14 @@ pub const MAX_JTI_CHARS: usize = 128;
 /// JWK members that only a private (or symmetric) key has.
 const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
-/// What a proof must match: the request it authorises (`htu` already
-/// normalised), the access token it accompanies, the clock and the window.
+/// What a proof must match: the request it authorises (its method, and
+/// the URIs it may name, already normalised: one for a resource request,
+/// an allow-list at a token endpoint), the access token it accompanies,
+/// the clock and the window.
 #[derive(Debug, Clone, Copy)]
 pub struct ProofCheck<'a> {
     pub htm: &'a str,
-    pub htu: &'a str,
+    pub htu: &'a [&'a str],
     /// The access token presented with the proof: its hash must be `ath`.
     pub access_token: Option<&'a str>,
     /// Unix seconds.
@@ -63,37 +65,6 @@ impl CheckedProof {
             .saturating_add(1);
         u64::try_from(left.max(1)).unwrap_or(1)
     }
-}
-
-/// Why a proof is refused; the text is safe to show the caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum ProofError {
-    #[error("DPoP proof is not a compact JWS of JSON objects")]
-    Malformed,
-    #[error("DPoP proof is over the size limit")]
-    TooLarge,
-    #[error("DPoP proof `typ` must be dpop+jwt")]
-    WrongType,
-    #[error("DPoP proof `alg` is not an allowed asymmetric algorithm")]
-    Algorithm,
-    #[error("DPoP proof `jwk` must be a public key")]
-    PrivateKey,
-    #[error("DPoP proof `jwk` does not match `alg`")]
-    KeyMismatch,
-    #[error("DPoP proof signature is invalid")]
-    BadSignature,
-    #[error("DPoP proof lacks a required claim")]
-    MissingClaim,
-    #[error("DPoP proof `htm` does not match the request")]
-    WrongMethod,
-    #[error("DPoP proof `htu` does not match the request")]
-    WrongUri,
-    #[error("DPoP proof `iat` is outside the accepted window")]
-    Stale,
-    #[error("DPoP proof `ath` does not match the access token")]
-    WrongAth,
-    #[error("DPoP proof has been used before")]
-    Replayed,
 }
 
 /// Checks a proof against the request it came with. Returns the key's
@@ -150,7 +121,8 @@ pub fn check_proof(proof: &str, check: &ProofCheck<'_>) -> Result<CheckedProof, 
     if htm != check.htm {
         return Err(ProofError::WrongMethod);
     }
-    if normalise_htu(htu).map_err(|_| ProofError::WrongUri)? != check.htu {
+    let htu = normalise_htu(htu).map_err(|_| ProofError::WrongUri)?;
+    if !check.htu.contains(&htu.as_str()) {
         return Err(ProofError::WrongUri);
     }
     if iat < check.now.saturating_sub(check.window_secs)

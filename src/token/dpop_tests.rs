@@ -74,7 +74,7 @@ fn claims() -> Value {
 fn check() -> ProofCheck<'static> {
     ProofCheck {
         htm: "POST",
-        htu: HTU,
+        htu: &[HTU],
         access_token: Some("the-token"),
         now: NOW,
         window_secs: 60,

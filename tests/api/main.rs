@@ -10,6 +10,7 @@ mod bad_input;
 mod binary;
 mod cli;
 mod core;
+mod dpop;
 mod durability;
 mod expiry;
 mod forged_record;

@@ -50,9 +50,19 @@ pub async fn refresh(req: HttpRequest, body: Body, state: State) -> Result<HttpR
         .filter(|t| !t.is_empty())
         .ok_or_else(|| ApiError::InvalidRequest("field `refresh_token` is required".into()))?;
     let scope = b.scope.as_deref().map(Scope::parse).transpose()?;
+    // A session bound to a DPoP key needs a proof by it (RFC 9449 §5).
+    let proof = crate::http::dpop::proof_header(&req).map_err(ApiError::for_oauth)?;
     let issued = state
         .service
-        .refresh(&client, &token, scope, &request_id(&req))
-        .await?;
+        .refresh(
+            &client,
+            &token,
+            scope,
+            proof.as_deref(),
+            "/token/refresh",
+            &request_id(&req),
+        )
+        .await
+        .map_err(ApiError::at_token_endpoint)?;
     Ok(token_response(&issued, None))
 }
