@@ -41,7 +41,7 @@ fn dpop_client(id: &str, mode: DpopMode) -> ClientSettings {
     c
 }
 
-async fn app(b: Backend) -> TestApp {
+pub(crate) async fn app(b: Backend) -> TestApp {
     TestApp::builder(b)
         .configure(|s| {
             s.clients.push(dpop_client("dpop-app", DpopMode::Allowed));
@@ -52,14 +52,14 @@ async fn app(b: Backend) -> TestApp {
 }
 
 /// Two proof keys (`a`, `b`) of one algorithm, held by the Node script.
-struct Keys {
+pub(crate) struct Keys {
     alg: &'static str,
     keys: Value,
     jkt: Value,
 }
 
 impl Keys {
-    fn new(alg: &'static str) -> Keys {
+    pub(crate) fn new(alg: &'static str) -> Keys {
         let out = run(json!({ "alg": alg }));
         Keys {
             alg,
@@ -68,12 +68,12 @@ impl Keys {
         }
     }
 
-    fn jkt(&self, key: &str) -> &str {
+    pub(crate) fn jkt(&self, key: &str) -> &str {
         self.jkt[key].as_str().unwrap()
     }
 
     /// One proof per spec: `{"key", "htu", "htm", "access_token"?, "age_secs"?}`.
-    fn proofs(&self, specs: Value) -> Vec<String> {
+    pub(crate) fn proofs(&self, specs: Value) -> Vec<String> {
         let out = run(json!({ "alg": self.alg, "keys": self.keys, "proofs": specs }));
         out["proofs"]
             .as_array()
