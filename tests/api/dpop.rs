@@ -19,6 +19,7 @@ crate::both_backends!(
     each_misuse_of_a_bound_token_is_refused,
     a_bound_session_refreshes_only_with_a_proof_by_its_key,
     each_client_mode_is_kept,
+    forged_and_hostile_proofs_are_refused_in_the_error_shape,
 );
 
 /// The login service's token endpoint, in `dpop-app`'s `dpop_proof_urls`.
@@ -445,4 +446,120 @@ async fn each_client_mode_is_kept(b: Backend) {
         "invalid_dpop_proof",
     )
     .await;
+}
+
+/// Hand-made hostile proofs and headers, over HTTP: each a `401
+/// invalid_dpop_proof` in the error shape, never a 5xx, never an echo.
+async fn forged_and_hostile_proofs_are_refused_in_the_error_shape(b: Backend) {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let app = app(b).await;
+    let keys = Keys::new("ES256");
+    let res = app
+        .issue_as(
+            "dpop-app",
+            json!({"sub": "frank", "cnf": {"jkt": keys.jkt("a")}}),
+        )
+        .await;
+    let at = res.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let now = chrono::Utc::now().timestamp();
+    let claims = json!({"jti": "j", "htm": "GET", "htu": API, "iat": now,
+        "ath": tessera::domain::access_token_hash(&at)});
+    let public = {
+        let mut k = keys.keys["a"].clone();
+        k.as_object_mut().unwrap().remove("d");
+        k
+    };
+    let enc = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
+    let forge = |header: Value, sig: &str| format!("{}.{}.{sig}", enc(&header), enc(&claims));
+    let cases = [
+        (
+            "alg none",
+            forge(json!({"typ": "dpop+jwt", "alg": "none", "jwk": public}), ""),
+        ),
+        (
+            "HS256 with a symmetric jwk",
+            forge(
+                json!({"typ": "dpop+jwt", "alg": "HS256", "jwk": {"kty": "oct", "k": "c2VjcmV0"}}),
+                "AAAA",
+            ),
+        ),
+        (
+            "the private key embedded",
+            forge(
+                json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": keys.keys["a"]}),
+                "AAAA",
+            ),
+        ),
+        (
+            "an unsigned copy of a real header",
+            forge(
+                json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": public}),
+                "AAAA",
+            ),
+        ),
+        ("5 KiB of garbage", "a".repeat(5000)),
+        ("not base64", "@@@.@@@.@@@".to_owned()),
+    ];
+    for (what, proof) in cases {
+        let res = verify_gateway(&app, "DPoP", &at, Some(&proof)).await;
+        let body = assert_dpop_401(res, "invalid_dpop_proof", what).await;
+        assert!(!body.to_string().contains(&at), "{what}: echoed");
+    }
+    // Two DPoP headers (RFC 9449 §4.3: exactly one), and bytes that are not text.
+    let good = keys.proof(api_proof(&at));
+    let res = app
+        .api
+        .get(app.url("/token/verify"))
+        .header("authorization", format!("DPoP {at}"))
+        .header("dpop", &good)
+        .header("dpop", &good)
+        .header("x-original-method", "GET")
+        .header("x-original-url", API)
+        .send()
+        .await
+        .unwrap();
+    assert_dpop_401(res, "invalid_dpop_proof", "two DPoP headers").await;
+    let res = app
+        .api
+        .get(app.url("/token/verify"))
+        .header("authorization", format!("DPoP {at}"))
+        .header(
+            "dpop",
+            reqwest::header::HeaderValue::from_bytes(b"\xff\xfe").unwrap(),
+        )
+        .header("x-original-method", "GET")
+        .header("x-original-url", API)
+        .send()
+        .await
+        .unwrap();
+    assert_dpop_401(res, "invalid_dpop_proof", "a non-UTF-8 DPoP header").await;
+    // A gateway that sends no original request: 400, never a guess.
+    let res = app
+        .api
+        .get(app.url("/token/verify"))
+        .header("authorization", format!("DPoP {at}"))
+        .header("dpop", &good)
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, 400, "invalid_request").await;
+    // `dpop` without `htm`/`htu` in the body.
+    let res = app.verify_post(json!({"token": at, "dpop": good})).await;
+    assert_error(res, 400, "invalid_request").await;
+    // The good proof was never spent by the refusals above: it works now.
+    let res = app
+        .api
+        .get(app.url("/token/verify"))
+        .header("authorization", format!("DPoP {at}"))
+        .header("dpop", &good)
+        .header("x-original-method", "GET")
+        .header("x-original-url", API)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
 }
