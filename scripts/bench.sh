@@ -201,11 +201,12 @@ run noop_end "http://127.0.0.1:$NOOP_PORT" noop.lua
 RSS_END=$(rss_kb "$TESSERA_REAL_PID")
 
 # DPoP verify vs plain stateful verify (both POST /token/verify, cache on),
-# interleaved rounds of DPOP_COUNT requests each, 64 in flight; each DPoP
-# request with its own fresh ES256 proof made before the round starts.
+# interleaved rounds (plain, ES256 proofs, Ed25519 proofs) of DPOP_COUNT
+# requests each, 64 in flight; each DPoP request with its own fresh proof
+# made before the round starts.
 echo "bench.sh: DPoP vs plain verify, $DPOP_ROUNDS interleaved rounds of $DPOP_COUNT"
 DPOP_JSON=$("$BIN/examples/bench_dpop" "$BASE" bench "$SECRET" 1000 "$DPOP_COUNT" "$DPOP_ROUNDS")
-echo "dpop: $(echo "$DPOP_JSON" | grep -o '"dpop_to_plain":[0-9.e-]*')"
+echo "dpop: $(echo "$DPOP_JSON" | grep -o '"dpop_[a-z0-9]*_to_plain":[0-9.e-]*' | tr '\n' ' ')"
 
 # Redis's own time per command over all scenarios (a cheap profile of the
 # store side: usec_per_call of the Lua scripts vs a GET or EXISTS).

@@ -29,9 +29,10 @@ const FORM_FIELDS: &[&str] = &[
 
 #[utoipa::path(post, path = "/token/refresh", tag = "tokens",
     request_body(content((RefreshBody = "application/json"), (RefreshBody = "application/x-www-form-urlencoded"))),
+    params(("DPoP" = Option<String>, Header, description = "A DPoP-bound session's proof by its key (docs/dpop.md)")),
     security(("client_basic" = []), ()),
     responses((status = 200, body = super::issue::TokenResponse, description = "A new pair; the old refresh token stops working"),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody, description = "invalid_client, or invalid_token (unknown, expired or reused refresh token)"),
+        (status = 400, body = ErrorBody, description = "invalid_request, or invalid_dpop_proof (a bound session without a proof by its key)"), (status = 401, body = ErrorBody, description = "invalid_client, or invalid_token (unknown, expired or reused refresh token)"),
         (status = 403, body = ErrorBody)))]
 pub async fn refresh(req: HttpRequest, body: Body, state: State) -> Result<HttpResponse, ApiError> {
     let b: RefreshBody = body.require(FORM_FIELDS)?;

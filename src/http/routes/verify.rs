@@ -172,7 +172,8 @@ fn body_of(claims: &AccessClaims) -> Verified<'_> {
 
 #[utoipa::path(post, path = "/token/verify", tag = "tokens", request_body = Option<VerifyBody>,
     params(("aud" = Option<String>, Query, description = "Audience the token must carry (or `aud` in the body; both given: they must agree)"),
-        ("scope" = Option<String>, Query, description = "Space-separated scopes the token must all hold (or `scope` in the body; both given: they must agree)")),
+        ("scope" = Option<String>, Query, description = "Space-separated scopes the token must all hold (or `scope` in the body; both given: they must agree)"),
+        ("DPoP" = Option<String>, Header, description = "With `Authorization: DPoP` and no body token: the proof (docs/dpop.md)")),
     security((), ("bearer" = []), ("client_basic" = [])),
     responses((status = 200, body = Verified, description = "The token is valid and live"),
         (status = 400, body = ErrorBody, description = "invalid_request: a bad or conflicting `aud`/`scope`, or an audience is required"),
@@ -218,7 +219,10 @@ pub async fn verify_post(
 
 #[utoipa::path(get, path = "/token/verify", tag = "tokens",
     params(("aud" = Option<String>, Query, description = "Audience the token must carry"),
-        ("scope" = Option<String>, Query, description = "Space-separated scopes the token must all hold")),
+        ("scope" = Option<String>, Query, description = "Space-separated scopes the token must all hold"),
+        ("DPoP" = Option<String>, Header, description = "With `Authorization: DPoP <token>`: the proof for the gateway's original request (docs/dpop.md)"),
+        ("X-Original-Method" = Option<String>, Header, description = "The method of the request being authorised (DPoP; or X-Forwarded-Method)"),
+        ("X-Original-URI" = Option<String>, Header, description = "Its path and query (DPoP; or X-Forwarded-Uri), under X-Forwarded-Proto and X-Forwarded-Host")),
     security(("bearer" = []), ("client_basic" = [])),
     responses((status = 200, body = Verified, description = "Valid; the `verify.headers` (by default `X-Auth-Subject`, `X-Auth-Scope`, `X-Auth-Client`) carry claims for a gateway",
             headers(("x-auth-subject" = String), ("x-auth-scope" = String), ("x-auth-client" = String))),
