@@ -11,8 +11,8 @@
 use actix_web::{HttpRequest, HttpResponse};
 
 use super::verify::{Demands, Verified, audience, check, gateway_response, scope};
-use crate::http::dpop::from_headers;
 use crate::http::decode_error::without_input;
+use crate::http::dpop::from_headers;
 use crate::http::{ApiError, ErrorBody, State};
 
 #[derive(serde::Deserialize)]

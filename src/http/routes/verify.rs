@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{AccessClaims, Audience, Grant, Scope};
 use crate::http::client_auth::require_client;
-use crate::http::dpop::{Presentation, ProofFor, from_headers};
 use crate::http::decode_error::without_input;
+use crate::http::dpop::{Presentation, ProofFor, from_headers};
 use crate::http::{ApiError, Body, ErrorBody, State};
 use crate::service::VerifyRequest;
 
