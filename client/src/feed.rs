@@ -253,6 +253,11 @@ mod tests {
         assert_eq!(shared.last_id().as_deref(), Some("1-0"));
         shared.apply(&event("reset", None, "{}"));
         assert_eq!(shared.last_id(), None);
+        // The history is replayed again: not trusted until the heartbeat.
+        assert_eq!(
+            shared.check(&claims, Instant::now(), max),
+            Err(VerifyError::Unavailable(crate::Unavailable::NotCaughtUp))
+        );
         shared.apply(&event("heartbeat", None, r#"{"at":2}"#));
         assert_eq!(shared.check(&claims, Instant::now(), max), Ok(()));
     }
