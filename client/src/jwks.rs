@@ -6,6 +6,7 @@
 //! taken from a token's header.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -42,6 +43,9 @@ pub(crate) struct Jwks {
     timeout: Duration,
     state: RwLock<KeyState>,
     fetching: tokio::sync::Mutex<()>,
+    /// Bumped whenever a fetch drops a `kid`: what was verified before with
+    /// a key that no longer verifies must be checked again.
+    generation: AtomicU64,
 }
 
 impl Jwks {
@@ -58,6 +62,7 @@ impl Jwks {
             timeout,
             state: RwLock::new(KeyState::default()),
             fetching: tokio::sync::Mutex::new(()),
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -91,6 +96,33 @@ impl Jwks {
             Err(Rejection::UnknownKey.into())
         } else {
             Err(Unavailable::Keys.into())
+        }
+    }
+
+    /// Changes whenever a key was dropped from the set.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Re-reads the set if it is past its `max-age` (the background
+    /// refresher: a key removed from the JWKS stops verifying cached tokens
+    /// even when no new token arrives).
+    pub async fn refresh_if_due(&self) {
+        let now = Instant::now();
+        let due = {
+            let s = self.read();
+            s.fresh_until.is_none_or(|t| now >= t)
+                && s.last_fetch
+                    .is_none_or(|t| now.saturating_duration_since(t) >= self.min_refetch)
+        };
+        if due {
+            let _one_fetch = self.fetching.lock().await;
+            if let Err(e) = self.fetch(Instant::now()).await {
+                log::warn!(
+                    "tessera-client: refreshing the JWKS from {} failed: {e}",
+                    self.url
+                );
+            }
         }
     }
 
@@ -140,6 +172,9 @@ impl Jwks {
             .state
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if s.keys.keys().any(|kid| !keys.contains_key(kid)) {
+            self.generation.fetch_add(1, Ordering::AcqRel);
+        }
         s.keys = keys;
         s.fresh_until = Some(now + max_age);
         s.loaded = true;

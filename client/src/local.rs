@@ -23,7 +23,7 @@ pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 const MAX_KID_BYTES: usize = 64;
 
 pub(crate) struct LocalVerifier {
-    pub jwks: Jwks,
+    pub jwks: Arc<Jwks>,
     pub issuer: String,
     pub leeway_secs: u64,
     pub cache: VerifiedCache,
@@ -43,13 +43,15 @@ impl LocalVerifier {
             return Err(Rejection::Malformed.into());
         }
         let now = unix_now();
-        let claims = if let Some(claims) = self.cache.get(token, now) {
+        let generation = self.jwks.generation();
+        let claims = if let Some(claims) = self.cache.get(token, now, generation) {
             claims
         } else {
             let claims = Arc::new(self.check_signed(token).await?);
             let leeway = i64::try_from(self.leeway_secs).unwrap_or(i64::MAX);
             let until = claims.exp.saturating_add(leeway);
-            self.cache.insert(token, claims.clone(), until, now);
+            self.cache
+                .insert(token, claims.clone(), until, now, generation);
             claims
         };
         if let Some(aud) = &demands.audience

@@ -14,6 +14,9 @@ use crate::local::LocalVerifier;
 use crate::remote::RemoteVerifier;
 use crate::{Claims, Demands};
 
+/// How often local mode looks whether its key set is past its `max-age`.
+const KEYS_CHECK_EVERY: Duration = Duration::from_secs(10);
+
 /// Verifies Tessera access tokens. Cheap to clone (one shared state); the
 /// local mode's feed task stops when the last clone is dropped.
 #[derive(Clone)]
@@ -25,7 +28,7 @@ struct Inner {
     local: Option<LocalVerifier>,
     remote: RemoteVerifier,
     fallback_to_remote: bool,
-    _feed_task: Option<AbortOnDrop>,
+    _tasks: Vec<AbortOnDrop>,
 }
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
@@ -111,11 +114,11 @@ impl VerifierBuilder {
             credentials: self.credentials.clone(),
             timeout: self.remote_timeout,
         };
-        let (local, task) = match self.mode {
-            Mode::Remote => (None, None),
+        let (local, tasks) = match self.mode {
+            Mode::Remote => (None, Vec::new()),
             Mode::Local => {
-                let (local, task) = self.local(http).await?;
-                (Some(local), Some(task))
+                let (local, tasks) = self.local(http).await?;
+                (Some(local), tasks)
             }
         };
         Ok(Verifier {
@@ -123,7 +126,7 @@ impl VerifierBuilder {
                 local,
                 remote,
                 fallback_to_remote: self.fallback_to_remote,
-                _feed_task: task,
+                _tasks: tasks,
             }),
         })
     }
@@ -131,7 +134,7 @@ impl VerifierBuilder {
     async fn local(
         &self,
         http: reqwest::Client,
-    ) -> Result<(LocalVerifier, AbortOnDrop), BuildError> {
+    ) -> Result<(LocalVerifier, Vec<AbortOnDrop>), BuildError> {
         let (issuer, jwks_url) = if let (Some(i), Some(j)) = (&self.issuer, &self.jwks_url) {
             (i.clone(), j.clone())
         } else {
@@ -141,12 +144,12 @@ impl VerifierBuilder {
                 self.jwks_url.clone().unwrap_or(d.jwks_uri),
             )
         };
-        let jwks = Jwks::new(
+        let jwks = Arc::new(Jwks::new(
             http.clone(),
             jwks_url,
             self.jwks_min_refetch,
             self.remote_timeout,
-        );
+        ));
         if let Err(e) = jwks.load().await {
             log::warn!(
                 "tessera-client: the JWKS could not be read yet ({e}); retried on the first token"
@@ -159,7 +162,14 @@ impl VerifierBuilder {
             credentials: self.credentials.clone(),
             max_staleness: self.max_staleness,
         };
-        let task = AbortOnDrop(tokio::spawn(crate::feed::follow(feed.clone(), source)));
+        let feed_task = AbortOnDrop(tokio::spawn(crate::feed::follow(feed.clone(), source)));
+        let refresher = jwks.clone();
+        let keys_task = AbortOnDrop(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(KEYS_CHECK_EVERY).await;
+                refresher.refresh_if_due().await;
+            }
+        }));
         let local = LocalVerifier {
             jwks,
             issuer,
@@ -168,7 +178,7 @@ impl VerifierBuilder {
             feed,
             max_staleness: self.max_staleness,
         };
-        Ok((local, task))
+        Ok((local, vec![feed_task, keys_task]))
     }
 
     async fn discover(&self, http: &reqwest::Client) -> Result<Discovery, BuildError> {

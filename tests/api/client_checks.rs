@@ -129,6 +129,36 @@ async fn key_rotation_is_seen_through_the_jwks_within_the_refetch_limit() {
     assert!(eager.wait_until_fresh(Duration::from_secs(10)).await);
     assert_eq!(accepted(&eager, &new).await.sub, "jack", "k2 fetched");
     accepted(&eager, &old).await;
+    // k1 leaves the JWKS: a token verified with it before (cached) is
+    // checked again once the verifier next reads the set (here: a token
+    // naming an unknown kid makes it read).
+    let dropped = feed_app(Backend::Redis)
+        .peer(&before)
+        .keys([active_key("k2", KeyAlg::EdDSA)])
+        .spawn()
+        .await;
+    switch.point_to(Some(&dropped));
+    assert!(eager.wait_until_fresh(Duration::from_secs(10)).await);
+    accepted(&eager, &old).await;
+    let unknown_kid = {
+        use base64::Engine;
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        format!(
+            "{}.{}.c2ln",
+            b64(r#"{"alg":"EdDSA","typ":"at+jwt","kid":"k9"}"#),
+            b64("{}")
+        )
+    };
+    assert_eq!(
+        eager.verify(&unknown_kid, &Demands::none()).await,
+        Err(VerifyError::Rejected(Rejection::UnknownKey))
+    );
+    assert_eq!(
+        eager.verify(&old, &Demands::none()).await,
+        Err(VerifyError::Rejected(Rejection::UnknownKey)),
+        "k1 no longer verifies"
+    );
+    accepted(&eager, &new).await;
     // The rate-limited verifier fetched at start and may not fetch again.
     assert!(limited.wait_until_fresh(Duration::from_secs(10)).await);
     assert_eq!(

@@ -20,10 +20,13 @@ use crate::helpers::{Backend, SECRET, TestApp, TestAppBuilder};
 pub const STALENESS: Duration = Duration::from_secs(2);
 
 /// An app whose feed sends a heartbeat every second, no refresh grace.
+/// Verifiers, guards and the test itself all authenticate from 127.0.0.1
+/// at once: more than the default one secret check per address may run.
 pub fn feed_app(b: Backend) -> TestAppBuilder {
     TestApp::builder(b).configure(|s| {
         s.verify.feed_heartbeat_secs = 1;
         s.tokens.refresh_grace_secs = 0;
+        s.client_auth.max_checks_per_source = 8;
     })
 }
 
