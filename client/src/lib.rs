@@ -1,7 +1,7 @@
 //! # tessera-client
 //!
-//! Verify [Tessera](https://example.invalid) access tokens inside a Rust
-//! service, and attach tokens to the calls it makes.
+//! Verify Tessera access tokens inside a Rust service, and attach tokens
+//! to the calls it makes.
 //!
 //! - [`Verifier`], two modes:
 //!   - **remote**: `POST /token/verify` for every token over a pooled
