@@ -45,14 +45,13 @@ COPY config.yaml log4rs.yaml /etc/tessera/
 # Log files go under the working directory (logs/), which the user owns.
 WORKDIR /var/lib/tessera
 USER 10001:10001
-# MALLOC_MMAP_THRESHOLD_: Argon2id allocates 19 MiB per client-secret check;
-# without a fixed threshold glibc keeps those blocks in per-thread arenas
-# (RSS 673 MB vs 11 MB after 5,000 checks, BENCHMARKS.md).
+# No malloc tuning: Argon2id runs on fixed hashing threads that reuse their
+# working memory (scripts/malloc-experiment.sh shows MALLOC_MMAP_THRESHOLD_
+# changes nothing, BENCHMARKS.md).
 ENV TESSERA_ENV=prod \
     TESSERA_CONFIG=/etc/tessera/config.yaml \
     TESSERA__LOGGING__CONFIG=/etc/tessera/log4rs.yaml \
-    TESSERA__SERVER__LISTEN=0.0.0.0:8080 \
-    MALLOC_MMAP_THRESHOLD_=131072
+    TESSERA__SERVER__LISTEN=0.0.0.0:8080
 EXPOSE 8080
 # Liveness only: /healthz answers while the process serves. Readiness
 # (/readyz, Redis reachable) belongs to the orchestrator's traffic routing,

@@ -128,3 +128,4 @@ echo "  1 instance  / Redis Cluster    : $one_cluster req/s ($(awk -v a="$one_cl
 echo "  2 instances / Redis Cluster    : $two req/s ($(awk -v a="$two" -v b="$base" 'BEGIN {printf "%.2f", a / b}')x)"
 echo "Redis memory per live access token (standalone, $N tokens over 200 users): $(( (after - before) / N )) bytes (MEMORY USAGE of one record: $at_bytes)"
 echo "Redis memory of one session's family hash after 9 rotations: $fam_bytes bytes"
+echo "commit $(git rev-parse --short HEAD)$(git status --porcelain | grep -q . && echo +dirty || true); $(date -u +%Y-%m-%dT%H:%M:%SZ); load after: $(cut -d' ' -f1-3 /proc/loadavg)"

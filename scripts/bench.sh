@@ -18,11 +18,11 @@ ROOT=$PWD
 MODE=full
 [ "${1:-}" = "--smoke" ] && MODE=smoke
 if [ "$MODE" = smoke ]; then
-  DURATION=3s; POOL=500; REVOKE_POOL=1000; MEM_COUNT=2000; RB_REQUESTS=20000
+  DURATION=3s; CAL_DURATION=2s; POOL=500; REVOKE_POOL=1000; MEM_COUNT=2000; RB_REQUESTS=20000
   FEED_SUBSCRIBERS=50; FEED_REVOCATIONS=20
   PROFILE_FLAG=(); PROFILE_DIR=debug
 else
-  DURATION=${BENCH_DURATION:-10s}; POOL=10000; REVOKE_POOL=20000; MEM_COUNT=100000; RB_REQUESTS=300000
+  DURATION=${BENCH_DURATION:-10s}; CAL_DURATION=4s; POOL=10000; REVOKE_POOL=20000; MEM_COUNT=100000; RB_REQUESTS=300000
   FEED_SUBSCRIBERS=${BENCH_FEED_SUBSCRIBERS:-1000}; FEED_REVOCATIONS=200
   PROFILE_FLAG=(--release); PROFILE_DIR=release
 fi
@@ -117,6 +117,10 @@ YAML
 PIDS+=($!)
 TESSERA_PID=$!
 wait_http "$TESSERA_PORT" /readyz
+# RSS at start: ready, no token issued yet (the pools and the feed
+# subscribers below are what "idle" then includes).
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+RSS_START=$(rss_kb "$TESSERA_PID")
 
 # A second Tessera on the same Redis with the verify cache off: every token
 # is verified from scratch, as a first-seen token is.
@@ -150,7 +154,6 @@ FEED_JSON=$("$BIN/examples/bench_feed" "$BASE" bench "$SECRET" "$FEED_SUBSCRIBER
 echo "feed: $FEED_JSON"
 
 # --- RSS sampler ---------------------------------------------------------
-rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 # the subshell that started Tessera exec'd it, so its pid is Tessera's own
 TESSERA_REAL_PID=$TESSERA_PID
 RSS_IDLE=$(rss_kb "$TESSERA_REAL_PID")
@@ -173,8 +176,9 @@ export BENCH_TOKENS=$WORK/access.txt BENCH_REVOKE_TOKENS=$WORK/doomed.txt BENCH_
 
 run() { # name url script [extra env]
   local name=$1 url=$2 script=$3
-  echo "bench.sh: $name ($DURATION, $CONNS connections)"
-  BENCH_NAME=$name wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency \
+  local duration=${RUN_DURATION:-$DURATION}
+  echo "bench.sh: $name ($duration, $CONNS connections)"
+  BENCH_NAME=$name wrk -t"$THREADS" -c"$CONNS" -d"$duration" --latency \
     -s "$ROOT/scripts/bench/$script" "$url" >"$WORK/$name.wrk" 2>&1 || {
     cat "$WORK/$name.wrk" >&2; return 1; }
 }
@@ -184,11 +188,24 @@ run verify_post "$BASE" verify_post.lua
 RSS_VERIFY=$(rss_kb "$TESSERA_REAL_PID")
 run verify_get "$BASE" verify_get.lua
 run verify_uncached "http://127.0.0.1:$UNCACHED_PORT" verify_post.lua
-# verify paced to about half the measured maximum (wrk pauses each
-# connection between requests): the tail latency at half load.
+# verify paced to half the measured maximum: wrk pauses each connection
+# between requests, so a connection's cycle is the pause plus its latency.
+# A first guess takes verify_post's mean latency (connections / rate); a
+# short calibration run at that pause measures the latency at the lower
+# load, and the measured run pauses for the half-rate cycle minus it
+# (fractional: common.lua alternates the two whole milliseconds around it).
+# The rate reached, as a fraction of the maximum, is reported beside it.
 MAX_RPS=$(awk -F'\t' '$1=="verify_post" {print $2}' "$RESULTS")
-PACE=$(awk -v c="$CONNS" -v r="$MAX_RPS" 'BEGIN { d = int(c * 1000 / (r / 2)); print (d < 1 ? 1 : d) }')
+pause_for() { # measured-rps pause-used -> pause for half of MAX_RPS
+  awk -v c="$CONNS" -v m="$MAX_RPS" -v r="$1" -v p="$2" \
+    'BEGIN { d = c * 1000 / (m / 2) - (c * 1000 / r - p); printf "%.3f", (d < 0.1 ? 0.1 : d) }'
+}
+PACE=$(pause_for "$MAX_RPS" 0)
+BENCH_OUT=$WORK/calibration.tsv BENCH_DELAY_MS=$PACE RUN_DURATION=$CAL_DURATION \
+  run verify_half_calibration "$BASE" verify_post.lua
+PACE=$(pause_for "$(awk -F'\t' '{print $2}' "$WORK/calibration.tsv")" "$PACE")
 BENCH_DELAY_MS=$PACE run verify_half "$BASE" verify_post.lua
+HALF_FRACTION=$(awk -F'\t' '$1=="verify_post" {m=$2} $1=="verify_half" {h=$2} END {printf "%.3f", h/m}' "$RESULTS")
 run issue "$BASE" issue.lua
 run refresh "$BASE" refresh.lua
 run revoke "$BASE" revoke.lua
@@ -207,8 +224,10 @@ REDIS_CMDSTATS=$(redis-cli -p "$REDIS_PORT" info commandstats | tr -d '\r' \
 echo "bench.sh: redis-benchmark GET ($CONNS clients)"
 redis-cli -p "$REDIS_PORT" set key:__rand_int__ x >/dev/null
 RB=$(redis-benchmark -p "$REDIS_PORT" -t get -c "$CONNS" -n "$RB_REQUESTS" -r 100000 --csv | tail -1)
-# "GET","rps","avg","min","p50","p95","p99","max"
-echo "$RB" | tr -d '"' | awk -F, -v OFS='\t' '{print "redis_get", $2, $5, $7, $8, 0, 0, 0}' >>"$RESULTS"
+# "GET","rps","avg","min","p50","p95","p99","max": redis-benchmark reports
+# no p99.9, so that column stays 0 (not measured); its maximum is kept apart.
+echo "$RB" | tr -d '"' | awk -F, -v OFS='\t' '{print "redis_get", $2, $5, $7, 0, 0, 0, 0}' >>"$RESULTS"
+RB_MAX_MS=$(echo "$RB" | tr -d '"' | awk -F, '{print $8}')
 
 # --- memory --------------------------------------------------------------
 # On a fresh, empty redis-server: a full one may double its hash table in
@@ -251,9 +270,11 @@ awk -F'\t' -v OFS='\t' '
       printf "%-12s %10.0f %9.3f %9.3f %9.3f %7d %8.3f %9.3f\n", name[i], rps[i], p50[i], p99[i], p999[i], err[i], rps[i]/noop, rps[i]/rget
   }' "$RESULTS"
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) on $CORES cores; wrk -t$THREADS -c$CONNS -d$DURATION"
+echo "redis-benchmark GET: maximum latency ${RB_MAX_MS:-?} ms (it reports no p99.9; that column is 0)"
 echo "memory: $MEM_JSON"
 echo "redis commandstats: $REDIS_CMDSTATS"
-echo "tessera RSS kB: idle $RSS_IDLE, after verify $RSS_VERIFY, end $RSS_END, peak $RSS_PEAK"
+echo "verify_half: pause $PACE ms per connection reached $HALF_FRACTION of verify_post's rate"
+echo "tessera RSS kB: start $RSS_START, idle (after the pools) $RSS_IDLE, after verify $RSS_VERIFY, end $RSS_END, peak $RSS_PEAK"
 [ "$MICRO_JSON" != null ] && echo "micro (ns): $MICRO_JSON"
 
 {
@@ -267,10 +288,12 @@ echo "tessera RSS kB: idle $RSS_IDLE, after verify $RSS_VERIFY, end $RSS_END, pe
     END { for (i=1; i<=NR; i++) { split(l[i], f, "\t");
       printf "%s\n  {\"name\": \"%s\", \"rps\": %s, \"p50_ms\": %s, \"p99_ms\": %s, \"p999_ms\": %s, \"errors\": %s, \"non_2xx\": %s, \"requests\": %s, \"ratio_to_noop\": %.4f, \"ratio_to_redis_get\": %.4f}",
         (i>1?",":""), f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[2]/noop, f[2]/rget } }' "$RESULTS"
-  printf '],\n "verify_half_pace_ms": %s,\n "memory": %s,\n' "$PACE" "$MEM_JSON"
-  printf ' "rss_kb": {"idle": %s, "after_verify": %s, "end": %s, "peak": %s},\n' \
-    "$RSS_IDLE" "$RSS_VERIFY" "$RSS_END" "$RSS_PEAK"
+  printf '],\n "verify_half_pace_ms": %s,\n "verify_half_fraction_of_max": %s,\n "memory": %s,\n' \
+    "$PACE" "$HALF_FRACTION" "$MEM_JSON"
+  printf ' "rss_kb": {"start": %s, "idle_after_pools": %s, "after_verify": %s, "end": %s, "peak": %s},\n' \
+    "$RSS_START" "$RSS_IDLE" "$RSS_VERIFY" "$RSS_END" "$RSS_PEAK"
   printf ' "redis_commandstats": "%s",\n' "$REDIS_CMDSTATS"
+  printf ' "redis_get_max_ms": %s,\n' "${RB_MAX_MS:-0}"
   printf ' "feed": %s,\n' "$FEED_JSON"
   printf ' "micro_ns": %s}\n' "$MICRO_JSON"
 } >"$OUT"

@@ -33,9 +33,16 @@ M.auth_json = {
   ["Authorization"] = "Basic " .. (os.getenv("BENCH_AUTH") or ""),
 }
 
+-- wrk's delay() is in whole milliseconds: a fractional pause is the two
+-- whole values around it, drawn so that their mean is the pause.
 local pause = tonumber(os.getenv("BENCH_DELAY_MS") or "")
 if pause then
-  function delay() return pause end
+  local low = math.floor(pause)
+  local frac = pause - low
+  function delay()
+    if math.random() < frac then return low + 1 end
+    return low
+  end
 end
 
 -- wrk's summary, appended as one TSV line:

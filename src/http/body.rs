@@ -9,6 +9,7 @@ use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
+use super::decode_error::without_input;
 use super::{ApiError, State};
 
 const DEFAULT_LIMIT: usize = 16 * 1024;
@@ -106,14 +107,24 @@ impl Body {
             BodyKind::Json => crate::domain::strict_json::check_no_duplicate_keys(&self.bytes)
                 .and_then(|()| serde_json::from_slice(&self.bytes))
                 .map(Some)
-                .map_err(|e| ApiError::InvalidRequest(format!("invalid JSON body: {e}"))),
+                .map_err(|e| {
+                    ApiError::InvalidRequest(format!(
+                        "invalid JSON body: {}",
+                        without_input(&e.to_string())
+                    ))
+                }),
             BodyKind::Form if form_fields.is_empty() => Err(ApiError::UnsupportedMediaType(
                 "this endpoint takes application/json".into(),
             )),
             BodyKind::Form => {
                 check_form_utf8(&self.bytes)?;
                 let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&self.bytes)
-                    .map_err(|e| ApiError::InvalidRequest(format!("invalid form body: {e}")))?;
+                    .map_err(|e| {
+                        ApiError::InvalidRequest(format!(
+                            "invalid form body: {}",
+                            without_input(&e.to_string())
+                        ))
+                    })?;
                 let mut map = serde_json::Map::new();
                 for (k, v) in pairs {
                     if !form_fields.contains(&k.as_str()) {
@@ -130,7 +141,12 @@ impl Body {
                 }
                 serde_json::from_value(serde_json::Value::Object(map))
                     .map(Some)
-                    .map_err(|e| ApiError::InvalidRequest(format!("invalid form body: {e}")))
+                    .map_err(|e| {
+                        ApiError::InvalidRequest(format!(
+                            "invalid form body: {}",
+                            without_input(&e.to_string())
+                        ))
+                    })
             }
         }
     }

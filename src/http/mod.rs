@@ -8,6 +8,7 @@
 mod body;
 mod client_auth;
 mod client_ip;
+mod decode_error;
 mod error;
 mod middleware;
 pub mod openapi;

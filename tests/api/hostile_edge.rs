@@ -394,5 +394,11 @@ async fn control_characters_in_request_input_are_escaped() {
     let v = assert_error(res, 400, "invalid_request").await;
     let text = v["error_description"].as_str().unwrap();
     assert!(!text.contains(['\n', '\r']), "{text:?}");
-    assert!(text.contains(r"x\nERROR forged line\r"), "{text:?}");
+    // A field name that is not a plain name is not repeated at all
+    // (http::decode_error); the message still says what was wrong.
+    assert!(!text.contains("forged"), "{text:?}");
+    assert!(
+        text.contains("unknown field, expected one of `token`"),
+        "{text:?}"
+    );
 }

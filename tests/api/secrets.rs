@@ -1,6 +1,9 @@
-//! Secrets stay secret: the real binary logs a whole scenario at DEBUG to
+//! Secrets stay secret: the real binary, with the shipped `log4rs.yaml` at
+//! DEBUG and its log file switched to the JSON encoder, logs a whole
+//! scenario (mistaken bodies that carry a token in the wrong place too) to
 //! the console, its log file and its audit file, and no token, refresh
-//! token, client secret or private key appears in any line. Failed client
+//! token, client secret or private key appears in any line or any error
+//! body. Failed client
 //! authentication costs a real Argon2 verify whether or not the id exists.
 //! A Redis password — in the URL, in `TESSERA__REDIS__PASSWORD` or in
 //! `redis.password_file` — never appears in `check-config` output, a log
@@ -9,6 +12,7 @@
 use std::time::{Duration, Instant};
 
 use crate::binary::{Tessera, log4rs_yaml};
+use crate::helpers::assert_error;
 use crate::helpers::{Backend, KeyAlg, SECRET, TestApp, claims_of, secret_hash, write_key};
 use crate::redis_server::{RedisServer, Secured};
 use base64::Engine;
@@ -31,6 +35,33 @@ clients:
 logging: {{ config: "log4rs.yaml" }}
 "#
     )
+}
+
+/// The shipped `log4rs.yaml`, with the root level at DEBUG in every
+/// environment and the log file's encoder switched to JSON lines (the
+/// edit docs/logging.md describes): the appenders, rollers and loggers an
+/// operator runs, not a pattern of the test's own.
+fn shipped_log4rs_at_debug_as_json() -> String {
+    let shipped = include_str!("../../log4rs.yaml");
+    let mut text = shipped.to_owned();
+    for (from, to) in [
+        ("root:\n  level: info", "root:\n  level: debug"),
+        (
+            "  dev:\n    root:\n      level: info",
+            "  dev:\n    root:\n      level: debug",
+        ),
+        (
+            "    path: \"logs/tessera.log\"\n    encoder:\n      pattern: \"{d(%Y-%m-%dT%H:%M:%S%.3fZ)(utc)} {l:<5} {t} - {m}{n}\"",
+            "    path: \"logs/tessera.log\"\n    encoder:\n      kind: json",
+        ),
+    ] {
+        assert!(
+            text.contains(from),
+            "log4rs.yaml changed shape: no {from:?}"
+        );
+        text = text.replacen(from, to, 1);
+    }
+    text
 }
 
 struct Scenario {
@@ -217,6 +248,26 @@ async fn run_scenario(t: &Tessera) -> Scenario {
     assert_eq!(res.status(), 401);
     error_bodies.push(res.text().await.unwrap());
 
+    // A token sent in the wrong place: serde's messages quote the input
+    // (`invalid type: string "eyJ…"`, ``unknown field `eyJ…` ``), and the
+    // 400 body and its DEBUG line must not.
+    let bad_json = [
+        ("/token/issue", json!({"sub": "u", "refresh": at2})),
+        ("/token/issue", json!({"sub": "u", at2.clone(): true})),
+        ("/token/verify", json!({"token": at2, "aud": [rt2]})),
+        (
+            "/token/refresh",
+            json!({"refresh_token": rt2, rt2.clone(): 1}),
+        ),
+        ("/token/revoke", json!({"token": at2, rt2.clone(): "x"})),
+        ("/token/introspect", json!({"token": [at2]})),
+    ];
+    for (path, body) in bad_json {
+        let res = post(path).json(&body).send().await.unwrap();
+        let body = assert_error(res, 400, "invalid_request").await;
+        error_bodies.push(body.to_string());
+    }
+
     Scenario {
         secrets,
         error_bodies,
@@ -234,7 +285,7 @@ async fn no_token_secret_or_key_appears_in_any_log_line() {
     let (key_path, redis_url) = (key_path.display().to_string(), redis.url());
     let mut t = Tessera::start(
         |port| config(port, &key_path, &redis_url),
-        &log4rs_yaml("debug"),
+        &shipped_log4rs_at_debug_as_json(),
         &[],
     );
 
@@ -268,13 +319,21 @@ async fn no_token_secret_or_key_appears_in_any_log_line() {
         let text = std::fs::read_to_string(t.path(file)).unwrap_or_default();
         lines.extend(text.lines().map(|l| (file, l.to_owned())));
     }
-    let debug_lines = lines
+    let file_lines: Vec<Value> = lines
         .iter()
-        .filter(|(f, l)| *f == "logs/tessera.log" && l.starts_with("DEBUG"))
-        .count();
+        .filter(|(f, _)| *f == "logs/tessera.log")
+        .map(|(_, l)| serde_json::from_str(l).expect("the log file is JSON lines"))
+        .collect();
+    let debug_lines = file_lines.iter().filter(|l| l["level"] == "DEBUG").count();
     assert!(
         debug_lines > 0,
         "the log file has no DEBUG line: the test proves nothing"
+    );
+    assert!(
+        file_lines.iter().any(|l| l["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("invalid JSON body"))),
+        "the mistaken bodies were not logged: the test proves nothing"
     );
     let mut leaks = Vec::new();
     for (name, secret) in &scenario.secrets {

@@ -11,6 +11,7 @@
 use actix_web::{HttpRequest, HttpResponse};
 
 use super::verify::{Demands, Verified, audience, bearer, check, gateway_response, scope};
+use crate::http::decode_error::without_input;
 use crate::http::{ApiError, ErrorBody, State};
 
 #[derive(serde::Deserialize)]
@@ -21,8 +22,13 @@ struct AudPath {
 /// `scope` from a query that may hold anything else (the original
 /// request's); a repeated `scope` is refused.
 fn scope_of_query(req: &HttpRequest) -> Result<Option<String>, ApiError> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
-        .map_err(|e| ApiError::InvalidRequest(format!("invalid query string: {e}")))?;
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(req.query_string()).map_err(|e| {
+            ApiError::InvalidRequest(format!(
+                "invalid query string: {}",
+                without_input(&e.to_string())
+            ))
+        })?;
     let mut scopes = pairs
         .into_iter()
         .filter(|(k, _)| k == "scope")
@@ -46,10 +52,12 @@ fn scope_of_query(req: &HttpRequest) -> Result<Option<String>, ApiError> {
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn verify_forward_aud(req: HttpRequest, state: State) -> Result<HttpResponse, ApiError> {
     // `load` decodes fully (`%2F` too: audiences are often URLs).
-    let path: AudPath = req
-        .match_info()
-        .load()
-        .map_err(|e| ApiError::InvalidRequest(format!("invalid audience segment: {e}")))?;
+    let path: AudPath = req.match_info().load().map_err(|e| {
+        ApiError::InvalidRequest(format!(
+            "invalid audience segment: {}",
+            without_input(&e.to_string())
+        ))
+    })?;
     let demands = Demands {
         aud: audience(Some(&path.aud))?,
         scope: scope(scope_of_query(&req)?.as_deref())?,

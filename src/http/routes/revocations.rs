@@ -16,6 +16,7 @@ use serde_json::json;
 
 use crate::domain::{FeedId, Grant};
 use crate::http::client_auth::require_client;
+use crate::http::decode_error::without_input;
 use crate::http::{ApiError, ErrorBody, State};
 use crate::service::FeedMessage;
 
@@ -58,8 +59,12 @@ pub async fn revocations(req: HttpRequest, state: State) -> Result<HttpResponse,
 }
 
 fn resume_point(req: &HttpRequest) -> Result<Option<FeedId>, ApiError> {
-    let query: FeedQuery = serde_urlencoded::from_str(req.query_string())
-        .map_err(|e| ApiError::InvalidRequest(format!("invalid query string: {e}")))?;
+    let query: FeedQuery = serde_urlencoded::from_str(req.query_string()).map_err(|e| {
+        ApiError::InvalidRequest(format!(
+            "invalid query string: {}",
+            without_input(&e.to_string())
+        ))
+    })?;
     // An empty header is no position (some clients send one); the query
     // parameter, when given, must be an id.
     let header = req

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{AccessClaims, Audience, Grant, Rejection, Scope};
 use crate::http::client_auth::{require_client, strip_scheme};
+use crate::http::decode_error::without_input;
 use crate::http::{ApiError, Body, ErrorBody, State};
 use crate::service::VerifyRequest;
 
@@ -98,8 +99,12 @@ fn one_of<T: PartialEq>(
 }
 
 fn query_of(req: &HttpRequest) -> Result<VerifyQuery, ApiError> {
-    serde_urlencoded::from_str(req.query_string())
-        .map_err(|e| ApiError::InvalidRequest(format!("invalid query string: {e}")))
+    serde_urlencoded::from_str(req.query_string()).map_err(|e| {
+        ApiError::InvalidRequest(format!(
+            "invalid query string: {}",
+            without_input(&e.to_string())
+        ))
+    })
 }
 
 /// Rate limits and client authentication as configured, then the service.
