@@ -182,6 +182,26 @@ async fn the_guard_refuses_once_tessera_is_gone_longer_than_max_staleness() {
     guard.until(Some(&t), 200, Duration::from_secs(10)).await;
 }
 
+/// Tessera itself stopped (not a cut path): the guard keeps serving from
+/// its cache and deny-list until `MAX_STALENESS_SECS`, then refuses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_guard_refuses_once_tessera_is_stopped_longer_than_max_staleness() {
+    let app = feed_app(Backend::Memory).spawn().await;
+    let guard = Guard::start(&app.address, 2);
+    let t = app.access_token("olga").await;
+    guard.until(Some(&t), 200, Duration::from_secs(10)).await;
+
+    app.stop().await;
+    let stopped = Instant::now();
+    let on_the_way = guard.until(Some(&t), 503, Duration::from_secs(8)).await;
+    assert!(on_the_way.iter().all(|s| *s == 200), "{on_the_way:?}");
+    assert!(
+        stopped.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        stopped.elapsed()
+    );
+}
+
 async fn token_facts(claims: VerifiedClaims) -> HttpResponse {
     HttpResponse::Ok().json(json!({"sub": claims.sub, "jti": claims.jti}))
 }
