@@ -10,8 +10,10 @@
 # after another and times each revoke's 200 to the guard's first 401 while
 # LOAD connections keep the guard busy with a live token. Then (full run)
 # client/benches/local_verify.rs: a seen-before token, a first-seen token and
-# raw jsonwebtoken verification of the same tokens. Writes one JSON file to
-# OUTDIR (default bench-results/).
+# raw jsonwebtoken verification of the same tokens. Last, the guard under
+# load against the no-op endpoint (benches/tools/noop.rs), interleaved:
+# ROUNDS rounds of wrk on the no-op server then on the guard's /whoami with
+# a live token. Writes one JSON file to OUTDIR (default bench-results/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -24,17 +26,20 @@ case "${1:-}" in
   *) OUTDIR=$1 ;;
 esac
 if [ "$MODE" = smoke ]; then
-  N=20; LOAD=2; PROFILE_FLAG=(); PROFILE_DIR=debug
+  N=20; LOAD=2; PROFILE_FLAG=(); PROFILE_DIR=debug; ROUNDS=1; RUN=1s
 else
   N=${BENCH_REVOCATIONS:-500}; LOAD=${BENCH_GUARD_LOAD:-8}; PROFILE_FLAG=(--release); PROFILE_DIR=release
+  ROUNDS=${BENCH_ROUNDS:-3}; RUN=${BENCH_RUN:-8s}
 fi
 SECRET=bench-secret-0123456789
 CORES=$(nproc)
 
-command -v redis-server >/dev/null 2>&1 || { echo "bench-client.sh: redis-server is needed" >&2; exit 1; }
+for tool in redis-server wrk curl; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "bench-client.sh: $tool is needed (scripts/bench.sh installs it)" >&2; exit 1; }
+done
 
 echo "bench-client.sh: building ($PROFILE_DIR)"
-cargo build --locked "${PROFILE_FLAG[@]}" --bin tessera
+cargo build --locked "${PROFILE_FLAG[@]}" --bin tessera --example noop
 cargo build --locked "${PROFILE_FLAG[@]}" -p tessera-client --example guard --example bench_propagation
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE_DIR
 TESSERA=$BIN/tessera
@@ -118,6 +123,29 @@ if [ "$MODE" = full ]; then
   echo "micro (ns, median): $MICRO_JSON"
 fi
 
+# The guard vs the no-op endpoint, interleaved, wrk -t2 -c64 with a live
+# token (the guard verifies it locally: a cache hit after the first).
+echo "bench-client.sh: guard vs no-op, $ROUNDS rounds of $RUN"
+NOOP_PORT=$(free_port)
+"$BIN/examples/noop" "127.0.0.1:$NOOP_PORT" "$CORES" &
+PIDS+=($!)
+wait_port "$NOOP_PORT"
+TOKEN=$(curl -fsS -u "bench:$SECRET" -H 'Content-Type: application/json' \
+  -d '{"sub": "guard-load"}' "$BASE/token/issue" | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
+rps_of() { wrk -t2 -c64 -d"$RUN" "$@" | awk '/^Requests\/sec:/ {print $2}'; }
+NOOP_RUNS=(); GUARD_RUNS=()
+for _ in $(seq "$ROUNDS"); do
+  NOOP_RUNS+=("$(rps_of "http://127.0.0.1:$NOOP_PORT/healthz")")
+  GUARD_RUNS+=("$(rps_of -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$GUARD_PORT/whoami")")
+done
+GUARD_STATUS=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$GUARD_PORT/whoami")
+[ "$GUARD_STATUS" = 200 ] || { echo "bench-client.sh: the guard answered $GUARD_STATUS to the load token" >&2; exit 1; }
+GUARD_JSON=$(printf '%s\n' "${NOOP_RUNS[@]}" | paste -sd, | awk -v g="$(printf '%s\n' "${GUARD_RUNS[@]}" | paste -sd,)" '
+  { n = split($0, a, ","); m = split(g, b, ","); sa = 0; sb = 0
+    for (i = 1; i <= n; i++) sa += a[i]; for (i = 1; i <= m; i++) sb += b[i]
+    printf "{\"noop_rps\": [%s], \"guard_rps\": [%s], \"guard_over_noop\": %.3f}", $0, g, (sb / m) / (sa / n) }')
+echo "guard vs no-op: $GUARD_JSON"
+
 mkdir -p "$OUTDIR"
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -128,6 +156,7 @@ OUT=$OUTDIR/client-$MODE-$STAMP.json
     "$MODE" "$STAMP" "$COMMIT" "$DIRTY" "$CORES" \
     "$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)" "$(cut -d' ' -f1-3 /proc/loadavg)"
   printf ' "propagation": %s,\n' "$PROP_JSON"
+  printf ' "guard_vs_noop": %s,\n' "$GUARD_JSON"
   printf ' "micro_ns": %s}\n' "$MICRO_JSON"
 } >"$OUT"
 echo "bench-client.sh: wrote $OUT"
