@@ -314,6 +314,15 @@ echo "bench.sh: wrote $OUT"
 # is a harness failure; slow is not.
 awk -F'\t' '$1!="redis_get" && ($8==0 || $6 >= $8) { print "bench.sh: scenario " $1 " produced no successful request" > "/dev/stderr"; bad=1 } END { exit bad }' "$RESULTS"
 
+# tessera-client: revocation propagation to the guard under load, and the
+# in-process verification rates (scripts/bench-client.sh; the figures of
+# record are in benches/results/2026-11-30-client/).
+if [ "$MODE" = smoke ]; then
+  scripts/bench-client.sh --smoke
+else
+  scripts/bench-client.sh bench-results
+fi
+
 # Verify over TLS vs plain TCP to Redis, interleaved (scripts/bench-tls.sh;
 # the figures of record are in benches/results/2026-11-30-redis-tls/).
 if [ "$MODE" = smoke ]; then

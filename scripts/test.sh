@@ -86,4 +86,7 @@ if [ ! -f "$NODE_DIR/node_modules/openid-client/package.json" ] ||
   (cd "$NODE_DIR" && npm install --no-audit --no-fund --no-package-lock --loglevel=error)
 fi
 
-cargo test --locked --all-targets "$@"
+# The guard example runs as a process in tests/api/client_guard.rs.
+cargo build --locked -p tessera-client --example guard
+# --workspace: the tessera-client package's own unit tests and examples too.
+cargo test --locked --workspace --all-targets "$@"
