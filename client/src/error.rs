@@ -22,6 +22,10 @@ pub enum Rejection {
     WrongAudience,
     #[error("token revoked")]
     Revoked,
+    /// A sender-constrained token (`cnf`, RFC 9449 DPoP): this verifier
+    /// checks no proof of possession, so it never accepts one (§7.1).
+    #[error("token is DPoP-bound: its proof cannot be checked here")]
+    SenderConstrained,
 }
 
 impl Rejection {

@@ -114,6 +114,11 @@ impl LocalVerifier {
                     _ => Rejection::Malformed,
                 }
             })?;
+        // A DPoP-bound token is only good with a proof by its key, which a
+        // bearer check cannot see: refuse it rather than downgrade it.
+        if data.claims.extra.contains_key("cnf") {
+            return Err(Rejection::SenderConstrained.into());
+        }
         Ok(data.claims)
     }
 }

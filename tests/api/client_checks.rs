@@ -1,8 +1,9 @@
 //! tessera-client's checks on the token itself, against the real server:
 //! the attack table of `attacks.rs` refused locally with the server's own
 //! phrase, a wrong issuer, key rotation seen through the JWKS (with the
-//! re-fetch rate limit), remote mode's mapping of `/token/verify`, and the
-//! actix-web and tower middleware answering for themselves.
+//! re-fetch rate limit), a DPoP-bound token refused (no proof can be checked
+//! locally), remote mode's mapping of `/token/verify`, and the actix-web and
+//! tower middleware answering for themselves.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -164,6 +165,37 @@ async fn key_rotation_is_seen_through_the_jwks_within_the_refetch_limit() {
     assert_eq!(
         limited.verify(&new, &Demands::none()).await,
         Err(VerifyError::Rejected(Rejection::UnknownKey))
+    );
+}
+
+/// RFC 9449 §7.1: a DPoP-bound token (`cnf.jkt`) is good only with a proof
+/// by its key, which a bearer check never sees; the local verifier refuses
+/// it instead of accepting it as a bearer token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dpop_bound_token_is_refused_locally() {
+    let app = feed_app(Backend::Memory)
+        .configure(|s| {
+            s.clients.push(crate::dpop::dpop_client(
+                "dpop-app",
+                tessera::domain::DpopMode::Allowed,
+            ));
+        })
+        .spawn()
+        .await;
+    // RFC 7638 §3.1's example thumbprint: any well-formed jkt binds.
+    let jkt = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs";
+    let res = app
+        .issue_as("dpop-app", json!({"sub": "eve", "cnf": {"jkt": jkt}}))
+        .await;
+    assert_eq!(res.status(), 200);
+    let v: Value = res.json().await.unwrap();
+    let bound = v["access_token"].as_str().unwrap();
+    let plain = app.access_token("eve").await;
+    let verifier = subscribed(&app.address).await;
+    accepted(&verifier, &plain).await;
+    assert_eq!(
+        verifier.verify(bound, &Demands::none()).await,
+        Err(VerifyError::Rejected(Rejection::SenderConstrained))
     );
 }
 

@@ -28,7 +28,7 @@ const LOGIN: &str = "https://login.example/token";
 const API: &str = "https://api.example.com/orders";
 const ALGS: [&str; 2] = ["ES256", "Ed25519"];
 
-fn dpop_client(id: &str, mode: DpopMode) -> ClientSettings {
+pub(crate) fn dpop_client(id: &str, mode: DpopMode) -> ClientSettings {
     let mut c = crate::oauth_token::client(
         id,
         &[Grant::Issue, Grant::Verify, Grant::Introspect],
