@@ -19,11 +19,12 @@ MODE=full
 [ "${1:-}" = "--smoke" ] && MODE=smoke
 if [ "$MODE" = smoke ]; then
   DURATION=3s; CAL_DURATION=2s; POOL=500; REVOKE_POOL=1000; MEM_COUNT=2000; RB_REQUESTS=20000
-  FEED_SUBSCRIBERS=50; FEED_REVOCATIONS=20
+  FEED_SUBSCRIBERS=50; FEED_REVOCATIONS=20; DPOP_COUNT=500; DPOP_ROUNDS=1
   PROFILE_FLAG=(); PROFILE_DIR=debug
 else
   DURATION=${BENCH_DURATION:-10s}; CAL_DURATION=4s; POOL=10000; REVOKE_POOL=20000; MEM_COUNT=100000; RB_REQUESTS=300000
   FEED_SUBSCRIBERS=${BENCH_FEED_SUBSCRIBERS:-1000}; FEED_REVOCATIONS=200
+  DPOP_COUNT=${BENCH_DPOP_COUNT:-20000}; DPOP_ROUNDS=${BENCH_DPOP_ROUNDS:-5}
   PROFILE_FLAG=(--release); PROFILE_DIR=release
 fi
 USERS=10000
@@ -46,7 +47,8 @@ fi
 
 echo "bench.sh: building ($PROFILE_DIR)"
 cargo build --locked "${PROFILE_FLAG[@]}" --bin tessera \
-  --example noop --example bench_tokens --example bench_memory --example bench_feed
+  --example noop --example bench_tokens --example bench_memory --example bench_feed \
+  --example bench_dpop
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE_DIR
 TESSERA=$BIN/tessera
 
@@ -108,7 +110,7 @@ rate_limit: { enabled: false }
 keys:
   - { kid: "bench", path: "$WORK/bench.pem", alg: "EdDSA", status: "active" }
 clients:
-  - { id: "bench", secret_hash: "$HASH", grants: [issue, verify, introspect, revoke], max_ttl_secs: 3600 }
+  - { id: "bench", secret_hash: "$HASH", grants: [issue, verify, introspect, revoke], max_ttl_secs: 3600, dpop: allowed }
 logging: { config: "$ROOT/log4rs.yaml" }
 YAML
 # prod: the shipped log levels (ERROR, audit on); logs go under $WORK.
@@ -215,6 +217,14 @@ run mixed "$BASE" mixed.lua
 run noop_end "http://127.0.0.1:$NOOP_PORT" noop.lua
 RSS_END=$(rss_kb "$TESSERA_REAL_PID")
 
+# DPoP verify vs plain stateful verify (both POST /token/verify, cache on),
+# interleaved rounds (plain, ES256 proofs, Ed25519 proofs) of DPOP_COUNT
+# requests each, 64 in flight; each DPoP request with its own fresh proof
+# made before the round starts.
+echo "bench.sh: DPoP vs plain verify, $DPOP_ROUNDS interleaved rounds of $DPOP_COUNT"
+DPOP_JSON=$("$BIN/examples/bench_dpop" "$BASE" bench "$SECRET" 1000 "$DPOP_COUNT" "$DPOP_ROUNDS")
+echo "dpop: $(echo "$DPOP_JSON" | grep -o '"dpop_[a-z0-9]*_to_plain":[0-9.e-]*' | tr '\n' ' ')"
+
 # Redis's own time per command over all scenarios (a cheap profile of the
 # store side: usec_per_call of the Lua scripts vs a GET or EXISTS).
 REDIS_CMDSTATS=$(redis-cli -p "$REDIS_PORT" info commandstats | tr -d '\r' \
@@ -295,6 +305,7 @@ echo "tessera RSS kB: start $RSS_START, idle (after the pools) $RSS_IDLE, after 
   printf ' "redis_commandstats": "%s",\n' "$REDIS_CMDSTATS"
   printf ' "redis_get_max_ms": %s,\n' "${RB_MAX_MS:-0}"
   printf ' "feed": %s,\n' "$FEED_JSON"
+  printf ' "dpop": %s,\n' "$DPOP_JSON"
   printf ' "micro_ns": %s}\n' "$MICRO_JSON"
 } >"$OUT"
 echo "bench.sh: wrote $OUT"
@@ -302,6 +313,15 @@ echo "bench.sh: wrote $OUT"
 # A scenario that failed outright (no requests, or every request an error)
 # is a harness failure; slow is not.
 awk -F'\t' '$1!="redis_get" && ($8==0 || $6 >= $8) { print "bench.sh: scenario " $1 " produced no successful request" > "/dev/stderr"; bad=1 } END { exit bad }' "$RESULTS"
+
+# tessera-client: revocation propagation to the guard under load, and the
+# in-process verification rates (scripts/bench-client.sh; the figures of
+# record are in benches/results/2026-11-30-client/).
+if [ "$MODE" = smoke ]; then
+  scripts/bench-client.sh --smoke
+else
+  scripts/bench-client.sh bench-results
+fi
 
 # Verify over TLS vs plain TCP to Redis, interleaved (scripts/bench-tls.sh;
 # the figures of record are in benches/results/2026-11-30-redis-tls/).

@@ -5,7 +5,8 @@
    `crate::<module>` reference under src/ (comments included, so a stale
    mention counts too), prints the graph, and fails if a module uses one it
    may not (the table below) or if there is any cycle.
-2. No source file under src/ is longer than 400 lines (a file holds one idea).
+2. No source file under src/ or client/src/ is longer than 400 lines (a file
+   holds one idea); client/src/ never names the server crate.
 
 Usage: python3 scripts/check-architecture.py  (from anywhere in the repository)
 """
@@ -48,6 +49,24 @@ for folder, _, files in os.walk(root):
         named = set(re.findall(r"\bcrate::([a-z_][a-z0-9_]*)", text))
         uses.setdefault(module, set()).update(named - {module})
 
+# The client package (client/, tessera-client) is a separate crate that
+# talks to Tessera over HTTP only: same size rule, and it must not depend on
+# the server's code.
+client_root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "client")
+for folder, _, files in os.walk(os.path.join(client_root, "src")):
+    for name in files:
+        if not name.endswith(".rs"):
+            continue
+        path = os.path.join(folder, name)
+        rel = os.path.relpath(path, client_root)
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        lines = text.count("\n")
+        if lines > MAX_LINES:
+            long_files.append(f"client/{rel} has {lines} lines (at most {MAX_LINES})")
+        if re.search(r"\btessera::", text):
+            long_files.append(f"client/{rel} uses the server crate (`tessera::`); the client speaks HTTP only")
+
 problems = []
 for module in sorted(uses):
     print(f"{module:8} -> {', '.join(sorted(uses[module])) or '(nothing)'}")
@@ -81,4 +100,4 @@ problems += long_files
 if problems:
     print("\n".join(["", "architecture check failed:"] + problems), file=sys.stderr)
     sys.exit(1)
-print(f"architecture: no cycle, every dependency points down, no src file over {MAX_LINES} lines")
+print(f"architecture: no cycle, every dependency points down, no src or client/src file over {MAX_LINES} lines")

@@ -76,12 +76,17 @@ if [ "$(node_major)" -lt 20 ]; then
   exit 1
 fi
 NODE_DIR=target/node-interop
+# dpop (panva) makes the DPoP proofs of tests/api/dpop.rs; jose its thumbprints.
 if [ ! -f "$NODE_DIR/node_modules/openid-client/package.json" ] ||
-  [ ! -f "$NODE_DIR/node_modules/jose/package.json" ]; then
-  echo "test.sh: installing openid-client 6 and jose 6 into $NODE_DIR"
+  [ ! -f "$NODE_DIR/node_modules/jose/package.json" ] ||
+  [ ! -f "$NODE_DIR/node_modules/dpop/package.json" ]; then
+  echo "test.sh: installing openid-client 6, jose 6 and dpop 2 into $NODE_DIR"
   mkdir -p "$NODE_DIR"
   cp tests/node/package.json "$NODE_DIR/package.json"
   (cd "$NODE_DIR" && npm install --no-audit --no-fund --no-package-lock --loglevel=error)
 fi
 
-cargo test --locked --all-targets "$@"
+# The guard example runs as a process in tests/api/client_guard.rs.
+cargo build --locked -p tessera-client --example guard
+# --workspace: the tessera-client package's own unit tests and examples too.
+cargo test --locked --workspace --all-targets "$@"

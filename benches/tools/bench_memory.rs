@@ -1,4 +1,5 @@
-//! Redis bytes per live access token and per live session, for
+//! Redis bytes per live access token, per live session and per DPoP proof
+//! in the replay cache, for
 //! `scripts/bench.sh`: `used_memory` before and after writing COUNT records
 //! straight through `RedisStore` (the same Lua scripts the service runs),
 //! COUNT spread over COUNT/10 users.
@@ -10,7 +11,7 @@ use std::time::Duration;
 
 use deadpool_redis::redis;
 use tessera::domain::RefreshDigest;
-use tessera::domain::{Jti, Sid, TokenKey};
+use tessera::domain::{Jkt, Jti, ProofKey, Sid, TokenKey};
 use tessera::store::redis::{RedisOptions, Topology};
 use tessera::store::{AccessRecord, NewSession, RedisStore, SessionRecord, TokenStore};
 use tessera::token::VerifiedCache;
@@ -130,10 +131,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     })
     .await;
     let after_sessions = used_memory(url)?;
+
+    // The DPoP replay cache: one `SET NX EX` per proof, kept for the
+    // default window (`verify.dpop_iat_window_secs`, 60 s) plus one.
+    let s = store.clone();
+    fill(count, move |i| {
+        let s = s.clone();
+        async move {
+            let jkt = Jkt::of_canonical_jwk(&format!("key-{}", i % 100));
+            let proof = ProofKey::new(&jkt, &Jti::new_random().to_string());
+            assert!(
+                s.remember_proof(&format!("user-{:05}", i % users), &proof, 61)
+                    .await
+                    .expect("remember_proof")
+            );
+        }
+    })
+    .await;
+    let after_proofs = used_memory(url)?;
+    let per_proof = (after_proofs - after_sessions) as f64 / count as f64;
     let per_access = (after_access - before) as f64 / count as f64;
     let per_session = (after_sessions - after_access) as f64 / count as f64;
     println!(
-        "{{\"tokens\": {count}, \"users\": {users}, \"bytes_per_access_token\": {per_access:.1}, \"bytes_per_session_with_first_access_token\": {per_session:.1}, \"bytes_per_session_alone\": {:.1}}}",
+        "{{\"tokens\": {count}, \"users\": {users}, \"bytes_per_access_token\": {per_access:.1}, \"bytes_per_session_with_first_access_token\": {per_session:.1}, \"bytes_per_session_alone\": {:.1}, \"bytes_per_dpop_proof\": {per_proof:.1}, \"dpop_proof_ttl_secs\": 61}}",
         per_session - per_access
     );
     Ok(())

@@ -4,7 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::TokenSettings;
-use crate::domain::{Audience, Client, ClientId, Grant, IntrospectScope, Scope, SecretHash};
+use crate::domain::{
+    Audience, Client, ClientId, DpopMode, Grant, IntrospectScope, Scope, SecretHash,
+};
 
 /// A client as declared; every value is parsed into its domain type while
 /// the file is read, so a bad id, hash, audience or scope names its key.
@@ -44,6 +46,16 @@ pub struct ClientSettings {
     /// (a gateway introspecting for many users is one client).
     #[serde(default)]
     pub rate_limit: Option<ClientRate>,
+    /// DPoP (RFC 9449, docs/dpop.md): `off` (the default: `cnf` and `dpop`
+    /// in an issue request are refused), `allowed` (a request may bind its
+    /// tokens to a key) or `required` (every token is bound).
+    #[serde(default)]
+    pub dpop: DpopMode,
+    /// The login service's own token endpoints (`htu`, method POST) that
+    /// the DPoP proofs it forwards in `/token/issue` and `/token/refresh`
+    /// may name; normalised as the file is read.
+    #[serde(default, with = "htu_list")]
+    pub dpop_proof_urls: Vec<String>,
 }
 
 /// A per-client request rate (token bucket).
@@ -70,6 +82,8 @@ impl ClientSettings {
             require_audience: self.require_audience,
             introspect: self.introspect,
             secret_hash: self.secret_hash.clone(),
+            dpop: self.dpop,
+            dpop_proof_urls: self.dpop_proof_urls.clone(),
         }
     }
 }
@@ -87,5 +101,26 @@ mod scope_list {
 
     pub fn serialize<S: Serializer>(scope: &Scope, s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(scope.iter())
+    }
+}
+
+/// `dpop_proof_urls`: absolute http(s) URIs, kept in their normal form.
+mod htu_list {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::domain::normalise_htu;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|u| {
+                normalise_htu(u)
+                    .map_err(|e| serde::de::Error::custom(format!("dpop_proof_urls: {e}")))
+            })
+            .collect()
+    }
+
+    pub fn serialize<S: Serializer>(urls: &[String], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(urls)
     }
 }

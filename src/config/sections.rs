@@ -239,6 +239,9 @@ pub struct VerifySettings {
     /// Seconds one feed response lasts; then the client reconnects with
     /// its last event id (spreading subscribers over instances).
     pub feed_max_connection_secs: u64,
+    /// How far a DPoP proof's `iat` may be from now, in seconds (1–600),
+    /// either way; its `jti` is remembered as long (RFC 9449 §11.1).
+    pub dpop_iat_window_secs: u64,
 }
 
 impl Default for VerifySettings {
@@ -259,6 +262,7 @@ impl Default for VerifySettings {
             feed_max_subscribers: 2048,
             feed_heartbeat_secs: 5,
             feed_max_connection_secs: 300,
+            dpop_iat_window_secs: 60,
         }
     }
 }

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use secrecy::ExposeSecret;
 
 use super::{ConfigError, Environment, RedisMode, Settings};
-use crate::domain::{KeyStatus, Kid};
+use crate::domain::{DpopMode, KeyStatus, Kid};
 
 impl Settings {
     /// Cross-field rules; each error names the key at fault.
@@ -137,6 +137,12 @@ impl Settings {
             return Err(ConfigError::invalid(
                 "verify.feed_max_connection_secs",
                 "must be at least 1",
+            ));
+        }
+        if !(1..=600).contains(&v.dpop_iat_window_secs) {
+            return Err(ConfigError::invalid(
+                "verify.dpop_iat_window_secs",
+                "must be between 1 and 600",
             ));
         }
         if !(1..=3600).contains(&v.failure_summary_secs) {
@@ -296,6 +302,12 @@ impl Settings {
                     "must be above 0",
                 ));
             }
+            if client.dpop == DpopMode::Off && !client.dpop_proof_urls.is_empty() {
+                return Err(ConfigError::invalid(
+                    key("dpop_proof_urls"),
+                    "is set while `dpop` is `off` (set `dpop: allowed` or `required`)",
+                ));
+            }
         }
         Ok(())
     }
@@ -325,60 +337,5 @@ fn is_header_token(s: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::{ConfigError, Environment, Settings};
-
-    fn load(yaml: &str) -> Result<Settings, ConfigError> {
-        let base = format!("issuer: \"http://v.test\"\n{yaml}");
-        Settings::from_yaml_with_env(&base, Environment::Dev, std::iter::empty())
-    }
-
-    #[test]
-    fn verify_headers_default_to_the_three_x_auth_headers_and_take_custom_claims() {
-        let s = load("").unwrap();
-        let pairs: Vec<_> = s.verify.headers.iter().collect();
-        assert_eq!(
-            format!("{pairs:?}"),
-            r#"[("x-auth-client", "client_id"), ("x-auth-scope", "scope"), ("x-auth-subject", "sub")]"#
-        );
-        let s = load("verify: { headers: { X-Tenant: tenant, x-auth-subject: sub } }").unwrap();
-        assert_eq!(s.verify.headers.len(), 2);
-    }
-
-    #[test]
-    fn bad_verify_settings_name_their_key() {
-        for (yaml, key) in [
-            (
-                "verify: { headers: { \"x auth\": sub } }",
-                "verify.headers.x auth",
-            ),
-            (
-                "verify: { headers: { \"x-é\": sub } }",
-                "verify.headers.x-é",
-            ),
-            ("verify: { headers: { \"\": sub } }", "verify.headers."),
-            (
-                "verify: { headers: { Content-Type: sub } }",
-                "verify.headers.Content-Type",
-            ),
-            (
-                "verify: { headers: { x-a: sub, X-A: aud } }",
-                "verify.headers.x-a",
-            ),
-            ("verify: { headers: { x-a: \" \" } }", "verify.headers.x-a"),
-            (
-                "verify: { failure_summary_secs: 0 }",
-                "verify.failure_summary_secs",
-            ),
-            (
-                "verify: { failure_summary_secs: 3601 }",
-                "verify.failure_summary_secs",
-            ),
-        ] {
-            match load(yaml) {
-                Ok(_) => panic!("accepted: {yaml}"),
-                Err(e) => assert!(e.to_string().contains(&format!("`{key}`")), "{yaml}: {e}"),
-            }
-        }
-    }
-}
+#[path = "validate_tests.rs"]
+mod tests;

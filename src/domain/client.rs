@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Audience, ClientId, Grant, Scope, SecretHash};
+use super::{Audience, ClientId, DpopMode, Grant, Scope, SecretHash};
 
 /// Which tokens a client with the `introspect` grant may see as active
 /// (RFC 7662 §4 lets the server limit it).
@@ -38,6 +38,10 @@ pub struct Client {
     /// Which tokens introspection describes to this client.
     pub introspect: IntrospectScope,
     pub secret_hash: SecretHash,
+    /// Whether its tokens are bound to a DPoP key.
+    pub dpop: DpopMode,
+    /// Normalised `htu`s the DPoP proofs this client forwards may name.
+    pub dpop_proof_urls: Vec<String>,
 }
 
 /// A request the client's policy refuses. The text is safe to show it.
@@ -131,6 +135,8 @@ mod tests {
             require_audience: false,
             introspect: IntrospectScope::All,
             secret_hash: SecretHash::generate("a-client-secret-123").unwrap(),
+            dpop: DpopMode::Off,
+            dpop_proof_urls: Vec::new(),
         }
     }
 

@@ -6,6 +6,7 @@
 mod access_claims;
 mod claims;
 mod client;
+mod dpop;
 mod grant;
 mod ids;
 mod key;
@@ -22,6 +23,10 @@ mod token_kind;
 pub use access_claims::AccessClaims;
 pub use claims::{CustomClaims, RESERVED_CLAIMS};
 pub use client::{Client, IntrospectScope, PolicyError};
+pub use dpop::{
+    DpopMode, Jkt, MAX_HTU_BYTES, ProofError, ProofKey, access_token_hash, normalise_htu,
+    parse_method,
+};
 pub use grant::Grant;
 pub use ids::{Audience, ClientId, Jti, Kid, Sid, Subject};
 pub use key::{KeyAlg, KeyStatus};

@@ -7,7 +7,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
-use crate::domain::{DomainError, PolicyError, Rejection};
+use crate::domain::{DomainError, PolicyError, ProofError, Rejection};
 use crate::service::ServiceError;
 
 /// A fault's cause, kept for the log and never shown to the caller.
@@ -29,6 +29,17 @@ pub enum ApiError {
     /// A refresh token that is unknown, reused or bound to another client.
     #[error("invalid_token: {0}")]
     InvalidRefreshToken(&'static str),
+    /// A use of a token with a bad, missing or replayed DPoP proof (RFC
+    /// 9449 §7.1): 401 with a `DPoP` challenge.
+    #[error("invalid_dpop_proof: {0}")]
+    InvalidDpopProof(ProofError),
+    /// The same at a token endpoint (issue, refresh; RFC 9449 §5): 400.
+    #[error("invalid_dpop_proof: {0}")]
+    BadDpopProof(ProofError),
+    /// A DPoP-bound token presented as Bearer (or without its proof), or
+    /// an unbound one as DPoP: 401 with a `DPoP` challenge.
+    #[error("invalid_token: {0}")]
+    DpopToken(&'static str),
     #[error("unauthorized_client: {0}")]
     UnauthorizedClient(String),
     /// `/oauth2/token` only: the client lacks the grant its `grant_type`
@@ -77,7 +88,8 @@ pub enum ApiError {
 /// The OAuth 2.0 error shape (RFC 6749 §5.2) of every error response.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorBody<'a> {
-    /// invalid_request, invalid_client, invalid_token, unauthorized_client,
+    /// invalid_request, invalid_client, invalid_token, invalid_dpop_proof,
+    /// unauthorized_client,
     /// invalid_grant, invalid_scope, invalid_target, unsupported_grant_type,
     /// insufficient_scope, not_found, method_not_allowed, payload_too_large,
     /// unsupported_media_type, rate_limited, server_error or
@@ -92,7 +104,10 @@ impl ApiError {
         match self {
             ApiError::InvalidRequest(_) => "invalid_request",
             ApiError::InvalidClient => "invalid_client",
-            ApiError::InvalidToken(_) | ApiError::InvalidRefreshToken(_) => "invalid_token",
+            ApiError::InvalidToken(_)
+            | ApiError::InvalidRefreshToken(_)
+            | ApiError::DpopToken(_) => "invalid_token",
+            ApiError::InvalidDpopProof(_) | ApiError::BadDpopProof(_) => "invalid_dpop_proof",
             ApiError::UnauthorizedClient(_) | ApiError::GrantNotAllowed(_) => "unauthorized_client",
             ApiError::InvalidGrant(_) => "invalid_grant",
             ApiError::InvalidScope(_) => "invalid_scope",
@@ -120,7 +135,10 @@ impl ApiError {
             | ApiError::UnsupportedGrantType(msg) => escape_controls(msg),
             ApiError::InvalidClient => "client authentication failed".into(),
             ApiError::InvalidToken(r) => r.phrase().into(),
-            ApiError::InvalidRefreshToken(p) | ApiError::InvalidGrant(p) => (*p).into(),
+            ApiError::InvalidDpopProof(e) | ApiError::BadDpopProof(e) => e.to_string(),
+            ApiError::InvalidRefreshToken(p)
+            | ApiError::InvalidGrant(p)
+            | ApiError::DpopToken(p) => (*p).into(),
             ApiError::UnauthorizedClient(grant) | ApiError::GrantNotAllowed(grant) => {
                 format!("client is not allowed to use grant `{grant}`")
             }
@@ -182,6 +200,8 @@ impl From<ServiceError> for ApiError {
             ServiceError::Policy(refused) => ApiError::InvalidRequest(refused.to_string()),
             ServiceError::InvalidClient => ApiError::InvalidClient,
             ServiceError::InvalidToken(reason) => ApiError::InvalidToken(reason),
+            ServiceError::InvalidDpopProof(e) => ApiError::InvalidDpopProof(e),
+            ServiceError::DpopBinding(phrase) => ApiError::DpopToken(phrase),
             e @ ServiceError::AudienceRequired => ApiError::InvalidRequest(e.to_string()),
             ServiceError::InsufficientScope(scope) => {
                 ApiError::InsufficientScope(scope.to_string())
@@ -203,6 +223,23 @@ impl From<ServiceError> for ApiError {
 }
 
 impl ApiError {
+    /// A service answer at Tessera's own token endpoints (`/token/issue`,
+    /// `/token/refresh`): a DPoP proof problem is a 400 (RFC 9449 §5).
+    pub fn at_token_endpoint(e: ServiceError) -> ApiError {
+        match e {
+            ServiceError::InvalidDpopProof(e) => ApiError::BadDpopProof(e),
+            other => ApiError::from(other),
+        }
+    }
+
+    /// An edge refusal at a token endpoint: a DPoP proof problem is a 400.
+    pub fn for_oauth(e: ApiError) -> ApiError {
+        match e {
+            ApiError::InvalidDpopProof(p) => ApiError::BadDpopProof(p),
+            other => other,
+        }
+    }
+
     /// The RFC 6749 §5.2 form of a service answer, for `/oauth2/token`:
     /// refresh-token failures are `invalid_grant` (400, not `401
     /// invalid_token`), scopes `invalid_scope`, audiences `invalid_target`
@@ -211,6 +248,7 @@ impl ApiError {
     pub fn oauth(e: ServiceError) -> ApiError {
         match e {
             ServiceError::InvalidRefreshToken(phrase) => ApiError::InvalidGrant(phrase),
+            ServiceError::InvalidDpopProof(e) => ApiError::BadDpopProof(e),
             ServiceError::ScopeNotGranted(msg) => ApiError::InvalidScope(msg),
             ServiceError::Policy(PolicyError::MissingGrant(grant)) => {
                 ApiError::GrantNotAllowed(grant.as_str().into())
@@ -226,6 +264,9 @@ impl ApiError {
     }
 }
 
+/// The proof algorithms `token::dpop` accepts, for the `DPoP` challenge.
+const DPOP_ALGS: &str = "ES256 EdDSA RS256 PS256";
+
 fn quote(s: &str) -> String {
     s.replace(['"', '\\'], "'")
 }
@@ -236,12 +277,15 @@ impl ResponseError for ApiError {
             ApiError::InvalidRequest(_)
             | ApiError::GrantNotAllowed(_)
             | ApiError::InvalidGrant(_)
+            | ApiError::BadDpopProof(_)
             | ApiError::InvalidScope(_)
             | ApiError::InvalidTarget(_)
             | ApiError::UnsupportedGrantType(_) => StatusCode::BAD_REQUEST,
             ApiError::InvalidClient
             | ApiError::InvalidToken(_)
-            | ApiError::InvalidRefreshToken(_) => StatusCode::UNAUTHORIZED,
+            | ApiError::InvalidRefreshToken(_)
+            | ApiError::InvalidDpopProof(_)
+            | ApiError::DpopToken(_) => StatusCode::UNAUTHORIZED,
             ApiError::UnauthorizedClient(_) | ApiError::InsufficientScope(_) => {
                 StatusCode::FORBIDDEN
             }
@@ -266,6 +310,16 @@ impl ResponseError for ApiError {
             ApiError::InvalidToken(_) | ApiError::InvalidRefreshToken(_) => {
                 let value = format!(
                     r#"Bearer realm="tessera", error="invalid_token", error_description="{}""#,
+                    quote(&self.description())
+                );
+                if let Ok(v) = HeaderValue::from_str(&value) {
+                    res.insert_header((header::WWW_AUTHENTICATE, v));
+                }
+            }
+            ApiError::InvalidDpopProof(_) | ApiError::DpopToken(_) => {
+                let value = format!(
+                    r#"DPoP realm="tessera", error="{}", error_description="{}", algs="{DPOP_ALGS}""#,
+                    self.code(),
                     quote(&self.description())
                 );
                 if let Ok(v) = HeaderValue::from_str(&value) {

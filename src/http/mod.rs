@@ -9,6 +9,7 @@ mod body;
 mod client_auth;
 mod client_ip;
 mod decode_error;
+mod dpop;
 mod error;
 mod middleware;
 pub mod openapi;

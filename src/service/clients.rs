@@ -285,6 +285,8 @@ mod tests {
             require_audience: false,
             introspect: crate::domain::IntrospectScope::All,
             secret_hash: SecretHash::generate_with("a-client-secret-123", cost).unwrap(),
+            dpop: crate::domain::DpopMode::Off,
+            dpop_proof_urls: Vec::new(),
         };
         let cost = |m_kib, t| ArgonCost {
             m_kib,

@@ -2,7 +2,7 @@
 //! carry a message that is safe to show; faults keep their cause chain
 //! (`#[source]`) for the log at the HTTP edge.
 
-use crate::domain::{DomainError, PolicyError, Rejection, Scope};
+use crate::domain::{DomainError, PolicyError, ProofError, Rejection, Scope};
 use crate::store::StoreError;
 use crate::token::{RefreshTokenError, SignError};
 
@@ -30,6 +30,14 @@ pub enum ServiceError {
     /// not hold; the text names it.
     #[error("{0}")]
     ScopeNotGranted(String),
+    /// A DPoP proof that is missing, fails a check of RFC 9449 §4.3, was
+    /// used before, or is not by the key the token or session is bound to.
+    #[error("invalid DPoP proof: {0}")]
+    InvalidDpopProof(ProofError),
+    /// A DPoP-bound token presented without DPoP (as `Bearer`, RFC 9449
+    /// §7.1), or an unbound one presented as DPoP.
+    #[error("invalid token: {0}")]
+    DpopBinding(&'static str),
     /// A token-exchange `subject_token` that fails the full stateful verify.
     #[error("invalid subject token: {}", .0.phrase())]
     InvalidSubjectToken(Rejection),
@@ -72,6 +80,8 @@ impl ServiceError {
         match self {
             ServiceError::InvalidToken(r) => r.label(),
             ServiceError::AudienceRequired => "audience_required",
+            ServiceError::InvalidDpopProof(e) => e.label(),
+            ServiceError::DpopBinding(_) => "dpop_binding",
             ServiceError::InsufficientScope(_) => "insufficient_scope",
             e if e.is_unavailable() => "unavailable",
             _ => "error",

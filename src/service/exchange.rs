@@ -76,6 +76,9 @@ impl TokenService {
             act.insert("act".into(), prior);
         }
         extra.insert("act".into(), Value::Object(act));
+        // The new token is the actor's, authenticated by its client
+        // credentials here: it is not bound to the user's DPoP key.
+        extra.remove("cnf");
         let record = AccessRecord {
             sub: subject.sub.clone(),
             client_id: client.id.to_string(),

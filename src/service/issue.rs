@@ -5,7 +5,8 @@
 use chrono::Utc;
 use serde_json::json;
 
-use super::{ServiceError, TokenService, seconds, token_key};
+use super::dpop::confirmation;
+use super::{DpopBinding, ServiceError, TokenService, seconds, token_key};
 use crate::domain::{AccessClaims, Audience, Client, CustomClaims, Scope, Sid, Subject};
 use crate::ops::audit;
 use crate::store::{AccessRecord, NewSession, SessionRecord, TokenStore};
@@ -20,6 +21,8 @@ pub struct IssueRequest {
     pub ttl: Option<u64>,
     pub claims: CustomClaims,
     pub refresh: Option<bool>,
+    /// The DPoP key to bind the tokens to (RFC 9449 §5), if any.
+    pub dpop: Option<DpopBinding>,
 }
 
 /// A freshly minted pair. `refresh_token` is the only copy of that secret.
@@ -43,6 +46,13 @@ impl TokenService {
         let aud = client.audience(req.aud.as_ref(), &self.issuer)?;
         client.check_scope(&req.scope)?;
         let ttl = seconds(client.access_ttl(req.ttl, self.default_access_ttl)?);
+        let jkt = self
+            .issue_binding(client, req.dpop, req.sub.as_str())
+            .await?;
+        let mut custom = req.claims.0;
+        if let Some(jkt) = &jkt {
+            custom.insert("cnf".into(), confirmation(jkt));
+        }
         let now = Utc::now().timestamp();
         let sid = Sid::new_random();
         let scope = req.scope.to_string();
@@ -59,7 +69,7 @@ impl TokenService {
             sid,
             scope: scope.clone(),
             aud: aud.clone(),
-            claims: req.claims.0.clone(),
+            claims: custom.clone(),
             exp,
         };
         let (jti, claims) = self.claims_for(&record, now);
@@ -74,7 +84,7 @@ impl TokenService {
                 client_id: client.id.to_string(),
                 scope: scope.clone(),
                 aud,
-                claims: req.claims.0,
+                claims: custom,
                 created: now,
                 refreshed: now,
                 exp: session_exp,
@@ -107,7 +117,7 @@ impl TokenService {
         audit::event(
             "token_issued",
             rid,
-            json!({"client_id": client.id.as_str(), "sub": req.sub.as_str(), "sid": sid.to_string(), "jti": jti.to_string(), "refresh": want_refresh, "outcome": "ok"}),
+            json!({"client_id": client.id.as_str(), "sub": req.sub.as_str(), "sid": sid.to_string(), "jti": jti.to_string(), "refresh": want_refresh, "dpop": jkt.is_some(), "outcome": "ok"}),
         );
         Ok(Issued {
             access_token,

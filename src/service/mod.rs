@@ -8,6 +8,7 @@ mod auth_guard;
 mod budget;
 mod client_credentials;
 mod clients;
+mod dpop;
 mod error;
 mod exchange;
 mod feed;
@@ -28,6 +29,7 @@ use chrono::Utc;
 use jsonwebtoken::jwk::JwkSet;
 
 pub use clients::Credentials;
+pub use dpop::{DpopBinding, DpopProof, bound_key};
 pub use error::ServiceError;
 pub use exchange::ExchangeRequest;
 pub use feed::{FeedMessage, RevocationFeed, Subscription};
@@ -62,6 +64,8 @@ pub struct TokenService {
     verify_failures: FailureSummary,
     /// The revocation feed's fan-out (`feed.rs`).
     feed: RevocationFeed,
+    /// `verify.dpop_iat_window_secs`.
+    dpop_window_secs: i64,
 }
 
 impl TokenService {
@@ -90,6 +94,7 @@ impl TokenService {
             verified: VerifiedCache::new(settings.verify.cache_entries),
             require_audience: settings.verify.require_audience,
             feed: RevocationFeed::new(&settings.verify),
+            dpop_window_secs: seconds(settings.verify.dpop_iat_window_secs),
             verify_failures: FailureSummary::new(Duration::from_secs(
                 settings.verify.failure_summary_secs,
             )),

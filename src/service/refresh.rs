@@ -9,7 +9,7 @@
 use chrono::Utc;
 use serde_json::json;
 
-use super::{Issued, ServiceError, TokenService, seconds, token_key, with};
+use super::{Issued, ServiceError, TokenService, bound_key, seconds, token_key, with};
 use crate::domain::{Client, Scope};
 use crate::ops::audit;
 use crate::store::{AccessRecord, Replication, RotateOutcome, Rotation, TokenStore};
@@ -19,11 +19,15 @@ const UNKNOWN: &str = "unknown or expired refresh token";
 
 impl TokenService {
     /// Rotates a refresh token. Reuse of a rotated one revokes the family.
+    /// A session bound to a DPoP key needs `proof` by that key for
+    /// Tessera's `own_path` or one of the client's `dpop_proof_urls`.
     pub async fn refresh(
         &self,
         client: &Client,
         token: &str,
         scope: Option<Scope>,
+        proof: Option<&str>,
+        own_path: &str,
         rid: &str,
     ) -> Result<Issued, ServiceError> {
         let presented =
@@ -40,6 +44,10 @@ impl TokenService {
                 json!({"client_id": client.id.as_str(), "sub": session.sub, "sid": session.sid.to_string(), "reason": "issued to another client"}),
             );
             return Err(ServiceError::InvalidRefreshToken(UNKNOWN));
+        }
+        if let Some(jkt) = bound_key(&session.claims) {
+            self.check_refresh_proof(client, jkt, proof, own_path, &session.sub)
+                .await?;
         }
         let scope = narrowed(&session.scope, scope)?;
         let now = Utc::now().timestamp();

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use chrono::Utc;
 
-use super::{ServiceError, TokenService};
+use super::{DpopProof, ServiceError, TokenService};
 use crate::domain::{AccessClaims, Audience, Rejection, Scope, TokenKey};
 use crate::ops::audit;
 use crate::ops::audit_summary::Summary;
@@ -26,6 +26,9 @@ pub struct VerifyRequest<'a> {
     /// Scopes the token must all hold (`None` or empty: no demand).
     pub scope: Option<&'a Scope>,
     pub source: Option<IpAddr>,
+    /// The DPoP proof that came with the token: a bound token needs one,
+    /// an unbound one must come without.
+    pub dpop: Option<DpopProof<'a>>,
 }
 
 impl TokenService {
@@ -36,7 +39,13 @@ impl TokenService {
     pub async fn verify(&self, req: VerifyRequest<'_>) -> Result<Arc<AccessClaims>, ServiceError> {
         let result = match self.token_to_check(req) {
             Ok(token) => match self.check_access(token, req.aud).await {
-                Ok(claims) => self.check_demands(claims, req),
+                Ok(claims) => match self
+                    .check_use(&claims.extra, &claims.sub, token, req.dpop)
+                    .await
+                {
+                    Ok(()) => self.check_demands(claims, req),
+                    Err(e) => Err(e),
+                },
                 Err(e) => Err(e),
             },
             Err(e) => Err(e),
@@ -47,6 +56,8 @@ impl TokenService {
         });
         if let Err(
             e @ (ServiceError::InvalidToken(_)
+            | ServiceError::InvalidDpopProof(_)
+            | ServiceError::DpopBinding(_)
             | ServiceError::AudienceRequired
             | ServiceError::InsufficientScope(_)),
         ) = &result

@@ -12,7 +12,7 @@ use super::{
     AccessRecord, NewSession, REMEMBERED_DIGESTS, Replication, RevokedToken, RotateOutcome,
     RotateReport, Rotation, SessionRecord, StoreError, TokenStore, now_ms,
 };
-use crate::domain::{Revocation, Sid, TokenKey};
+use crate::domain::{ProofKey, Revocation, Sid, TokenKey};
 
 /// Writes between two sweeps of every user's expired entries.
 const SWEEP_EVERY: u64 = 4096;
@@ -34,6 +34,8 @@ struct User {
     /// Every live access token of the user, with or without a family.
     access: HashMap<TokenKey, AccessRecord>,
     sessions: HashMap<Sid, Family>,
+    /// DPoP proofs seen, with the end of their memory (ms).
+    proofs: HashMap<ProofKey, i64>,
     /// Revocations of the current write, published before its lock goes.
     outbox: Vec<Revocation>,
 }
@@ -58,10 +60,11 @@ impl User {
     fn sweep(&mut self, now: i64) {
         self.access.retain(|_, r| live(r.exp, now));
         self.sessions.retain(|_, f| live(f.rec.exp, now));
+        self.proofs.retain(|_, until| *until > now);
     }
 
     fn is_empty(&self) -> bool {
-        self.access.is_empty() && self.sessions.is_empty()
+        self.access.is_empty() && self.sessions.is_empty() && self.proofs.is_empty()
     }
 
     fn remove_family(&mut self, sid: &Sid, now: i64) -> bool {
@@ -296,6 +299,27 @@ impl TokenStore for MemoryStore {
             .unwrap_or_default();
         list.sort_by_key(|(seq, s)| (s.exp, *seq));
         Ok(list.into_iter().map(|(_, s)| s).collect())
+    }
+
+    async fn remember_proof(
+        &self,
+        sub: &str,
+        proof: &ProofKey,
+        ttl_secs: u64,
+    ) -> Result<bool, StoreError> {
+        let ttl_ms = i64::try_from(ttl_secs.max(1))
+            .unwrap_or(i64::MAX)
+            .saturating_mul(1000);
+        self.write(sub, |user, now, _| {
+            // The sweep above dropped an expired entry, so a present one is live.
+            match user.proofs.entry(*proof) {
+                std::collections::hash_map::Entry::Occupied(_) => false,
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(now.saturating_add(ttl_ms));
+                    true
+                }
+            }
+        })
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

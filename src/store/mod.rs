@@ -16,7 +16,7 @@ pub use record::{AccessRecord, SessionRecord};
 pub use redis::RedisStore;
 
 use crate::config::RedisSettings;
-use crate::domain::{RefreshDigest, Sid, TokenKey};
+use crate::domain::{ProofKey, RefreshDigest, Sid, TokenKey};
 use crate::ops::Metrics;
 
 /// An error with its cause chain kept for the log.
@@ -217,6 +217,16 @@ pub trait TokenStore {
         now: i64,
     ) -> impl Future<Output = Result<Vec<SessionRecord>, StoreError>> + Send;
 
+    /// Remembers a DPoP proof for `ttl_secs` (RFC 9449 §11.1), under the
+    /// user's slot; true the first time, false when it was seen before
+    /// and has not expired (a replay). Revoking the user's tokens keeps it.
+    fn remember_proof(
+        &self,
+        sub: &str,
+        proof: &ProofKey,
+        ttl_secs: u64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Whether the backend answers.
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
 
@@ -327,6 +337,14 @@ impl TokenStore for Store {
     }
     async fn list_sessions(&self, sub: &str, now: i64) -> Result<Vec<SessionRecord>, StoreError> {
         dispatch!(self, s => s.list_sessions(sub, now))
+    }
+    async fn remember_proof(
+        &self,
+        sub: &str,
+        proof: &ProofKey,
+        ttl_secs: u64,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.remember_proof(sub, proof, ttl_secs))
     }
     async fn ping(&self) -> Result<(), StoreError> {
         dispatch!(self, s => s.ping())

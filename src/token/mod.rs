@@ -2,6 +2,7 @@
 //! Stateful checks (is the record still live?) belong to `service`.
 
 mod cache;
+pub mod dpop;
 mod keys;
 mod refresh;
 

@@ -16,7 +16,7 @@ crate::both_backends!(every_jwt_attack_is_refused_by_verify_and_introspect);
 
 /// What the service must answer for a case.
 #[derive(Clone, Copy)]
-enum Expect {
+pub(crate) enum Expect {
     /// verify: 401 with this phrase; introspect: `{"active": false}`.
     Refused(&'static str),
     /// verify: 401 with this phrase (the caller asked for an audience);
@@ -29,17 +29,17 @@ enum Expect {
 
 /// Which app a case is aimed at.
 #[derive(Clone, Copy)]
-enum Target {
+pub(crate) enum Target {
     EdDsa,
     Es256,
 }
 
-struct Case {
-    name: String,
-    target: Target,
-    token: String,
-    aud: Option<&'static str>,
-    expect: Expect,
+pub(crate) struct Case {
+    pub name: String,
+    pub target: Target,
+    pub token: String,
+    pub aud: Option<&'static str>,
+    pub expect: Expect,
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -93,7 +93,7 @@ async fn public_key_bytes(app: &TestApp) -> (Vec<u8>, String) {
 
 /// Builds the table. `fetch_url` is a local listener that must never see a
 /// connection: `jku`/`x5u` point at it.
-async fn cases(ed: &TestApp, es: &TestApp, fetch_url: &str) -> Vec<Case> {
+pub(crate) async fn cases(ed: &TestApp, es: &TestApp, fetch_url: &str) -> Vec<Case> {
     let ours = ed_key(&std::fs::read(ed.key_file("k1")).unwrap());
     let attacker_pem = new_key_pem(KeyAlg::EdDSA);
     let attacker = ed_key(attacker_pem.as_bytes());
@@ -468,7 +468,7 @@ async fn check(app: &TestApp, case: &Case) -> Result<(), String> {
 }
 
 /// Cases in the table, as docs/security.md says.
-const ATTACK_CASES: usize = 56;
+pub(crate) const ATTACK_CASES: usize = 56;
 
 async fn every_jwt_attack_is_refused_by_verify_and_introspect(b: Backend) {
     let ed = spawn_app(b).await;

@@ -100,10 +100,16 @@ async fn issued_token_carries_the_contract_claims(b: Backend) {
 
 async fn expired_token_fails_after_its_ttl(b: Backend) {
     let app = spawn_app(b).await;
-    let v = app.issue_ok(json!({"sub": "user-1", "ttl": 1})).await;
+    // 3 s, not 1: on a loaded machine issue and the first verify can be a
+    // second apart. Then wait until just past `exp` (the suite runs with no
+    // leeway), measured from the token itself.
+    let v = app.issue_ok(json!({"sub": "user-1", "ttl": 3})).await;
     let token = v["access_token"].as_str().unwrap();
     assert_eq!(app.verify_get(token).await.status(), 200);
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let exp = claims_of(token)["exp"].as_i64().unwrap();
+    let now = chrono::Utc::now().timestamp_millis();
+    let wait = u64::try_from(exp * 1000 - now).unwrap_or(0) + 1100;
+    tokio::time::sleep(Duration::from_millis(wait)).await;
     let body = assert_error(app.verify_get(token).await, 401, "invalid_token").await;
     assert_eq!(body["error_description"], "token expired");
 }

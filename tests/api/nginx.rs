@@ -72,6 +72,30 @@ http {{
             proxy_set_header Content-Length "";
             proxy_set_header X-Original-URI $request_uri;
         }}
+
+        # DPoP (docs/dpop.md): `Authorization: DPoP` and the `DPoP` header
+        # reach Tessera with the subrequest; the original method and URL
+        # come from these headers, which nginx sets (overwriting any the
+        # client sent).
+        location /dpop-api/ {{
+            auth_request /_tessera_verify_dpop;
+            auth_request_set $auth_subject $upstream_http_x_auth_subject;
+            auth_request_set $auth_scope $upstream_http_x_auth_scope;
+            proxy_set_header X-Auth-Subject $auth_subject;
+            proxy_set_header X-Auth-Scope $auth_scope;
+            proxy_pass http://127.0.0.1:{upstream};
+        }}
+
+        location = /_tessera_verify_dpop {{
+            internal;
+            proxy_pass http://127.0.0.1:{tessera}/token/verify;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header X-Original-Method $request_method;
+            proxy_set_header X-Original-URI $request_uri;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-Forwarded-Host $http_host;
+        }}
     }}
 
     server {{
@@ -229,4 +253,71 @@ async fn nginx_auth_request_lets_valid_tokens_through_and_stops_the_rest() {
     let (status, _, body) = get(&url, Some(&short), &[]).await;
     assert_eq!(status, 401, "{body}");
     assert!(!body.contains("subject="), "upstream reached: {body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nginx_passes_dpop_proofs_and_the_original_request_to_tessera() {
+    let app = crate::dpop::app(Backend::Redis).await;
+    let tessera_port: u16 = app.address.rsplit(':').next().unwrap().parse().unwrap();
+    let nginx = Nginx::start(tessera_port);
+    let url = nginx.url("/dpop-api/orders?page=2");
+    let htu = nginx.url("/dpop-api/orders");
+
+    let keys = crate::dpop::Keys::new("ES256");
+    let res = app
+        .issue_as(
+            "dpop-app",
+            json!({"sub": "erin", "scope": "read", "cnf": {"jkt": keys.jkt("a")}}),
+        )
+        .await;
+    let token = res.json::<serde_json::Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let p = keys.proofs(json!([
+        {"key": "a", "htu": htu, "htm": "GET", "access_token": token},
+        {"key": "a", "htu": htu, "htm": "POST", "access_token": token},
+        {"key": "a", "htu": nginx.url("/dpop-api/admin"), "htm": "GET", "access_token": token},
+    ]));
+    let dpop = |proof: &str| {
+        vec![
+            ("authorization".to_owned(), format!("DPoP {token}")),
+            ("dpop".to_owned(), proof.to_owned()),
+        ]
+    };
+    let send = |headers: Vec<(String, String)>| {
+        let url = url.clone();
+        async move {
+            let pairs: Vec<(&str, &str)> = headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            get(&url, None, &pairs).await
+        }
+    };
+
+    // A fresh proof for this very request: through, the subject upstream.
+    let (status, _, body) = send(dpop(&p[0])).await;
+    assert_eq!(status, 200, "{body}\n{}", nginx.error_log());
+    assert_eq!(body, "subject=erin scope=read\n");
+
+    // The same proof again, a proof for another method or path, Bearer.
+    let bearer = vec![("authorization".to_owned(), format!("Bearer {token}"))];
+    for (what, headers, code) in [
+        ("replayed", dpop(&p[0]), "invalid_dpop_proof"),
+        ("another method", dpop(&p[1]), "invalid_dpop_proof"),
+        ("another path", dpop(&p[2]), "invalid_dpop_proof"),
+        ("Bearer downgrade", bearer, "invalid_token"),
+    ] {
+        let (status, www, body) = send(headers).await;
+        assert_eq!(status, 401, "{what}: {body}");
+        assert!(
+            www.starts_with("DPoP ") && www.contains(code),
+            "{what}: {www}"
+        );
+        assert!(
+            !body.contains("subject="),
+            "{what}: upstream reached: {body}"
+        );
+    }
 }

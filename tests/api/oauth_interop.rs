@@ -42,6 +42,30 @@ fn node_dir() -> PathBuf {
     dir
 }
 
+/// `node` run in target/node-interop, where `pkgs` must be installed
+/// (tests/api/dpop.rs uses `dpop` and `jose`).
+pub(crate) fn local_node(pkgs: &[&str]) -> Command {
+    let dir = PathBuf::from(format!("{ROOT}/target/node-interop"));
+    for pkg in pkgs {
+        assert!(
+            dir.join("node_modules")
+                .join(pkg)
+                .join("package.json")
+                .exists(),
+            "no {pkg} in {}: run scripts/test.sh, which installs it",
+            dir.display()
+        );
+    }
+    let mut cmd = local("node");
+    cmd.current_dir(dir);
+    cmd
+}
+
+/// [`run_json`] for other suites.
+pub(crate) fn run_node_json(what: &str, cmd: Command, stdin: &str) -> Value {
+    run_json(what, cmd, stdin)
+}
+
 /// A command without proxy variables (everything here is loopback).
 fn local(program: impl AsRef<std::ffi::OsStr>) -> Command {
     let mut cmd = Command::new(program);

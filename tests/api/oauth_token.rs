@@ -41,6 +41,8 @@ pub fn client(id: &str, grants: &[Grant], audiences: &[&str], scopes: &str) -> C
         require_audience: false,
         introspect: Default::default(),
         rate_limit: None,
+        dpop: Default::default(),
+        dpop_proof_urls: Vec::new(),
     }
 }
 

@@ -10,8 +10,9 @@
 
 use actix_web::{HttpRequest, HttpResponse};
 
-use super::verify::{Demands, Verified, audience, bearer, check, gateway_response, scope};
+use super::verify::{Demands, Verified, audience, check, gateway_response, scope};
 use crate::http::decode_error::without_input;
+use crate::http::dpop::from_headers;
 use crate::http::{ApiError, ErrorBody, State};
 
 #[derive(serde::Deserialize)]
@@ -62,7 +63,13 @@ pub async fn verify_forward_aud(req: HttpRequest, state: State) -> Result<HttpRe
         aud: audience(Some(&path.aud))?,
         scope: scope(scope_of_query(&req)?.as_deref())?,
     };
-    let claims = check(&req, &state, bearer(&req)?, &demands).await?;
+    let claims = check(
+        &req,
+        &state,
+        from_headers(&req, Some(req.method().as_str()))?,
+        &demands,
+    )
+    .await?;
     Ok(gateway_response(&claims, &state.verify_headers))
 }
 
@@ -89,6 +96,12 @@ pub async fn verify_forward(req: HttpRequest, state: State) -> Result<HttpRespon
         aud: None,
         scope: scope(scope_of_query(&req)?.as_deref())?,
     };
-    let claims = check(&req, &state, bearer(&req)?, &demands).await?;
+    let claims = check(
+        &req,
+        &state,
+        from_headers(&req, Some(req.method().as_str()))?,
+        &demands,
+    )
+    .await?;
     Ok(gateway_response(&claims, &state.verify_headers))
 }

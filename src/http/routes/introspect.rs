@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::domain::{Grant, TokenKind};
 use crate::http::client_auth::require_client;
 use crate::http::{ApiError, Body, ErrorBody, State};
-use crate::service::Introspected;
+use crate::service::{Introspected, bound_key};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -75,7 +75,9 @@ fn describe(found: &Introspected, issuer: &str) -> serde_json::Value {
     match found {
         Introspected::Access(c) => {
             let mut v = json!({
-                "active": true, "token_type": "access_token", "scope": c.scope,
+                // RFC 9449 §6.2: a bound token is `DPoP`, its `cnf` below.
+                "active": true, "token_type": if bound_key(&c.extra).is_some() { "DPoP" } else { "access_token" },
+                "scope": c.scope,
                 "client_id": c.client_id, "sub": c.sub, "aud": c.aud, "iss": c.iss,
                 "exp": c.exp, "iat": c.iat, "nbf": c.nbf, "jti": c.jti, "sid": c.sid,
             });

@@ -4,10 +4,10 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Audience, CustomClaims, Grant, Scope, Subject};
+use crate::domain::{Audience, CustomClaims, Grant, Jkt, Scope, Subject};
 use crate::http::client_auth::require_client;
 use crate::http::{ApiError, Body, ErrorBody, State, request_id};
-use crate::service::{IssueRequest, Issued};
+use crate::service::{DpopBinding, IssueRequest, Issued, bound_key};
 
 /// Only `sub` is required; `ttl` is capped by the client's maximum.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -24,6 +24,26 @@ pub struct IssueBody {
     #[schema(value_type = Option<Object>)]
     claims: Option<serde_json::Map<String, serde_json::Value>>,
     refresh: Option<bool>,
+    /// Bind the tokens to this DPoP key (RFC 9449 §6.1): the login
+    /// service checked the client's proof. Not with `dpop`.
+    cnf: Option<Confirmation>,
+    /// The client's DPoP proof for the login service's token endpoint
+    /// (one of the client's `dpop_proof_urls`, method POST), for Tessera
+    /// to check and bind the tokens to its key. Not with `cnf`.
+    #[schema(max_length = 4096)]
+    dpop: Option<String>,
+}
+
+/// `{"jkt": "<RFC 7638 SHA-256 thumbprint>"}`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Confirmation {
+    #[schema(
+        example = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I",
+        min_length = 43,
+        max_length = 43
+    )]
+    jkt: String,
 }
 
 impl TryFrom<IssueBody> for IssueRequest {
@@ -36,7 +56,18 @@ impl TryFrom<IssueBody> for IssueRequest {
         if b.ttl.is_some_and(|t| t > i64::MAX as u64) {
             return Err(ApiError::InvalidRequest("`ttl` is out of range".into()));
         }
+        let dpop = match (b.cnf, b.dpop) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::InvalidRequest(
+                    "give `cnf` or `dpop`, not both".into(),
+                ));
+            }
+            (Some(cnf), None) => Some(DpopBinding::Jkt(Jkt::parse(&cnf.jkt)?)),
+            (None, Some(proof)) => Some(DpopBinding::Proof(proof)),
+            (None, None) => None,
+        };
         Ok(IssueRequest {
+            dpop,
             sub: Subject::parse(&sub)?,
             aud: b.aud.as_deref().map(Audience::parse).transpose()?,
             scope: Scope::parse(b.scope.as_deref().unwrap_or_default())?,
@@ -51,6 +82,7 @@ impl TryFrom<IssueBody> for IssueRequest {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct TokenResponse<'a> {
     access_token: &'a str,
+    /// `DPoP` for a token bound to a key (RFC 9449 §5), else `Bearer`.
     #[schema(example = "Bearer")]
     token_type: &'static str,
     /// Seconds; reuse the token until shortly before they run out.
@@ -75,7 +107,11 @@ pub fn token_response(issued: &Issued, issued_token_type: Option<&'static str>) 
         .insert_header((header::PRAGMA, "no-cache"))
         .json(TokenResponse {
             access_token: &issued.access_token,
-            token_type: "Bearer",
+            token_type: if bound_key(&issued.claims.extra).is_some() {
+                "DPoP"
+            } else {
+                "Bearer"
+            },
             expires_in: issued.expires_in,
             refresh_token: issued.refresh_token.as_deref(),
             refresh_expires_in: issued.refresh_expires_in,
@@ -95,7 +131,8 @@ pub async fn issue(req: HttpRequest, body: Body, state: State) -> Result<HttpRes
     let issued = state
         .service
         .issue(&client, request, &request_id(&req))
-        .await?;
+        .await
+        .map_err(ApiError::at_token_endpoint)?;
     Ok(token_response(&issued, None))
 }
 

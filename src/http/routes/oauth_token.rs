@@ -143,8 +143,16 @@ pub async fn token(req: HttpRequest, body: Body, state: State) -> Result<HttpRes
                 .map_err(|e| ApiError::oauth(e.into()))?;
             let scope = scope(&form)?;
             let token = required(form.refresh_token, "refresh_token")?;
+            let proof = crate::http::dpop::proof_header(&req).map_err(ApiError::for_oauth)?;
             let issued = service
-                .refresh(&client, &token, scope, &rid)
+                .refresh(
+                    &client,
+                    &token,
+                    scope,
+                    proof.as_deref(),
+                    "/oauth2/token",
+                    &rid,
+                )
                 .await
                 .map_err(ApiError::oauth)?;
             Ok(token_response(&issued, None))

@@ -29,9 +29,10 @@ const FORM_FIELDS: &[&str] = &[
 
 #[utoipa::path(post, path = "/token/refresh", tag = "tokens",
     request_body(content((RefreshBody = "application/json"), (RefreshBody = "application/x-www-form-urlencoded"))),
+    params(("DPoP" = Option<String>, Header, description = "A DPoP-bound session's proof by its key (docs/dpop.md)")),
     security(("client_basic" = []), ()),
     responses((status = 200, body = super::issue::TokenResponse, description = "A new pair; the old refresh token stops working"),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody, description = "invalid_client, or invalid_token (unknown, expired or reused refresh token)"),
+        (status = 400, body = ErrorBody, description = "invalid_request, or invalid_dpop_proof (a bound session without a proof by its key)"), (status = 401, body = ErrorBody, description = "invalid_client, or invalid_token (unknown, expired or reused refresh token)"),
         (status = 403, body = ErrorBody)))]
 pub async fn refresh(req: HttpRequest, body: Body, state: State) -> Result<HttpResponse, ApiError> {
     let b: RefreshBody = body.require(FORM_FIELDS)?;
@@ -50,9 +51,19 @@ pub async fn refresh(req: HttpRequest, body: Body, state: State) -> Result<HttpR
         .filter(|t| !t.is_empty())
         .ok_or_else(|| ApiError::InvalidRequest("field `refresh_token` is required".into()))?;
     let scope = b.scope.as_deref().map(Scope::parse).transpose()?;
+    // A session bound to a DPoP key needs a proof by it (RFC 9449 §5).
+    let proof = crate::http::dpop::proof_header(&req).map_err(ApiError::for_oauth)?;
     let issued = state
         .service
-        .refresh(&client, &token, scope, &request_id(&req))
-        .await?;
+        .refresh(
+            &client,
+            &token,
+            scope,
+            proof.as_deref(),
+            "/token/refresh",
+            &request_id(&req),
+        )
+        .await
+        .map_err(ApiError::at_token_endpoint)?;
     Ok(token_response(&issued, None))
 }

@@ -10,18 +10,30 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{AccessClaims, Audience, Grant, Rejection, Scope};
-use crate::http::client_auth::{require_client, strip_scheme};
+use crate::domain::{AccessClaims, Audience, Grant, Scope};
+use crate::http::client_auth::require_client;
 use crate::http::decode_error::without_input;
+use crate::http::dpop::{Presentation, ProofFor, from_headers};
 use crate::http::{ApiError, Body, ErrorBody, State};
 use crate::service::VerifyRequest;
 
-/// The token may instead come in `Authorization: Bearer`. `aud` and
-/// `scope` may instead come in the query; given in both, they must agree.
+/// The token may instead come in `Authorization: Bearer` (or `DPoP` with
+/// the `DPoP` header). `aud` and `scope` may instead come in the query;
+/// given in both, they must agree. A DPoP-bound token needs `dpop`,
+/// `htm` and `htu` (the request it authorises).
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyBody {
     token: Option<String>,
+    /// The DPoP proof that came with the token (RFC 9449).
+    #[schema(max_length = 4096)]
+    dpop: Option<String>,
+    /// The method of the request the proof authorises.
+    #[schema(example = "GET", max_length = 16)]
+    htm: Option<String>,
+    /// The absolute URI of the request the proof authorises.
+    #[schema(example = "https://api.example.com/orders", max_length = 2048)]
+    htu: Option<String>,
     /// Audience the token must carry.
     aud: Option<String>,
     /// Space-separated scopes the token must all hold.
@@ -57,16 +69,26 @@ pub(super) struct Demands {
     pub scope: Option<Scope>,
 }
 
-pub(super) fn bearer(req: &HttpRequest) -> Result<Option<String>, ApiError> {
-    match req.headers().get(header::AUTHORIZATION) {
-        None => Ok(None),
-        Some(v) => {
-            let v = v
-                .to_str()
-                .map_err(|_| ApiError::InvalidToken(Rejection::Malformed))?;
-            Ok(strip_scheme(v, "bearer").map(str::to_owned))
+/// The token of a body, with its proof when one is given.
+fn from_body(
+    token: String,
+    dpop: Option<String>,
+    htm: Option<String>,
+    htu: Option<String>,
+) -> Result<Presentation, ApiError> {
+    let dpop = match (dpop, htm, htu) {
+        (None, None, None) => None,
+        (Some(proof), Some(htm), Some(htu)) => Some(ProofFor { proof, htm, htu }),
+        _ => {
+            return Err(ApiError::InvalidRequest(
+                "`dpop`, `htm` and `htu` come together".into(),
+            ));
         }
-    }
+    };
+    Ok(Presentation {
+        token: Some(token),
+        dpop,
+    })
 }
 
 /// An audience; empty means none.
@@ -111,7 +133,7 @@ fn query_of(req: &HttpRequest) -> Result<VerifyQuery, ApiError> {
 pub(super) async fn check(
     req: &HttpRequest,
     state: &State,
-    token: Option<String>,
+    presented: Presentation,
     demands: &Demands,
 ) -> Result<Arc<AccessClaims>, ApiError> {
     let limited = state.rate_limits.limits_verify();
@@ -128,10 +150,11 @@ pub(super) async fn check(
     let claims = state
         .service
         .verify(VerifyRequest {
-            token: token.as_deref(),
+            token: presented.token.as_deref(),
             aud: demands.aud.as_ref(),
             scope: demands.scope.as_ref(),
             source: Some(source),
+            dpop: presented.dpop.as_ref().map(ProofFor::as_service),
         })
         .await?;
     Ok(claims)
@@ -154,7 +177,8 @@ fn body_of(claims: &AccessClaims) -> Verified<'_> {
 
 #[utoipa::path(post, path = "/token/verify", tag = "tokens", request_body = Option<VerifyBody>,
     params(("aud" = Option<String>, Query, description = "Audience the token must carry (or `aud` in the body; both given: they must agree)"),
-        ("scope" = Option<String>, Query, description = "Space-separated scopes the token must all hold (or `scope` in the body; both given: they must agree)")),
+        ("scope" = Option<String>, Query, description = "Space-separated scopes the token must all hold (or `scope` in the body; both given: they must agree)"),
+        ("DPoP" = Option<String>, Header, description = "With `Authorization: DPoP` and no body token: the proof (docs/dpop.md)")),
     security((), ("bearer" = []), ("client_basic" = [])),
     responses((status = 200, body = Verified, description = "The token is valid and live"),
         (status = 400, body = ErrorBody, description = "invalid_request: a bad or conflicting `aud`/`scope`, or an audience is required"),
@@ -167,13 +191,18 @@ pub async fn verify_post(
 ) -> Result<HttpResponse, ApiError> {
     let query = query_of(&req)?;
     let parsed: Option<VerifyBody> = body.parse(&[])?;
-    let (token, body_aud, body_scope) = match parsed {
-        Some(b) => (b.token, b.aud, b.scope),
-        None => (None, None, None),
-    };
-    let token = match token {
-        Some(t) => Some(t),
-        None => bearer(&req)?,
+    let (presented, body_aud, body_scope) = match parsed {
+        Some(b) => {
+            let presented = match b.token {
+                Some(t) => from_body(t, b.dpop, b.htm, b.htu)?,
+                None if b.dpop.is_some() => {
+                    return Err(ApiError::InvalidRequest("`dpop` comes with `token`".into()));
+                }
+                None => from_headers(&req, None)?,
+            };
+            (presented, b.aud, b.scope)
+        }
+        None => (from_headers(&req, None)?, None, None),
     };
     let demands = Demands {
         aud: one_of(
@@ -187,7 +216,7 @@ pub async fn verify_post(
             scope(body_scope.as_deref())?,
         )?,
     };
-    let claims = check(&req, &state, token, &demands).await?;
+    let claims = check(&req, &state, presented, &demands).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(body_of(&claims)))
@@ -195,7 +224,10 @@ pub async fn verify_post(
 
 #[utoipa::path(get, path = "/token/verify", tag = "tokens",
     params(("aud" = Option<String>, Query, description = "Audience the token must carry"),
-        ("scope" = Option<String>, Query, description = "Space-separated scopes the token must all hold")),
+        ("scope" = Option<String>, Query, description = "Space-separated scopes the token must all hold"),
+        ("DPoP" = Option<String>, Header, description = "With `Authorization: DPoP <token>`: the proof for the gateway's original request (docs/dpop.md)"),
+        ("X-Original-Method" = Option<String>, Header, description = "The method of the request being authorised (DPoP; or X-Forwarded-Method)"),
+        ("X-Original-URI" = Option<String>, Header, description = "Its path and query (DPoP; or X-Forwarded-Uri), under X-Forwarded-Proto and X-Forwarded-Host")),
     security(("bearer" = []), ("client_basic" = [])),
     responses((status = 200, body = Verified, description = "Valid; the `verify.headers` (by default `X-Auth-Subject`, `X-Auth-Scope`, `X-Auth-Client`) carry claims for a gateway",
             headers(("x-auth-subject" = String), ("x-auth-scope" = String), ("x-auth-client" = String))),
@@ -207,7 +239,7 @@ pub async fn verify_get(req: HttpRequest, state: State) -> Result<HttpResponse, 
         aud: audience(query.aud.as_deref())?,
         scope: scope(query.scope.as_deref())?,
     };
-    let claims = check(&req, &state, bearer(&req)?, &demands).await?;
+    let claims = check(&req, &state, from_headers(&req, None)?, &demands).await?;
     Ok(gateway_response(&claims, &state.verify_headers))
 }
 

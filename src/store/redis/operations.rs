@@ -4,7 +4,7 @@
 use deadpool_redis::redis::{self, AsyncCommands};
 
 use super::RedisStore;
-use crate::domain::{Revocation, Sid, TokenKey};
+use crate::domain::{ProofKey, Revocation, Sid, TokenKey};
 use crate::store::{
     AccessRecord, FeedPage, FeedRead, NewSession, REMEMBERED_DIGESTS, RevokedToken, RotateOutcome,
     RotateReport, Rotation, SessionRecord, StoreError, TokenStore, now_ms,
@@ -258,6 +258,30 @@ impl TokenStore for RedisStore {
 
     async fn read_feed(&self, read: FeedRead) -> Result<FeedPage, StoreError> {
         self.read_feed_from(read).await
+    }
+
+    async fn remember_proof(
+        &self,
+        sub: &str,
+        proof: &ProofKey,
+        ttl_secs: u64,
+    ) -> Result<bool, StoreError> {
+        // One `SET NX EX` in the user's slot (a Cluster routes it there);
+        // the value is Redis's shared integer 1.
+        let key = format!("{}dpop:{}", self.base(sub), proof.key_part());
+        let ttl = ttl_secs.max(1);
+        self.run(|mut c| async move {
+            redis::cmd("SET")
+                .arg(key)
+                .arg(1)
+                .arg("NX")
+                .arg("EX")
+                .arg(ttl)
+                .query_async::<Option<String>>(&mut c)
+                .await
+                .map(|set| set.is_some())
+        })
+        .await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

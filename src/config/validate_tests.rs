@@ -1,0 +1,93 @@
+//! `Settings::validate`'s rules, each refusal naming its key.
+use super::super::{ConfigError, Environment, Settings};
+
+fn load(yaml: &str) -> Result<Settings, ConfigError> {
+    let base = format!("issuer: \"http://v.test\"\n{yaml}");
+    Settings::from_yaml_with_env(&base, Environment::Dev, std::iter::empty())
+}
+
+#[test]
+fn verify_headers_default_to_the_three_x_auth_headers_and_take_custom_claims() {
+    let s = load("").unwrap();
+    let pairs: Vec<_> = s.verify.headers.iter().collect();
+    assert_eq!(
+        format!("{pairs:?}"),
+        r#"[("x-auth-client", "client_id"), ("x-auth-scope", "scope"), ("x-auth-subject", "sub")]"#
+    );
+    let s = load("verify: { headers: { X-Tenant: tenant, x-auth-subject: sub } }").unwrap();
+    assert_eq!(s.verify.headers.len(), 2);
+}
+
+#[test]
+fn bad_verify_settings_name_their_key() {
+    for (yaml, key) in [
+        (
+            "verify: { headers: { \"x auth\": sub } }",
+            "verify.headers.x auth",
+        ),
+        (
+            "verify: { headers: { \"x-é\": sub } }",
+            "verify.headers.x-é",
+        ),
+        ("verify: { headers: { \"\": sub } }", "verify.headers."),
+        (
+            "verify: { headers: { Content-Type: sub } }",
+            "verify.headers.Content-Type",
+        ),
+        (
+            "verify: { headers: { x-a: sub, X-A: aud } }",
+            "verify.headers.x-a",
+        ),
+        ("verify: { headers: { x-a: \" \" } }", "verify.headers.x-a"),
+        (
+            "verify: { failure_summary_secs: 0 }",
+            "verify.failure_summary_secs",
+        ),
+        (
+            "verify: { failure_summary_secs: 3601 }",
+            "verify.failure_summary_secs",
+        ),
+        (
+            "verify: { dpop_iat_window_secs: 0 }",
+            "verify.dpop_iat_window_secs",
+        ),
+        (
+            "verify: { dpop_iat_window_secs: 601 }",
+            "verify.dpop_iat_window_secs",
+        ),
+    ] {
+        match load(yaml) {
+            Ok(_) => panic!("accepted: {yaml}"),
+            Err(e) => assert!(e.to_string().contains(&format!("`{key}`")), "{yaml}: {e}"),
+        }
+    }
+}
+
+#[test]
+fn dpop_proof_urls_are_normalised_and_need_a_dpop_mode() {
+    let hash = crate::domain::SecretHash::generate("a-client-secret-123").unwrap();
+    let client = |extra: &str| {
+        format!(
+            "clients: [{{ id: web, secret_hash: \"{}\", grants: [issue]{extra} }}]",
+            hash.expose()
+        )
+    };
+    let s = load(&client(
+        ", dpop: required, dpop_proof_urls: [\"HTTPS://Login.Example:443/token?x=1\"]",
+    ))
+    .unwrap();
+    assert_eq!(
+        s.clients[0].dpop_proof_urls,
+        ["https://login.example/token"]
+    );
+    let e = load(&client(
+        ", dpop_proof_urls: [\"https://login.example/token\"]",
+    ))
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("`clients[0].dpop_proof_urls`"),
+        "{e}"
+    );
+    assert!(load(&client(", dpop: allowed, dpop_proof_urls: [\"ftp://x/y\"]")).is_err());
+    assert!(load(&client(", dpop: sometimes")).is_err());
+}
