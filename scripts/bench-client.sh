@@ -44,22 +44,9 @@ cargo build --locked "${PROFILE_FLAG[@]}" -p tessera-client --example guard --ex
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE_DIR
 TESSERA=$BIN/tessera
 
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+# WORK, PIDS (killed on exit), free_port, start_redis
+. scripts/lib/processes.sh
 
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 20000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-  done
-}
 wait_port() {
   for _ in $(seq 200); do
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
@@ -70,10 +57,7 @@ wait_port() {
 }
 
 REDIS_PORT=$(free_port)
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
-  --dir "$WORK" --logfile "$WORK/redis.log" &
-PIDS+=($!)
-for _ in $(seq 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+start_redis "$REDIS_PORT"
 
 "$TESSERA" keygen --out "$WORK/bench.pem" >/dev/null
 HASH=$(printf '%s' "$SECRET" | "$TESSERA" hash-secret)

@@ -52,22 +52,8 @@ cargo build --locked "${PROFILE_FLAG[@]}" --bin tessera \
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE_DIR
 TESSERA=$BIN/tessera
 
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 20000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-  done
-}
+# WORK, PIDS (killed on exit), free_port, start_redis
+. scripts/lib/processes.sh
 
 # Waits until GET PATH on PORT answers 200 (10 s at most).
 wait_http() {
@@ -89,11 +75,7 @@ ulimit -n 65536 2>/dev/null || ulimit -n 4096 2>/dev/null || true
 
 # --- the private Redis ---------------------------------------------------
 REDIS_PORT=$(free_port)
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
-  --dir "$WORK" --logfile "$WORK/redis.log" &
-PIDS+=($!)
-for _ in $(seq 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
-redis-cli -p "$REDIS_PORT" ping >/dev/null
+start_redis "$REDIS_PORT"
 
 # --- Tessera -------------------------------------------------------------
 "$TESSERA" keygen --out "$WORK/bench.pem" >/dev/null
@@ -244,10 +226,7 @@ RB_MAX_MS=$(echo "$RB" | tr -d '"' | awk -F, '{print $8}')
 # the middle of the measurement, which would be charged to these records.
 echo "bench.sh: Redis memory over $MEM_COUNT records"
 MEM_PORT=$(free_port)
-redis-server --port "$MEM_PORT" --bind 127.0.0.1 --save "" --appendonly no \
-  --dir "$WORK" --logfile "$WORK/redis-mem.log" &
-PIDS+=($!)
-for _ in $(seq 100); do redis-cli -p "$MEM_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+start_redis "$MEM_PORT"
 MEM_JSON=$("$BIN/examples/bench_memory" "redis://127.0.0.1:$MEM_PORT" "$MEM_COUNT")
 
 # --- criterion micro-benchmarks (full run only) ---------------------------

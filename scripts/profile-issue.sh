@@ -24,27 +24,11 @@ done
 CARGO_PROFILE_RELEASE_STRIP=false cargo build --locked --release --bin tessera --example bench_tokens
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release
 
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 20000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-  done
-}
+# WORK, PIDS (killed on exit), free_port, start_redis
+. scripts/lib/processes.sh
 
 REDIS_PORT=$(free_port)
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
-  --dir "$WORK" --logfile "$WORK/redis.log" &
-PIDS+=($!)
-for _ in $(seq 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+start_redis "$REDIS_PORT"
 
 "$BIN/tessera" keygen --out "$WORK/key.pem" >/dev/null
 HASH=$(printf '%s' "$SECRET" | "$BIN/tessera" hash-secret)
