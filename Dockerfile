@@ -13,18 +13,22 @@ FROM rust:1-slim-bookworm AS build
 WORKDIR /src
 # Dependency layer: compiled once from the manifest, lock file and build
 # script alone, so editing src/ does not rebuild the dependencies.
+# The workspace's other member (client/: tessera-client) is there as a
+# manifest and an empty library, so that cargo can load the workspace.
 COPY Cargo.toml Cargo.lock build.rs ./
-RUN mkdir -p src benches \
+COPY client/Cargo.toml ./client/
+RUN mkdir -p src benches client/src \
  && echo 'fn main() {}' > src/main.rs \
  && echo 'fn main() {}' > benches/hot_path.rs \
- && touch src/lib.rs \
+ && touch src/lib.rs client/src/lib.rs \
  && cargo build --release --locked --bin tessera \
- && rm -rf src
+ && rm -rf src client/src
 # No .git in the build context: the commit for tessera_build_info comes in
 # as a build argument.
 ARG TESSERA_GIT_SHA=unknown
 ENV TESSERA_GIT_SHA=${TESSERA_GIT_SHA}
 COPY src ./src
+COPY client/src ./client/src
 # [profile.release] strips symbols (strip = true) and uses thin LTO.
 COPY benches ./benches
 RUN touch src/main.rs src/lib.rs \
