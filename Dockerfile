@@ -35,11 +35,13 @@ RUN touch src/main.rs src/lib.rs \
  && cargo build --release --locked --bin tessera
 
 FROM debian:bookworm-slim
-# curl serves the HEALTHCHECK only. Versions come from the pinned base
-# image's Debian release, so DL3008 (pin apt versions) is waived.
+# ca-certificates: the system roots for rediss:// without redis.tls.ca_file.
+# The HEALTHCHECK is the binary itself (`tessera healthcheck`): no curl.
+# Versions come from the pinned base image's Debian release, so DL3008
+# (pin apt versions) is waived.
 # hadolint ignore=DL3008
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates curl \
+ && apt-get install -y --no-install-recommends ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 tessera \
  && useradd --system --uid 10001 --gid 10001 --create-home --home-dir /var/lib/tessera tessera \
@@ -60,7 +62,7 @@ EXPOSE 8080
 # Liveness only: /healthz answers while the process serves. Readiness
 # (/readyz, Redis reachable) belongs to the orchestrator's traffic routing,
 # not to restarts.
-HEALTHCHECK --interval=10s --timeout=2s --start-period=5s --retries=3 \
-  CMD ["curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8080/healthz"]
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
+  CMD ["tessera", "healthcheck", "--live"]
 ENTRYPOINT ["tessera"]
 CMD ["serve"]
