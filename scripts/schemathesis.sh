@@ -68,7 +68,8 @@ run_against() {
   # positive_data_acceptance is off: schema-valid input is often rightly
   # refused (unknown tokens are 401, unknown users have no sessions).
   # Run from $dir: schemathesis keeps a .schemathesis/ cache where it runs.
-  (cd "$dir" && "$VENV/bin/st" run "http://127.0.0.1:$port/openapi.json" \
+  (cd "$dir" && "$VENV/bin/st" --config-file "$REPO/scripts/schemathesis.toml" \
+    run "http://127.0.0.1:$port/openapi.json" \
     --auth demo-app:demo-secret-not-for-production \
     --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-20}" \
     "${SEED_ARGS[@]}" \
