@@ -13,29 +13,35 @@ FROM rust:1-slim-bookworm AS build
 WORKDIR /src
 # Dependency layer: compiled once from the manifest, lock file and build
 # script alone, so editing src/ does not rebuild the dependencies.
+# The workspace's other member (client/: tessera-client) is there as a
+# manifest and an empty library, so that cargo can load the workspace.
 COPY Cargo.toml Cargo.lock build.rs ./
-RUN mkdir -p src benches \
+COPY client/Cargo.toml ./client/
+RUN mkdir -p src benches client/src \
  && echo 'fn main() {}' > src/main.rs \
  && echo 'fn main() {}' > benches/hot_path.rs \
- && touch src/lib.rs \
+ && touch src/lib.rs client/src/lib.rs \
  && cargo build --release --locked --bin tessera \
- && rm -rf src
+ && rm -rf src client/src
 # No .git in the build context: the commit for tessera_build_info comes in
 # as a build argument.
 ARG TESSERA_GIT_SHA=unknown
 ENV TESSERA_GIT_SHA=${TESSERA_GIT_SHA}
 COPY src ./src
+COPY client/src ./client/src
 # [profile.release] strips symbols (strip = true) and uses thin LTO.
 COPY benches ./benches
 RUN touch src/main.rs src/lib.rs \
  && cargo build --release --locked --bin tessera
 
 FROM debian:bookworm-slim
-# curl serves the HEALTHCHECK only. Versions come from the pinned base
-# image's Debian release, so DL3008 (pin apt versions) is waived.
+# ca-certificates: the system roots for rediss:// without redis.tls.ca_file.
+# The HEALTHCHECK is the binary itself (`tessera healthcheck`): no curl.
+# Versions come from the pinned base image's Debian release, so DL3008
+# (pin apt versions) is waived.
 # hadolint ignore=DL3008
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates curl \
+ && apt-get install -y --no-install-recommends ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 tessera \
  && useradd --system --uid 10001 --gid 10001 --create-home --home-dir /var/lib/tessera tessera \
@@ -56,7 +62,7 @@ EXPOSE 8080
 # Liveness only: /healthz answers while the process serves. Readiness
 # (/readyz, Redis reachable) belongs to the orchestrator's traffic routing,
 # not to restarts.
-HEALTHCHECK --interval=10s --timeout=2s --start-period=5s --retries=3 \
-  CMD ["curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8080/healthz"]
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
+  CMD ["tessera", "healthcheck", "--live"]
 ENTRYPOINT ["tessera"]
 CMD ["serve"]

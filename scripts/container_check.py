@@ -190,9 +190,15 @@ def main():
 
         status, body = get(port, "/readyz")
         check(status == 200 and json.loads(body).get("store") == "redis", f"/readyz 200 on redis ({body})")
-        hc = [a.replace(f":{inner}/", f":{port}/") for a in spec["healthcheck"]]
-        check(subprocess.run(hc, stdout=subprocess.DEVNULL).returncode == 0,
-              f"HEALTHCHECK passes: {' '.join(hc)}")
+        # The HEALTHCHECK is the binary itself, run with the image's
+        # environment: it must find the port from the configuration.
+        hc = spec["healthcheck"]
+        check(hc[0] == "tessera", f"the HEALTHCHECK is the tessera binary ({hc})")
+        def probe(args):
+            return subprocess.run([binary] + args, cwd=workdir, env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+        check(probe(hc[1:]) == 0, f"HEALTHCHECK passes: {' '.join(hc)}")
+        check(probe(["healthcheck"]) == 0, "tessera healthcheck (readiness) passes with Redis up")
         check(os.path.isdir(os.path.join(workdir, "logs")), "logs/ is written under WORKDIR")
 
         redis.terminate()
@@ -200,6 +206,8 @@ def main():
         status, body = get(port, "/readyz")
         check(status == 503, f"/readyz 503 with Redis down ({body})")
         check(get(port, "/healthz")[0] == 200, "/healthz still 200 with Redis down")
+        check(probe(hc[1:]) == 0, "HEALTHCHECK (liveness) still passes with Redis down")
+        check(probe(["healthcheck"]) == 1, "tessera healthcheck (readiness) answers 1 with Redis down")
 
         app.send_signal(signal.SIGTERM)
         try:

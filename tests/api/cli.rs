@@ -26,7 +26,13 @@ fn help_lists_every_subcommand_and_flag() {
         assert!(top.contains(&flag), "`tessera --help` lacks {flag}:\n{top}");
     }
     let subcommands: Vec<&clap::Command> = cli.get_subcommands().collect();
-    for name in ["serve", "hash-secret", "keygen", "check-config"] {
+    for name in [
+        "serve",
+        "hash-secret",
+        "keygen",
+        "check-config",
+        "healthcheck",
+    ] {
         assert!(
             subcommands.iter().any(|s| s.get_name() == name),
             "no {name}"
@@ -301,4 +307,38 @@ fn serve_until_exit(dir: &std::path::Path) -> String {
 fn with_shipped_log4rs(dir: &tempfile::TempDir) {
     let path = dir.path().join("log4rs.yaml");
     std::fs::write(path, crate::binary::shipped_log4rs()).unwrap();
+}
+
+/// `tessera healthcheck`: 0 and a `healthy:` line while the service
+/// answers, the port taken from the configuration it runs with; 1 (what
+/// Docker reads as unhealthy) and a one-line reason when nothing answers.
+#[test]
+fn healthcheck_follows_the_configured_port_and_says_why_it_fails() {
+    use crate::binary::{Tessera, dev_config, log4rs_yaml};
+
+    let mut t = Tessera::start(dev_config, &log4rs_yaml("info"), &[]);
+    let dir = t.path("");
+    for args in [
+        vec!["healthcheck", "--config", "config.yaml"],
+        vec!["healthcheck", "--config", "config.yaml", "--live"],
+    ] {
+        let out = run(&dir, &args, &[]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        assert!(
+            stdout.starts_with("healthy: ") && stdout.contains(&format!(":{}/", t.port)),
+            "{stdout}"
+        );
+    }
+    t.terminate();
+    t.wait_exit(std::time::Duration::from_secs(15))
+        .expect("tessera exits on SIGTERM");
+    let out = run(&dir, &["healthcheck", "--config", "config.yaml"], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        stderr.starts_with("tessera: unhealthy: ") && stderr.contains("cannot connect"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
