@@ -8,7 +8,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -50,19 +50,7 @@ struct Guard {
 
 impl Guard {
     fn start(tessera: &str, staleness_secs: u64) -> Guard {
-        let mut cmd = Command::new(guard_binary());
-        for var in [
-            "http_proxy",
-            "https_proxy",
-            "HTTP_PROXY",
-            "HTTPS_PROXY",
-            "ALL_PROXY",
-            "all_proxy",
-        ] {
-            cmd.env_remove(var);
-        }
-        let mut child = cmd
-            .env("NO_PROXY", "127.0.0.1,localhost")
+        let mut child = crate::helpers::loopback_command(guard_binary())
             .env("TESSERA_URL", tessera)
             // The test apps' issuer (where discovery points) is no address.
             .env(

@@ -99,6 +99,24 @@ macro_rules! backend_tests {
     };
 }
 
+/// A child process for a loopback test: no proxy variables inherited
+/// (a proxy set on the machine would swallow 127.0.0.1), `NO_PROXY` set.
+pub fn loopback_command(program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+    let mut cmd = std::process::Command::new(program);
+    for var in [
+        "http_proxy",
+        "https_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("NO_PROXY", "127.0.0.1,localhost");
+    cmd
+}
+
 /// The Argon2 PHC string of [`SECRET`], made once per test process.
 pub fn secret_hash() -> &'static str {
     static HASH: OnceLock<String> = OnceLock::new();

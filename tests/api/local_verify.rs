@@ -5,7 +5,7 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use crate::helpers::{Backend, KeyAlg, TestApp, active_key, spawn_app};
 use serde_json::{Value, json};
@@ -43,19 +43,7 @@ fn verify_locally_for(
     audience: &str,
 ) -> Result<Value, String> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/verify_with_jwks.py");
-    let mut cmd = Command::new(python());
-    for var in [
-        "http_proxy",
-        "https_proxy",
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "all_proxy",
-    ] {
-        cmd.env_remove(var);
-    }
-    let mut child = cmd
-        .env("NO_PROXY", "127.0.0.1,localhost")
+    let mut child = crate::helpers::loopback_command(python())
         .arg(script)
         .arg(app.url("/.well-known/jwks.json"))
         .arg(issuer)

@@ -66,21 +66,10 @@ pub(crate) fn run_node_json(what: &str, cmd: Command, stdin: &str) -> Value {
     run_json(what, cmd, stdin)
 }
 
-/// A command without proxy variables (everything here is loopback).
+/// [`loopback_command`](crate::helpers::loopback_command) with the interop clients' settings and pipes.
 fn local(program: impl AsRef<std::ffi::OsStr>) -> Command {
-    let mut cmd = Command::new(program);
-    for var in [
-        "http_proxy",
-        "https_proxy",
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "all_proxy",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env("NO_PROXY", "127.0.0.1,localhost")
-        .env("CLIENT_SECRET", SECRET)
+    let mut cmd = crate::helpers::loopback_command(program);
+    cmd.env("CLIENT_SECRET", SECRET)
         .env("CC_CLIENT", "svc-a")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
