@@ -53,6 +53,7 @@ mod store_family_access;
 mod store_feed;
 mod store_grace;
 mod tls_pki;
+mod trace_context;
 mod verify_cache;
 mod verify_demands;
 mod wait_isolation;
