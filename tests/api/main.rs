@@ -13,6 +13,7 @@ mod client_checks;
 mod client_feed;
 mod client_guard;
 mod client_support;
+mod container_logging;
 mod core;
 mod dpop;
 mod durability;
