@@ -1,6 +1,7 @@
 # Tessera container image: build with cargo, run as a non-root user from a
 # slim Debian. Mount your config.yaml, log4rs.yaml and keys at /etc/tessera
-# (see docs/deploy.md).
+# (see docs/deploy.md). The image logs JSON lines to stdout
+# (log4rs.container.yaml), no files.
 #
 #   docker build --build-arg TESSERA_GIT_SHA="$(git rev-parse --short=12 HEAD)" -t tessera .
 #   docker run -p 8080:8080 -v "$PWD/deploy:/etc/tessera:ro" \
@@ -47,8 +48,10 @@ RUN apt-get update \
  && useradd --system --uid 10001 --gid 10001 --create-home --home-dir /var/lib/tessera tessera \
  && mkdir -p /etc/tessera
 COPY --from=build /src/target/release/tessera /usr/local/bin/tessera
-COPY config.yaml log4rs.yaml /etc/tessera/
-# Log files go under the working directory (logs/), which the user owns.
+COPY config.yaml log4rs.yaml log4rs.container.yaml /etc/tessera/
+# The working directory holds nothing the container profile writes; with
+# TESSERA__LOGGING__CONFIG=/etc/tessera/log4rs.yaml log files go under logs/
+# here, which the user owns.
 WORKDIR /var/lib/tessera
 USER 10001:10001
 # No malloc tuning: Argon2id runs on fixed hashing threads that reuse their
@@ -56,7 +59,7 @@ USER 10001:10001
 # changes nothing, BENCHMARKS.md).
 ENV TESSERA_ENV=prod \
     TESSERA_CONFIG=/etc/tessera/config.yaml \
-    TESSERA__LOGGING__CONFIG=/etc/tessera/log4rs.yaml \
+    TESSERA__LOGGING__CONFIG=/etc/tessera/log4rs.container.yaml \
     TESSERA__SERVER__LISTEN=0.0.0.0:8080
 EXPOSE 8080
 # Liveness only: /healthz answers while the process serves. Readiness

@@ -6,14 +6,17 @@ Reads the final stage of the Dockerfile (ENV, WORKDIR, USER, COPY into
 under a temp dir, adds what an operator mounts (a config with a key) and
 passes (TESSERA__REDIS__URL to a private redis-server, TESSERA__ISSUER
 an https URL: prod refuses http:// and loopback issuers), then checks
-/healthz, /readyz, the HEALTHCHECK command, fail-closed readiness when
-Redis stops, and a clean exit on SIGTERM. Two deviations, both forced by
+/healthz, /readyz, the HEALTHCHECK command, the logs (JSON lines on stdout
+only: an issue's audit event and access line with the request's W3C trace
+id, the ERROR line of a failed /readyz; no logs/ directory), fail-closed
+readiness when Redis stops, and a clean exit on SIGTERM. Two deviations, both forced by
 the rules of this machine: loopback on a free port instead of
 0.0.0.0:8080, and a private redis-server instead of a `redis` host.
 
 Usage: container_check.py PATH/TO/release/tessera
 """
 
+import base64
 import json
 import os
 import shlex
@@ -89,12 +92,44 @@ def free_port():
         return s.getsockname()[1]
 
 
-def get(port, path):
+def get(port, path, headers=None, data=None):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data,
+                                 headers=headers or {})
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=3) as r:
+        with urllib.request.urlopen(req, timeout=3) as r:
             return r.status, r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode()
+
+
+SECRET = "container-check-secret-0123456789"
+TRACE_OK = "4bf92f3577b34da6a3ce929d0e0e4736"
+TRACE_DOWN = "0af7651916cd43dd8448eb211c80319c"
+
+
+def traceparent(trace_id):
+    return {"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"}
+
+
+def stdout_json(path):
+    """Every stdout line as JSON; fails on a line that is not an object."""
+    lines = []
+    with open(path) as f:
+        for line in f:
+            try:
+                v = json.loads(line)
+            except ValueError:
+                sys.exit(f"container-check: FAILED: not a JSON line on stdout: {line!r}")
+            if not isinstance(v, dict) or not all(k in v for k in ("time", "level", "target")):
+                sys.exit(f"container-check: FAILED: not a log object: {line!r}")
+            lines.append(v)
+    return lines
+
+
+def wait_json(path, what, pred):
+    found = []
+    wait(what, lambda: found.extend(v for v in stdout_json(path) if pred(v)) or found)
+    return found[0]
 
 
 def wait(what, pred, timeout=20.0):
@@ -139,6 +174,14 @@ def main():
             "\nkeys: []\n",
             f'\nkeys:\n  - {{ kid: "k1", path: "{key}", alg: "EdDSA", status: "active" }}\n',
         )
+        # ...and a client, to see an audit event.
+        assert config.count("\nclients: []\n") == 1, "config.yaml has no `clients: []` line"
+        secret_hash = subprocess.run([binary, "hash-secret"], input=SECRET, text=True,
+                                     check=True, capture_output=True).stdout.strip()
+        config = config.replace(
+            "\nclients: []\n",
+            f'\nclients:\n  - {{ id: "app", secret_hash: "{secret_hash}", grants: [issue] }}\n',
+        )
         with open(os.path.join(etc, "config.yaml"), "w") as f:
             f.write(config)
         workdir = mirror(spec["workdir"])
@@ -176,14 +219,16 @@ def main():
             argv = ["setpriv", f"--reuid={uid}", f"--regid={gid or uid}", "--clear-groups"] + argv
         print("container-check: running", " ".join(shlex.quote(a) for a in argv))
         print("container-check: with", " ".join(f"{k}={v}" for k, v in sorted(env.items()) if k.startswith("TESSERA")))
-        out = open(os.path.join(root, "stdout.log"), "w")
+        stdout = os.path.join(root, "stdout.log")
+        stderr = os.path.join(root, "stderr.log")
         started = time.monotonic()
-        app = subprocess.Popen(argv, cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT)
+        app = subprocess.Popen(argv, cwd=workdir, env=env, stdout=open(stdout, "w"),
+                               stderr=open(stderr, "w"))
         procs.append(app)
         def healthy():
             if app.poll() is not None:
                 sys.exit(f"container-check: tessera exited with {app.returncode}:\n"
-                         + open(os.path.join(root, "stdout.log")).read())
+                         + open(stdout).read() + open(stderr).read())
             return get(port, "/healthz")[0] == 200
         wait("/healthz", healthy)
         print(f"container-check: up after {time.monotonic() - started:.2f} s")
@@ -199,12 +244,30 @@ def main():
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
         check(probe(hc[1:]) == 0, f"HEALTHCHECK passes: {' '.join(hc)}")
         check(probe(["healthcheck"]) == 0, "tessera healthcheck (readiness) passes with Redis up")
-        check(os.path.isdir(os.path.join(workdir, "logs")), "logs/ is written under WORKDIR")
+        # Logs: JSON lines on stdout, the request's trace id in them.
+        basic = base64.b64encode(f"app:{SECRET}".encode()).decode()
+        status, body = get(port, "/token/issue", data=b'{"sub":"container-check"}', headers={
+            "Authorization": f"Basic {basic}", "Content-Type": "application/json",
+            "X-Request-Id": "container-issue", **traceparent(TRACE_OK)})
+        check(status == 200, f"POST /token/issue 200 ({status})")
+        event = wait_json(stdout, "the token_issued audit line", lambda v: v["target"] == "audit"
+                          and v.get("audit", {}).get("event") == "token_issued")["audit"]
+        check(event.get("request_id") == "container-issue" and event.get("trace_id") == TRACE_OK,
+              f"audit event on stdout as JSON with the request's trace id ({event})")
+        access = wait_json(stdout, "the access line", lambda v: v["target"] == "tessera::access"
+                           and "request_id=container-issue " in v.get("message", ""))
+        check(access["level"] == "INFO" and access["message"].endswith(f" trace_id={TRACE_OK}"),
+              f"access line at INFO in prod with the trace id ({access['message']})")
 
         redis.terminate()
         redis.wait()
         status, body = get(port, "/readyz")
         check(status == 503, f"/readyz 503 with Redis down ({body})")
+        get(port, "/readyz", headers={"X-Request-Id": "container-down", **traceparent(TRACE_DOWN)})
+        error = wait_json(stdout, "an ERROR line", lambda v: v["level"] == "ERROR"
+                          and "request_id=container-down " in v.get("message", ""))
+        check(f"trace_id={TRACE_DOWN}" in error["message"],
+              f"the 503's ERROR line on stdout as JSON ({error['message'][:100]}…)")
         check(get(port, "/healthz")[0] == 200, "/healthz still 200 with Redis down")
         check(probe(hc[1:]) == 0, "HEALTHCHECK (liveness) still passes with Redis down")
         check(probe(["healthcheck"]) == 1, "tessera healthcheck (readiness) answers 1 with Redis down")
@@ -215,6 +278,11 @@ def main():
         except subprocess.TimeoutExpired:
             sys.exit("container-check: FAILED: no exit within 15 s of SIGTERM")
         check(code == 0, f"clean exit on SIGTERM (code {code})")
+        lines = stdout_json(stdout)
+        print(f"container-check: ok: all {len(lines)} stdout lines are JSON log objects")
+        written = [os.path.join(d, f) for d, _, fs in os.walk(workdir) for f in fs]
+        check(not os.path.exists(os.path.join(workdir, "logs")) and not written,
+              f"no logs/ directory, no file under WORKDIR ({written})")
         print("container-check: passed")
     finally:
         for p in procs:

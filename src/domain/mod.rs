@@ -19,6 +19,7 @@ mod secret;
 pub mod strict_json;
 mod token_key;
 mod token_kind;
+mod trace_id;
 
 pub use access_claims::AccessClaims;
 pub use claims::{CustomClaims, RESERVED_CLAIMS};
@@ -38,6 +39,7 @@ pub use scope::Scope;
 pub use secret::{ARGON2_FLOOR, ArgonCost, HashScratch, SecretHash};
 pub use token_key::TokenKey;
 pub use token_kind::TokenKind;
+pub use trace_id::TraceId;
 
 /// A value that does not parse; the message names the field and is safe to
 /// show the caller.

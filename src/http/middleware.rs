@@ -1,7 +1,9 @@
 //! The middleware around every request: a request id (the caller's
-//! `X-Request-Id` when sane, else a new UUID; echoed back), the HTTP
-//! metrics, one access line, and the cause chain of an error, logged once:
-//! server faults at ERROR, client mistakes at DEBUG.
+//! `X-Request-Id` when sane, else a new UUID; echoed back), a W3C trace id
+//! (from a valid `traceparent`, else a new random one; set as the task's
+//! trace id for the audit trail), the HTTP metrics, one access line, and
+//! the cause chain of an error, logged once: server faults at ERROR,
+//! client mistakes at DEBUG.
 
 use std::time::Instant;
 
@@ -12,7 +14,8 @@ use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpRequest};
 
 use super::{ApiError, State};
-use crate::ops::with_causes;
+use crate::domain::TraceId;
+use crate::ops::{trace, with_causes};
 
 /// The id of the request being served.
 #[derive(Debug, Clone)]
@@ -37,6 +40,18 @@ fn sane_request_id(v: &HeaderValue) -> Option<String> {
 }
 
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+
+/// The trace id of the caller's `traceparent`: one header that parses
+/// (W3C Trace Context); several `traceparent` headers are invalid.
+fn caller_trace_id(req: &ServiceRequest) -> Option<TraceId> {
+    let mut values = req.headers().get_all(&TRACEPARENT);
+    let value = values.next()?;
+    if values.next().is_some() {
+        return None;
+    }
+    TraceId::from_traceparent(value.to_str().ok()?)
+}
 
 /// Bytes of names and values all of a request's headers may take: room
 /// for an 8 KiB token (the size budget) and the usual headers, far from
@@ -63,12 +78,19 @@ pub async fn request_context(
         .and_then(sane_request_id)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     req.extensions_mut().insert(RequestId(rid.clone()));
+    // Without a random source the request is still served, untraced.
+    let tid = caller_trace_id(&req).or_else(|| TraceId::generate().ok());
+    let tid_text = tid.map_or_else(|| "-".to_owned(), |t| t.to_string());
     let metrics = req.app_data::<State>().map(|s| s.service.metrics().clone());
     let mut res = if header_bytes(&req) > HEADER_LIMIT {
         req.error_response(ApiError::HeadersTooLarge(HEADER_LIMIT))
             .map_into_right_body()
     } else {
-        next.call(req).await?.map_into_left_body()
+        match tid {
+            Some(t) => trace::scope(t, next.call(req)).await,
+            None => next.call(req).await,
+        }?
+        .map_into_left_body()
     };
     if let Ok(v) = HeaderValue::from_str(&rid) {
         res.headers_mut().insert(X_REQUEST_ID.clone(), v);
@@ -90,14 +112,18 @@ pub async fn request_context(
     {
         let cause = with_causes(err);
         if err.is_server_fault() {
-            log::error!("request_id={rid} {method} {path} -> {status}: {cause}");
+            log::error!(
+                "request_id={rid} {method} {path} -> {status}: {cause} trace_id={tid_text}"
+            );
         } else {
-            log::debug!("request_id={rid} {method} {path} -> {status}: {cause}");
+            log::debug!(
+                "request_id={rid} {method} {path} -> {status}: {cause} trace_id={tid_text}"
+            );
         }
     }
     log::info!(
         target: "tessera::access",
-        "request_id={rid} {method} {path} {status} {}us",
+        "request_id={rid} {method} {path} {status} {}us trace_id={tid_text}",
         started.elapsed().as_micros()
     );
     Ok(res)

@@ -182,6 +182,30 @@ environments:
     }
 
     #[test]
+    fn both_shipped_profiles_parse_in_both_environments() {
+        for text in [
+            include_str!("../../log4rs.yaml"),
+            include_str!("../../log4rs.container.yaml"),
+        ] {
+            let dev = parse(text, Environment::Dev).unwrap();
+            assert_eq!(dev.config.root().level(), log::LevelFilter::Info);
+            let prod = parse(text, Environment::Prod).unwrap();
+            assert_eq!(prod.config.root().level(), log::LevelFilter::Error);
+        }
+        let prod = parse(
+            include_str!("../../log4rs.container.yaml"),
+            Environment::Prod,
+        )
+        .unwrap();
+        let level = |name: &str| {
+            let logger = prod.config.loggers().iter().find(|l| l.name() == name);
+            logger.map(log4rs::config::Logger::level)
+        };
+        assert_eq!(level("audit"), Some(log::LevelFilter::Info));
+        assert_eq!(level("tessera::access"), Some(log::LevelFilter::Info));
+    }
+
+    #[test]
     fn broken_configs_are_errors_that_say_why() {
         assert!(parse("root: [", Environment::Dev).is_err());
         let bad_kind = "appenders:\n  x:\n    kind: nope\nroot:\n  appenders: [x]\n";

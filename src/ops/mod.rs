@@ -1,6 +1,6 @@
 //! Operations: what operators read. Logging set-up (log4rs with per-
-//! environment levels, live reload), the audit trail, and Prometheus
-//! metrics. Depends only on configuration; the service and the HTTP edge
+//! environment levels, live reload), the audit trail, the trace id of the
+//! request being served, and Prometheus metrics. Depends only on configuration; the service and the HTTP edge
 //! emit through it.
 
 pub mod audit;
@@ -8,6 +8,7 @@ pub mod audit_summary;
 pub mod healthcheck;
 pub mod logging;
 pub mod metrics;
+pub mod trace;
 
 pub use metrics::Metrics;
 

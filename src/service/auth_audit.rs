@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::ops::audit;
+use crate::domain::TraceId;
+use crate::ops::{audit, trace};
 
 /// Sources tracked at once; failures from any further source are counted
 /// under `"source": "other"`.
@@ -44,6 +45,7 @@ struct Window {
     ids: Vec<String>,
     ids_dropped: u64,
     request_id: String,
+    trace_id: Option<TraceId>,
 }
 
 impl Window {
@@ -56,6 +58,7 @@ impl Window {
             ids: Vec::new(),
             ids_dropped: 0,
             request_id: String::new(),
+            trace_id: None,
         }
     }
 }
@@ -105,6 +108,7 @@ impl FailureSummaries {
             }
         }
         request_id.clone_into(&mut window.request_id);
+        window.trace_id = trace::current();
     }
 
     /// Writes every window that is `window` old (all of them if `all`).
@@ -122,9 +126,10 @@ impl FailureSummaries {
 
     fn write(&self, source: Option<IpAddr>, w: &Window) {
         let source = source.map_or_else(|| "other".to_owned(), |ip| ip.to_string());
-        audit::warn_event(
+        audit::warn_event_of(
             "client_auth_failed_summary",
             &w.request_id,
+            w.trace_id,
             json!({
                 "source": source,
                 "count": w.checked + w.throttled + w.busy,

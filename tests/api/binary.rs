@@ -88,6 +88,28 @@ clients:
     )
 }
 
+/// A temp dir holding a new key `k1.pem`, and a prod config for it: an
+/// https issuer, Redis at `redis_url`, that key, the client `app`.
+pub fn prod_setup(redis_url: String) -> (tempfile::TempDir, impl Fn(u16) -> String) {
+    let dir = tempfile::tempdir().unwrap();
+    let keygen = run(dir.path(), &["keygen", "--out", "k1.pem"], &[]);
+    assert!(keygen.status.success(), "keygen: {keygen:?}");
+    let hash = crate::helpers::secret_hash();
+    let config = move |port: u16| {
+        format!(
+            r#"server: {{ listen: "127.0.0.1:{port}", workers: 1 }}
+issuer: "https://tessera.test"
+redis: {{ url: "{redis_url}", timeout_ms: 300 }}
+keys: [ {{ kid: "k1", path: "k1.pem", alg: "EdDSA", status: "active" }} ]
+clients:
+  - {{ id: "app", secret_hash: "{hash}", grants: [issue, verify, revoke] }}
+logging: {{ config: "log4rs.yaml" }}
+"#
+        )
+    };
+    (dir, config)
+}
+
 /// `tessera` in `dir` with no inherited `TESSERA*` variables.
 pub fn command(dir: &Path) -> Command {
     let mut cmd = Command::new(BIN);

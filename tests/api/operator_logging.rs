@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::binary::{Tessera, dev_config, has_level, run, shipped_log4rs};
+use crate::binary::{Tessera, dev_config, has_level, prod_setup, run, shipped_log4rs};
 use crate::redis_server::RedisServer;
 
 const MAIN: &str = "logs/tessera.log";
@@ -51,20 +51,7 @@ fn the_request_id_is_in_the_access_line_and_the_audit_line() {
 #[test]
 fn prod_logs_errors_but_not_info() {
     let redis = RedisServer::start();
-    let dir = tempfile::tempdir().unwrap();
-    let keygen = run(dir.path(), &["keygen", "--out", "k1.pem"], &[]);
-    assert!(keygen.status.success(), "keygen: {keygen:?}");
-    let url = redis.url();
-    let config = move |port: u16| {
-        format!(
-            r#"server: {{ listen: "127.0.0.1:{port}", workers: 1 }}
-issuer: "https://tessera.test"
-redis: {{ url: "{url}", timeout_ms: 300 }}
-keys: [ {{ kid: "k1", path: "k1.pem", alg: "EdDSA", status: "active" }} ]
-logging: {{ config: "log4rs.yaml" }}
-"#
-        )
-    };
+    let (dir, config) = prod_setup(redis.url());
     let t = Tessera::start_in(dir, config, &shipped_log4rs(), &[("TESSERA_ENV", "prod")]);
     assert_eq!(t.get("/readyz", &[]).unwrap().0, 200);
     // A client's malformed request is its mistake: 400, and no ERROR line.
