@@ -33,6 +33,7 @@ mod oauth_token;
 mod operations;
 mod operator_logging;
 mod ownership;
+mod prometheus;
 mod random_bodies;
 mod rate_limits;
 mod redis_cluster;
