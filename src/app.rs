@@ -34,6 +34,9 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
+    /// The admin listener (`server.admin_listen`) when set: its port, its
+    /// handle, and the task serving it.
+    admin: Option<AdminListener>,
     store: Store,
     state: Arc<AppState>,
 }
@@ -81,6 +84,54 @@ fn spawn_feed(state: &Arc<AppState>) {
     });
 }
 
+fn bind_error(addr: &str) -> impl Fn(std::io::Error) -> StartupError + '_ {
+    move |source| StartupError::Bind {
+        addr: addr.to_owned(),
+        source,
+    }
+}
+
+/// Binds `addr`; the listener and the port it got.
+fn bind(addr: &str) -> Result<(TcpListener, u16), StartupError> {
+    let listener = TcpListener::bind(addr).map_err(bind_error(addr))?;
+    let port = listener.local_addr().map_err(bind_error(addr))?.port();
+    Ok((listener, port))
+}
+
+struct AdminListener {
+    port: u16,
+    handle: actix_web::dev::ServerHandle,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// The admin listener: one worker serving health and metrics (probes and
+/// scrapes are few), with the same graceful shutdown as the public one.
+fn admin_server(
+    addr: &str,
+    state: &web::Data<Arc<AppState>>,
+    shutdown_timeout_secs: u64,
+) -> Result<AdminListener, StartupError> {
+    let (listener, port) = bind(addr)?;
+    let state = state.clone();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap(actix_web::middleware::from_fn(http::request_context))
+            .configure(http::configure_admin)
+    })
+    .workers(1)
+    .shutdown_timeout(shutdown_timeout_secs)
+    .listen(listener)
+    .map_err(bind_error(addr))?
+    .run();
+    // An actix server serves only while polled: its own task.
+    Ok(AdminListener {
+        port,
+        handle: server.handle(),
+        task: tokio::spawn(server),
+    })
+}
+
 impl Application {
     /// Builds the app with the store the settings name.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
@@ -107,21 +158,25 @@ impl Application {
         spawn_feed(&shared);
         let state = web::Data::new(shared.clone());
         let s = &settings.server;
-        let bind_error = |source| StartupError::Bind {
-            addr: s.listen.clone(),
-            source,
-        };
-        let listener = TcpListener::bind(&s.listen).map_err(bind_error)?;
-        let port = listener.local_addr().map_err(bind_error)?.port();
+        let (listener, port) = bind(&s.listen)?;
         let workers = match s.workers {
             0 => std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
             n => n,
+        };
+        let admin = match &s.admin_listen {
+            Some(addr) => Some(admin_server(addr, &state, s.shutdown_timeout_secs)?),
+            None => None,
+        };
+        let public_routes = if admin.is_some() {
+            http::configure_without_metrics
+        } else {
+            http::configure
         };
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .wrap(actix_web::middleware::from_fn(http::request_context))
-                .configure(http::configure)
+                .configure(public_routes)
         })
         .workers(workers)
         .client_request_timeout(Duration::from_millis(s.client_request_timeout_ms))
@@ -129,8 +184,14 @@ impl Application {
         .keep_alive(Duration::from_secs(s.keep_alive_secs))
         .shutdown_timeout(s.shutdown_timeout_secs)
         .listen(listener)
-        .map_err(bind_error)?
+        .map_err(bind_error(&s.listen))?
         .run();
+        if let Some(admin) = &admin {
+            log::info!(
+                "tessera admin listener (metrics, health) on port {}",
+                admin.port
+            );
+        }
         log::info!(
             "tessera listening on port {port} (env {}, store {})",
             settings.env,
@@ -139,6 +200,7 @@ impl Application {
         Ok(Application {
             port,
             server,
+            admin,
             store,
             state: shared,
         })
@@ -146,6 +208,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The admin listener's port, when `server.admin_listen` is set.
+    pub fn admin_port(&self) -> Option<u16> {
+        self.admin.as_ref().map(|a| a.port)
     }
 
     pub fn store(&self) -> &Store {
@@ -160,8 +227,14 @@ impl Application {
     /// Serves until stopped (SIGTERM/SIGINT: stop accepting, let in-flight
     /// requests finish within `server.shutdown_timeout_secs`), then writes
     /// the pending audit summaries and closes the store's connection pool.
+    /// The admin listener gets the same signals and drains alongside; when
+    /// the public server stops otherwise (its handle), it is stopped too.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        if let Some(admin) = self.admin {
+            admin.handle.stop(true).await;
+            admin.task.await.map_err(std::io::Error::other)??;
+        }
         self.state.service.close_feed();
         self.state.service.flush_audit_summaries(true);
         self.store.close();

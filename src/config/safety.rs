@@ -70,22 +70,26 @@ impl Settings {
     /// generated key, whatever clients its file declares — takes an
     /// explicit `TESSERA_ENV=dev`; a served deployment takes `prod`.
     pub fn refuse_implicit_dev_exposure(&self) -> Result<(), ConfigError> {
-        let listen: SocketAddr =
-            self.server
-                .listen
+        let admin = self.server.admin_listen.as_deref();
+        let addresses = [
+            ("server.listen", Some(self.server.listen.as_str())),
+            ("server.admin_listen", admin),
+        ];
+        for (key, addr) in addresses {
+            let Some(addr) = addr else { continue };
+            let addr: SocketAddr = addr
                 .parse()
-                .map_err(|e: std::net::AddrParseError| {
-                    ConfigError::invalid("server.listen", e.to_string())
-                })?;
-        if listen.ip().is_loopback() {
-            return Ok(());
+                .map_err(|e: std::net::AddrParseError| ConfigError::invalid(key, e.to_string()))?;
+            if !addr.ip().is_loopback() {
+                return Err(ConfigError::invalid(
+                    key,
+                    format!(
+                        "`{addr}` is not a loopback address and TESSERA_ENV is not set: without it Tessera runs in dev (in-memory store, generated key), which listens on loopback only. Set TESSERA_ENV=prod for a deployment, or TESSERA_ENV=dev to expose dev on purpose"
+                    ),
+                ));
+            }
         }
-        Err(ConfigError::invalid(
-            "server.listen",
-            format!(
-                "`{listen}` is not a loopback address and TESSERA_ENV is not set: without it Tessera runs in dev (in-memory store, generated key), which listens on loopback only. Set TESSERA_ENV=prod for a deployment, or TESSERA_ENV=dev to expose dev on purpose"
-            ),
-        ))
+        Ok(())
     }
 }
 

@@ -14,6 +14,10 @@ use crate::domain::{KeyAlg, KeyStatus};
 pub struct ServerSettings {
     /// Address to bind; port 0 picks a free port.
     pub listen: String,
+    /// A second address serving only `/metrics`, `/healthz` and `/readyz`
+    /// (for probes and Prometheus, off the public port); when set, the
+    /// public listener answers 404 on `/metrics`. Unset: all on `listen`.
+    pub admin_listen: Option<String>,
     /// Worker threads; 0 means one per CPU core.
     pub workers: usize,
     /// Largest request body accepted, in bytes (413 beyond).
@@ -30,6 +34,7 @@ impl Default for ServerSettings {
     fn default() -> Self {
         ServerSettings {
             listen: "127.0.0.1:8080".into(),
+            admin_listen: None,
             workers: 0,
             body_limit_bytes: 16 * 1024,
             client_request_timeout_ms: 5_000,

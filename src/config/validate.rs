@@ -10,10 +10,12 @@ use crate::domain::{DpopMode, KeyStatus, Kid};
 impl Settings {
     /// Cross-field rules; each error names the key at fault.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        self.server
+        let listen = self
+            .server
             .listen
             .parse::<SocketAddr>()
             .map_err(|e| ConfigError::invalid("server.listen", e.to_string()))?;
+        self.validate_admin_listen(listen)?;
         if self.server.body_limit_bytes < 256 {
             return Err(ConfigError::invalid(
                 "server.body_limit_bytes",
@@ -82,6 +84,30 @@ impl Settings {
         self.validate_verify()?;
         self.validate_rate_limit()?;
         self.validate_clients()
+    }
+
+    /// `server.admin_listen`: an address, and not one `server.listen`
+    /// takes (same port on the same or an unspecified IP; port 0 picks a
+    /// free port for each, so it never clashes).
+    fn validate_admin_listen(&self, listen: SocketAddr) -> Result<(), ConfigError> {
+        let Some(admin) = &self.server.admin_listen else {
+            return Ok(());
+        };
+        let admin = admin
+            .parse::<SocketAddr>()
+            .map_err(|e| ConfigError::invalid("server.admin_listen", e.to_string()))?;
+        let same_ip = admin.ip() == listen.ip()
+            || admin.ip().is_unspecified()
+            || listen.ip().is_unspecified();
+        if admin.port() != 0 && admin.port() == listen.port() && same_ip {
+            return Err(ConfigError::invalid(
+                "server.admin_listen",
+                format!(
+                    "`{admin}` overlaps server.listen `{listen}`: give the admin listener its own port"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn validate_tokens(&self) -> Result<(), ConfigError> {

@@ -91,3 +91,30 @@ fn dpop_proof_urls_are_normalised_and_need_a_dpop_mode() {
     assert!(load(&client(", dpop: allowed, dpop_proof_urls: [\"ftp://x/y\"]")).is_err());
     assert!(load(&client(", dpop: sometimes")).is_err());
 }
+
+#[test]
+fn admin_listen_must_parse_and_not_overlap_listen() {
+    for yaml in [
+        "server: { listen: \"127.0.0.1:9000\", admin_listen: \"127.0.0.1:9000\" }",
+        "server: { listen: \"0.0.0.0:9000\", admin_listen: \"127.0.0.1:9000\" }",
+        "server: { listen: \"127.0.0.1:9000\", admin_listen: \"[::]:9000\" }",
+        "server: { admin_listen: \"localhost-9090\" }",
+        "server: { admin_listen: \"\" }",
+    ] {
+        match load(yaml) {
+            Ok(_) => panic!("accepted: {yaml}"),
+            Err(e) => assert!(
+                e.to_string().contains("`server.admin_listen`"),
+                "{yaml}: {e}"
+            ),
+        }
+    }
+    for yaml in [
+        "server: { listen: \"127.0.0.1:9000\", admin_listen: \"127.0.0.1:9090\" }",
+        "server: { listen: \"127.0.0.1:0\", admin_listen: \"127.0.0.1:0\" }",
+        "server: { listen: \"127.0.0.1:9000\" }",
+    ] {
+        let s = load(yaml).unwrap_or_else(|e| panic!("{yaml}: {e}"));
+        assert!(s.server.admin_listen.is_some() || !yaml.contains("admin"));
+    }
+}

@@ -26,7 +26,9 @@ pub use client_ip::ClientIp;
 pub use error::{ApiError, ErrorBody};
 pub use middleware::{RequestId, request_context, request_id};
 pub use rate_limit::RateLimits;
-pub use routes::{configure, decode_issue_request, served_routes};
+pub use routes::{
+    configure, configure_admin, configure_without_metrics, decode_issue_request, served_routes,
+};
 
 use crate::service::TokenService;
 

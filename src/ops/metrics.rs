@@ -1,7 +1,9 @@
 //! Prometheus metrics for `GET /metrics`. Each `Application` owns its own
 //! recorder (`PrometheusBuilder::build_recorder`, never installed as the
 //! global one) and records through it with `metrics::with_local_recorder`,
-//! so two apps in one test process keep separate figures.
+//! so two apps in one test process keep separate figures. The standard
+//! `process_*` series (`metrics-process`: /proc/self on Linux) are read at
+//! each scrape into the same recorder.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -64,6 +66,7 @@ pub struct Metrics {
     /// allocation and hashing) after a series' first request.
     http: Arc<Mutex<HttpSeries>>,
     verify: Arc<HashMap<&'static str, Counter>>,
+    process: Arc<metrics_process::Collector>,
 }
 
 impl Default for Metrics {
@@ -82,6 +85,7 @@ impl Metrics {
             recorder: Arc::new(builder.build_recorder()),
             http: Arc::new(Mutex::new(HashMap::new())),
             verify: Arc::new(HashMap::new()),
+            process: Arc::new(metrics_process::Collector::default()),
         };
         m.with(|| {
             describe_counter!("tessera_http_requests_total", "HTTP requests by method, route pattern and status");
@@ -99,6 +103,8 @@ impl Metrics {
             describe_gauge!("tessera_redis_pool_in_use", "Redis connections lent out (sentinel mode; shared connections are never exclusive)");
             describe_gauge!("tessera_redis_pool_waiting", "Requests waiting for a Redis connection");
             describe_histogram!("tessera_redis_command_duration_seconds", "Redis call latency, connection wait included");
+            describe_gauge!("tessera_store_up", "1 when the token store answered a ping at this scrape, else 0");
+            describe_counter!("tessera_hashing_refused_total", "Client authentications refused because the Argon2 hashing queue (or the caller's share of it) was full");
             describe_gauge!("tessera_build_info", "Always 1; labels name the version and git commit");
             gauge!("tessera_build_info", "version" => env!("CARGO_PKG_VERSION"), "git_sha" => GIT_SHA)
                 .set(1.0);
@@ -112,7 +118,9 @@ impl Metrics {
             }
             counter!("tessera_refresh_reuse_detected_total").absolute(0);
             counter!("tessera_refresh_retries_total").absolute(0);
+            counter!("tessera_hashing_refused_total").absolute(0);
         });
+        m.with(|| m.process.describe());
         let verify = m.with(|| {
             VERIFY_OUTCOMES
                 .iter()
@@ -197,6 +205,16 @@ impl Metrics {
         });
     }
 
+    /// A client authentication refused for a full hashing queue.
+    pub fn hashing_refused(&self) {
+        self.with(|| counter!("tessera_hashing_refused_total").increment(1));
+    }
+
+    /// Whether the store answered its ping, just before a scrape.
+    pub fn store_up(&self, up: bool) {
+        self.with(|| gauge!("tessera_store_up").set(if up { 1.0 } else { 0.0 }));
+    }
+
     /// A feed subscriber came (+1) or went (-1).
     pub fn feed_subscribers(&self, change: i8) {
         self.with(|| gauge!("tessera_feed_subscribers").increment(f64::from(change)));
@@ -219,6 +237,7 @@ impl Metrics {
 
     /// The Prometheus text exposition of everything recorded so far.
     pub fn render(&self) -> String {
+        self.with(|| self.process.collect());
         let handle = self.recorder.handle();
         handle.run_upkeep();
         handle.render()

@@ -111,7 +111,7 @@ impl TokenService {
         source: IpAddr,
         request_id: &str,
     ) -> Result<Arc<Client>, ServiceError> {
-        let client = self.clients.authenticate(creds, source, request_id).await?;
+        let client = self.authenticate_client(creds, source, request_id).await?;
         client.require(grant)?;
         Ok(client)
     }
@@ -125,7 +125,11 @@ impl TokenService {
         source: IpAddr,
         request_id: &str,
     ) -> Result<Arc<Client>, ServiceError> {
-        self.clients.authenticate(creds, source, request_id).await
+        let answer = self.clients.authenticate(creds, source, request_id).await;
+        if matches!(answer, Err(ServiceError::Busy)) {
+            self.metrics.hashing_refused();
+        }
+        answer
     }
 
     /// Writes the audit summaries (failed verifies, failed client
@@ -177,8 +181,10 @@ impl TokenService {
         &self.metrics
     }
 
-    /// The Prometheus text of every metric, pool figures read just now.
-    pub fn metrics_text(&self) -> String {
+    /// The Prometheus text of every metric, pool figures and the store's
+    /// answer to a ping (bounded by `redis.timeout_ms`) read just now.
+    pub async fn metrics_text(&self) -> String {
+        self.metrics.store_up(self.store.ping().await.is_ok());
         if let Some((size, available, waiting)) = self.store.pool_status() {
             self.metrics
                 .redis_pool(size, size.saturating_sub(available), waiting);

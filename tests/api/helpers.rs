@@ -195,6 +195,8 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 /// A running app; the per-endpoint helpers are in `helpers/requests.rs`.
 pub struct TestApp {
     pub address: String,
+    /// `http://127.0.0.1:<port>` of the admin listener, when configured.
+    pub admin_address: Option<String>,
     pub api: reqwest::Client,
     backend: Backend,
     /// What the app runs with (key paths made absolute).
@@ -365,10 +367,12 @@ impl TestAppBuilder {
             .await
             .expect("build app");
         let address = format!("http://127.0.0.1:{}", app.port());
+        let admin_address = app.admin_port().map(|p| format!("http://127.0.0.1:{p}"));
         let handle = app.handle();
         tokio::spawn(app.run_until_stopped());
         TestApp {
             address,
+            admin_address,
             api: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .timeout(std::time::Duration::from_secs(10))

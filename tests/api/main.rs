@@ -3,6 +3,7 @@
 //! Sentinel group for the scale-out suites: `redis_cluster.rs`).
 #![allow(clippy::unwrap_used, clippy::pedantic)] // test and benchmark code: failing loudly is the point
 
+mod admin_listener;
 mod apache;
 mod attacks;
 mod audit_trail;
@@ -33,6 +34,7 @@ mod oauth_token;
 mod operations;
 mod operator_logging;
 mod ownership;
+mod prometheus;
 mod random_bodies;
 mod rate_limits;
 mod redis_cluster;

@@ -14,5 +14,5 @@ pub async fn metrics(state: State) -> HttpResponse {
             "text/plain; version=0.0.4; charset=utf-8",
         ))
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(state.service.metrics_text())
+        .body(state.service.metrics_text().await)
 }

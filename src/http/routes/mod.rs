@@ -114,16 +114,46 @@ pub fn served_routes() -> Vec<(&'static str, Vec<Method>)> {
     served
 }
 
+/// The operator endpoints the admin listener serves (`server.admin_listen`).
+const ADMIN_PATHS: &[&str] = &["/healthz", "/readyz", "/metrics"];
+
+/// Registers `routes` under `path`, 405 in the error shape for other methods.
+fn register(cfg: &mut web::ServiceConfig, path: &'static str, routes: Vec<(Method, Route)>) {
+    let methods: Vec<Method> = routes.iter().map(|(m, _)| m.clone()).collect();
+    let mut resource = web::resource(path).default_service(method_not_allowed(&methods));
+    for (_, route) in routes {
+        resource = resource.route(route);
+    }
+    cfg.service(resource);
+}
+
 /// Registers every route; unknown paths are 404 and known paths with the
 /// wrong method 405, both in the contract's error shape.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    configure_public(cfg, true);
+}
+
+/// The public listener with an admin listener beside it: every route but
+/// `/metrics` (404 here; it is served on the admin listener).
+pub fn configure_without_metrics(cfg: &mut web::ServiceConfig) {
+    configure_public(cfg, false);
+}
+
+/// The admin listener: `/healthz`, `/readyz` and `/metrics` only.
+pub fn configure_admin(cfg: &mut web::ServiceConfig) {
     for (path, routes) in endpoints() {
-        let methods: Vec<Method> = routes.iter().map(|(m, _)| m.clone()).collect();
-        let mut resource = web::resource(path).default_service(method_not_allowed(&methods));
-        for (_, route) in routes {
-            resource = resource.route(route);
+        if ADMIN_PATHS.contains(&path) {
+            register(cfg, path, routes);
         }
-        cfg.service(resource);
+    }
+    cfg.default_service(web::to(not_found));
+}
+
+fn configure_public(cfg: &mut web::ServiceConfig, metrics: bool) {
+    for (path, routes) in endpoints() {
+        if metrics || path != "/metrics" {
+            register(cfg, path, routes);
+        }
     }
     // Forward auth for Envoy's HTTP ext_authz: any method, any sub-path;
     // the audience route first (its trailing path may be absent).
