@@ -36,6 +36,9 @@ pub const VERIFY_OUTCOMES: &[&str] = &[
     "error",
 ];
 
+/// Outcomes of a configuration reload (SIGHUP), pre-registered at 0.
+pub const RELOAD_OUTCOMES: &[&str] = &["ok", "error"];
+
 /// The git commit the binary was built from (`build.rs`), or `unknown`.
 pub const GIT_SHA: &str = env!("TESSERA_GIT_SHA");
 
@@ -99,6 +102,7 @@ impl Metrics {
             describe_gauge!("tessera_redis_pool_in_use", "Redis connections lent out (sentinel mode; shared connections are never exclusive)");
             describe_gauge!("tessera_redis_pool_waiting", "Requests waiting for a Redis connection");
             describe_histogram!("tessera_redis_command_duration_seconds", "Redis call latency, connection wait included");
+            describe_counter!("tessera_config_reloads_total", "Configuration reloads (SIGHUP) by outcome: ok (applied) or error (the last good configuration kept)");
             describe_gauge!("tessera_build_info", "Always 1; labels name the version and git commit");
             gauge!("tessera_build_info", "version" => env!("CARGO_PKG_VERSION"), "git_sha" => GIT_SHA)
                 .set(1.0);
@@ -112,6 +116,9 @@ impl Metrics {
             }
             counter!("tessera_refresh_reuse_detected_total").absolute(0);
             counter!("tessera_refresh_retries_total").absolute(0);
+            for outcome in RELOAD_OUTCOMES {
+                counter!("tessera_config_reloads_total", "outcome" => *outcome).absolute(0);
+            }
         });
         let verify = m.with(|| {
             VERIFY_OUTCOMES
@@ -195,6 +202,11 @@ impl Metrics {
             counter!("tessera_redis_replication_shortfall_total", "operation" => operation)
                 .increment(1);
         });
+    }
+
+    /// A configuration reload, `ok` or `error` ([`RELOAD_OUTCOMES`]).
+    pub fn config_reload(&self, outcome: &'static str) {
+        self.with(|| counter!("tessera_config_reloads_total", "outcome" => outcome).increment(1));
     }
 
     /// A feed subscriber came (+1) or went (-1).
