@@ -471,3 +471,45 @@ fn restart_only_settings_are_named_in_a_warning_and_left_while_the_rest_applies(
     );
     load.assert_only(200, 400, 20);
 }
+
+#[test]
+fn sighup_is_caught_from_the_moment_the_port_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    write_key(&dir.path().join("k1.pem"), KeyAlg::EdDSA);
+    std::fs::write(dir.path().join("log4rs.yaml"), log4rs_yaml("info")).unwrap();
+    let port = crate::binary::free_port();
+    let keys = [key("k1", "active", None)];
+    let text = config(port, None, &keys, &[client("app", secret_hash())], "");
+    std::fs::write(dir.path().join("config.yaml"), text).unwrap();
+    let mut child = crate::binary::command(dir.path())
+        .args(["serve", "--config", "config.yaml"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // SIGHUP at the first accepted connection (its default action would
+    // end the process).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "tessera never listened");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "tessera exited at start-up"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    std::thread::sleep(Duration::from_millis(300));
+    let alive = child.try_wait().unwrap().is_none();
+    let health = request(
+        port,
+        "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    crate::binary::stop(child);
+    assert!(alive, "SIGHUP ended the process");
+    assert_eq!(health.map(|(s, _)| s), Ok(200));
+}
