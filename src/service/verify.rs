@@ -87,7 +87,7 @@ impl TokenService {
     /// The token, unless an audience is required (`verify.require_audience`)
     /// and none is given, or there is no token.
     fn token_to_check<'a>(&self, req: VerifyRequest<'a>) -> Result<&'a str, ServiceError> {
-        if req.aud.is_none() && self.policy().require_audience {
+        if req.aud.is_none() && self.policy.load().require_audience {
             return Err(ServiceError::AudienceRequired);
         }
         req.token
@@ -103,7 +103,8 @@ impl TokenService {
     ) -> Result<Arc<AccessClaims>, ServiceError> {
         if req.aud.is_none()
             && self
-                .policy()
+                .policy
+                .load()
                 .clients
                 .get(&claims.client_id)
                 .is_some_and(|c| c.require_audience)
@@ -166,7 +167,8 @@ impl TokenService {
         let now_ms = now.timestamp_millis();
         let digest = VerifiedCache::digest(token);
         let key = TokenKey::from_sha256(&digest);
-        let p = self.policy();
+        // A guard, not a counted reference: nothing awaits while it is held.
+        let p = self.policy.load();
         if let Some(claims) = p.verified.get(&digest, now_ms) {
             return match aud {
                 Some(aud) if claims.aud != aud.as_str() => Err(Rejection::WrongAudience),
