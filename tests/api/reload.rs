@@ -200,8 +200,13 @@ impl Load {
         }
     }
 
-    /// Stops the loop; every answer in order.
-    fn finish(mut self) -> Vec<Result<u16, String>> {
+    /// Stops the loop once it has `min` answers (10 s at most: a busy
+    /// machine answers slowly); every answer in order.
+    fn finish(mut self, min: usize) -> Vec<Result<u16, String>> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.seen.lock().unwrap().len() < min && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         self.stop.store(true, Ordering::Relaxed);
         self.thread.take().unwrap().join().unwrap();
         std::mem::take(&mut *self.seen.lock().unwrap())
@@ -210,7 +215,7 @@ impl Load {
     /// Asserts every answer is `first` until some point and `then` after it
     /// (never back), with no error and at least `min` answers.
     fn assert_only(self, first: u16, then: u16, min: usize) -> usize {
-        let seen = self.finish();
+        let seen = self.finish(min);
         let errors: Vec<_> = seen.iter().filter(|r| r.is_err()).take(3).collect();
         assert!(errors.is_empty(), "the load saw errors: {errors:?}");
         let statuses: Vec<u16> = seen.into_iter().map(Result::unwrap).collect();
