@@ -237,6 +237,13 @@ impl Load {
             "only {} requests in the load",
             statuses.len()
         );
+        let count = |s: u16| statuses.iter().filter(|x| **x == s).count();
+        println!(
+            "reload load: {} verify requests, {} answered {first}, {} answered {then}, 0 errors or 5xx",
+            statuses.len(),
+            count(first),
+            if first == then { 0 } else { count(then) },
+        );
         statuses.len()
     }
 }
