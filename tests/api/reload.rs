@@ -214,7 +214,7 @@ impl Load {
 
     /// Asserts every answer is `first` until some point and `then` after it
     /// (never back), with no error and at least `min` answers.
-    fn assert_only(self, first: u16, then: u16, min: usize) -> usize {
+    fn assert_only(self, what: &str, first: u16, then: u16, min: usize) -> usize {
         let seen = self.finish(min);
         let errors: Vec<_> = seen.iter().filter(|r| r.is_err()).take(3).collect();
         assert!(errors.is_empty(), "the load saw errors: {errors:?}");
@@ -238,11 +238,15 @@ impl Load {
             statuses.len()
         );
         let count = |s: u16| statuses.iter().filter(|x| **x == s).count();
+        let then_part = if first == then {
+            String::new()
+        } else {
+            format!(" then {} answered {then}", count(then))
+        };
         println!(
-            "reload load: {} verify requests, {} answered {first}, {} answered {then}, 0 errors or 5xx",
+            "{what}: {} verify requests under load, {} answered {first}{then_part}, no error or 5xx",
             statuses.len(),
             count(first),
-            if first == then { 0 } else { count(then) },
         );
         statuses.len()
     }
@@ -308,7 +312,8 @@ fn clients_come_and_go(redis: Option<&RedisServer>) {
         200,
         "the new secret works"
     );
-    load.assert_only(200, 200, 20);
+    let store = if redis.is_some() { "redis" } else { "memory" };
+    load.assert_only(&format!("clients come and go ({store})"), 200, 200, 20);
 }
 
 #[test]
@@ -364,7 +369,7 @@ fn a_key_rotated_by_sighup_signs_at_once_and_the_old_one_verifies_until_it_is_re
         Ok(200),
         "k2 verifies until its verify_until"
     );
-    let seen = load.assert_only(200, 401, 20);
+    load.assert_only("two key rotations (k1 removed)", 200, 401, 20);
     eventually("k2's token refused after its verify_until", || {
         verify(t.port, &t2) == Ok(401)
     });
@@ -375,7 +380,6 @@ fn a_key_rotated_by_sighup_signs_at_once_and_the_old_one_verifies_until_it_is_re
     assert_eq!(jwks_kids(&t), ["k3"]);
     let (_, t3) = issue(&t, "app", SECRET);
     assert_eq!((kid_of(&t3), verify(t.port, &t3)), ("k3".into(), Ok(200)));
-    println!("verify load: {seen} requests through two key rotations");
 }
 
 #[test]
@@ -435,7 +439,7 @@ fn a_broken_edit_keeps_the_last_good_configuration_entirely_and_says_why() {
     reload(&t, with_half("", &keys), true);
     assert_eq!(issue(&t, "half", SECRET).0, 200);
     assert_eq!(reloads(&t), (1, 3));
-    load.assert_only(200, 200, 20);
+    load.assert_only("three broken edits, then the fix", 200, 200, 20);
 }
 
 #[test]
@@ -481,7 +485,12 @@ fn restart_only_settings_are_named_in_a_warning_and_left_while_the_rest_applies(
         statuses.contains(&429),
         "app's own rate applied: {statuses:?}"
     );
-    load.assert_only(200, 400, 20);
+    load.assert_only(
+        "restart-only keys (verify.require_audience on)",
+        200,
+        400,
+        20,
+    );
 }
 
 #[test]
