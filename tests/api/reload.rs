@@ -534,3 +534,43 @@ fn sighup_is_caught_from_the_moment_the_port_accepts() {
     assert!(alive, "SIGHUP ended the process");
     assert_eq!(health.map(|(s, _)| s), Ok(200));
 }
+
+#[test]
+fn prod_safety_rules_refuse_a_reloaded_file_as_they_refuse_it_at_start_up() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    write_key(&dir.path().join("k1.pem"), KeyAlg::EdDSA);
+    let url = redis.url();
+    let keys = [key("k1", "active", None)];
+    let prod = move |port: u16, clients: &[String]| {
+        config(port, Some(&url), &keys, clients, "")
+            .replace("http://tessera.test", "https://auth.example.com")
+    };
+    let first = prod.clone();
+    let t = Tessera::start_in(
+        dir,
+        move |port| first(port, &[client("app", secret_hash())]),
+        &log4rs_yaml("info"),
+        &[("TESSERA_ENV", "prod")],
+    );
+    // The dev demo client, refused in prod: the reload is refused whole.
+    let demo = client(
+        tessera::config::DEMO_CLIENT_ID,
+        tessera::config::DEMO_SECRET_HASH,
+    );
+    reload(
+        &t,
+        prod(t.port, &[client("app", secret_hash()), demo]),
+        false,
+    );
+    let line = t.wait_for_line("stdout.log", "the prod refusal", |l| {
+        l.starts_with("ERROR") && l.contains("configuration reload")
+    });
+    assert!(line.contains("clients[1].id"), "{line}");
+    let demo_secret = "demo-secret-not-for-production";
+    assert_eq!(
+        issue(&t, tessera::config::DEMO_CLIENT_ID, demo_secret).0,
+        401
+    );
+    assert_eq!(issue(&t, "app", SECRET).0, 200);
+}
