@@ -2,16 +2,21 @@
 //! bound, ready server (store, keys, service, HTTP edge); `cli` and the
 //! tests call the same function, the tests on port 0.
 
+mod reload;
+
+pub use reload::{ConfigSource, ReloadError, hangups};
+
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
+use arc_swap::ArcSwap;
 
 use crate::config::Settings;
 use crate::domain::DomainError;
-use crate::http::{self, AppState, ClientIp, RateLimits};
+use crate::http::{self, AppState, Edge};
 use crate::service::TokenService;
 use crate::store::{Store, StoreError};
 use crate::token::{KeyError, KeySet};
@@ -39,6 +44,9 @@ pub struct Application {
     admin: Option<AdminListener>,
     store: Store,
     state: Arc<AppState>,
+    /// The settings it started with (a reload names the changes to the
+    /// ones that need a restart).
+    settings: Settings,
 }
 
 /// How often pending audit summaries are checked for an ended window.
@@ -149,10 +157,7 @@ impl Application {
         let shared = Arc::new(AppState {
             service,
             body_limit: settings.server.body_limit_bytes,
-            require_client_auth_on_verify: settings.verify.require_client_auth,
-            rate_limits: RateLimits::from_settings(&settings.rate_limit, &settings.clients),
-            client_ip: ClientIp::new(settings.rate_limit.trusted_proxies.clone()),
-            verify_headers: http::verify_headers(&settings.verify.headers),
+            edge: ArcSwap::from_pointee(Edge::from_settings(&settings, None)),
         });
         spawn_summary_tick(&shared);
         spawn_feed(&shared);
@@ -203,6 +208,7 @@ impl Application {
             admin,
             store,
             state: shared,
+            settings,
         })
     }
 
@@ -217,6 +223,12 @@ impl Application {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Reloads the configuration from `source` on every signal `hangups`
+    /// delivers (from [`hangups`], taken before the app was built).
+    pub fn reload_on(&self, hangups: tokio::signal::unix::Signal, source: ConfigSource) {
+        reload::spawn(hangups, source, self.settings.clone(), self.state.clone());
     }
 
     /// A handle to stop the server (graceful by default).

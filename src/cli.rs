@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
-use crate::app::Application;
+use crate::app::{Application, ConfigSource, hangups};
 use crate::config::{Environment, Settings};
 use crate::domain::{KeyAlg, SecretHash};
 use crate::ops::{healthcheck, logging, with_causes};
@@ -87,6 +87,10 @@ fn environment() -> Result<(Environment, bool), String> {
 /// The settings, validated; dev by default only on loopback.
 fn load_settings(path: &Path) -> Result<Settings, String> {
     let (env, explicit) = environment()?;
+    load_settings_for(path, env, explicit)
+}
+
+fn load_settings_for(path: &Path, env: Environment, explicit: bool) -> Result<Settings, String> {
     let settings = Settings::load(path, env).map_err(|e| format!("configuration error: {e}"))?;
     if !explicit {
         settings
@@ -164,15 +168,24 @@ fn check_config(path: &Path) -> Result<(), String> {
 }
 
 fn serve(path: &Path) -> Result<(), String> {
-    let settings = load_settings(path)?;
+    let (env, explicit_env) = environment()?;
+    let settings = load_settings_for(path, env, explicit_env)?;
     logging::init(&settings.logging.config, settings.env).map_err(|e| e.to_string())?;
     for warning in &settings.warnings {
         log::warn!("configuration: {warning}");
     }
+    let source = ConfigSource {
+        path: path.to_owned(),
+        env,
+        explicit_env,
+    };
     actix_web::rt::System::new().block_on(async move {
+        // Before the listener opens: SIGHUP's default action ends the process.
+        let hangups = hangups().map_err(|e| format!("cannot catch SIGHUP: {e}"))?;
         let app = Application::build(settings)
             .await
             .map_err(|e| format!("start-up failed: {}", with_causes(&e)))?;
+        app.reload_on(hangups, source);
         app.run_until_stopped()
             .await
             .map_err(|e| format!("server error: {e}"))?;

@@ -16,12 +16,14 @@ mod env;
 mod layers;
 mod mask;
 mod redis_access;
+mod restart;
 mod safety;
 mod sections;
 mod validate;
 
 pub use clients::{ClientRate, ClientSettings};
 pub use mask::mask_url_passwords;
+pub use restart::RELOADABLE;
 pub use safety::{DEMO_CLIENT_ID, DEMO_SECRET_HASH};
 pub use sections::*;
 

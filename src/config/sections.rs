@@ -290,7 +290,7 @@ impl Default for LoggingSettings {
 /// Request rate limits (token buckets): per source IP before client
 /// authentication, per client id after it, and failed authentications per
 /// source and per claimed id. A request over any gets 429.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RateLimitSettings {
     /// Whether limits apply at all (every route that authenticates a

@@ -18,8 +18,9 @@ pub enum IntrospectScope {
     Own,
 }
 
-/// A configured client, after validation.
-#[derive(Debug)]
+/// A configured client, after validation. Equal when every setting is
+/// (a reload keeps an unchanged client as it was).
+#[derive(Debug, PartialEq)]
 pub struct Client {
     pub id: ClientId,
     pub grants: Vec<Grant>,

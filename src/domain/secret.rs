@@ -175,6 +175,17 @@ impl SecretHash {
     }
 }
 
+/// The same PHC string (salt and hash included), compared in constant time.
+impl PartialEq for SecretHash {
+    fn eq(&self, other: &Self) -> bool {
+        use subtle::ConstantTimeEq;
+        self.expose()
+            .as_bytes()
+            .ct_eq(other.expose().as_bytes())
+            .into()
+    }
+}
+
 impl fmt::Debug for SecretHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("SecretHash(***)")

@@ -102,8 +102,8 @@ pub async fn require_client(
     form: Option<(&str, &str)>,
     grant: Grant,
 ) -> Result<Arc<Client>, ApiError> {
-    let source = state.client_ip.of(req);
-    state.rate_limits.check_ip(source)?;
+    let source = state.client_ip(req);
+    state.rate_limits().check_ip(source)?;
     let creds = credentials(req, form)?.ok_or(ApiError::InvalidClient)?;
     Ok(state
         .service
@@ -118,8 +118,8 @@ pub async fn authenticate_client(
     req: &HttpRequest,
     form: Option<(&str, &str)>,
 ) -> Result<Arc<Client>, ApiError> {
-    let source = state.client_ip.of(req);
-    state.rate_limits.check_ip(source)?;
+    let source = state.client_ip(req);
+    state.rate_limits().check_ip(source)?;
     let creds = credentials(req, form)?.ok_or(ApiError::InvalidClient)?;
     Ok(state
         .service

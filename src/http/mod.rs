@@ -10,6 +10,7 @@ mod client_auth;
 mod client_ip;
 mod decode_error;
 mod dpop;
+mod edge;
 mod error;
 mod middleware;
 pub mod openapi;
@@ -20,9 +21,11 @@ use std::sync::Arc;
 
 use actix_web::http::header::HeaderName;
 use actix_web::web;
+use arc_swap::ArcSwap;
 
 pub use body::{Body, BodyKind};
 pub use client_ip::ClientIp;
+pub use edge::Edge;
 pub use error::{ApiError, ErrorBody};
 pub use middleware::{RequestId, request_context, request_id};
 pub use rate_limit::RateLimits;
@@ -36,12 +39,25 @@ use crate::service::TokenService;
 pub struct AppState {
     pub service: TokenService,
     pub body_limit: usize,
-    pub require_client_auth_on_verify: bool,
-    pub rate_limits: RateLimits,
-    /// Who the client is behind trusted proxies (per-IP limits, audit).
-    pub client_ip: ClientIp,
-    /// `verify.headers`: response header → claim, for gateways.
-    pub verify_headers: Vec<(HeaderName, String)>,
+    /// Rate limits, trusted proxies and verify's edge rules; replaced whole
+    /// by a configuration reload.
+    pub edge: ArcSwap<Edge>,
+}
+
+impl AppState {
+    /// The edge settings in force now.
+    pub fn edge(&self) -> Arc<Edge> {
+        self.edge.load_full()
+    }
+
+    pub fn rate_limits(&self) -> Arc<RateLimits> {
+        self.edge.load().rate_limits.clone()
+    }
+
+    /// The client's address (the TCP peer unless it is a trusted proxy).
+    pub fn client_ip(&self, req: &actix_web::HttpRequest) -> std::net::IpAddr {
+        self.edge.load().client_ip.of(req)
+    }
 }
 
 /// `verify.headers` as header names (validated with the config; a name

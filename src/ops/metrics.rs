@@ -38,6 +38,9 @@ pub const VERIFY_OUTCOMES: &[&str] = &[
     "error",
 ];
 
+/// Outcomes of a configuration reload (SIGHUP), pre-registered at 0.
+pub const RELOAD_OUTCOMES: &[&str] = &["ok", "error"];
+
 /// The git commit the binary was built from (`build.rs`), or `unknown`.
 pub const GIT_SHA: &str = env!("TESSERA_GIT_SHA");
 
@@ -105,6 +108,7 @@ impl Metrics {
             describe_histogram!("tessera_redis_command_duration_seconds", "Redis call latency, connection wait included");
             describe_gauge!("tessera_store_up", "1 when the token store answered a ping at this scrape, else 0");
             describe_counter!("tessera_hashing_refused_total", "Client authentications refused because the Argon2 hashing queue (or the caller's share of it) was full");
+            describe_counter!("tessera_config_reloads_total", "Configuration reloads (SIGHUP) by outcome: ok (applied) or error (the last good configuration kept)");
             describe_gauge!("tessera_build_info", "Always 1; labels name the version and git commit");
             gauge!("tessera_build_info", "version" => env!("CARGO_PKG_VERSION"), "git_sha" => GIT_SHA)
                 .set(1.0);
@@ -119,6 +123,9 @@ impl Metrics {
             counter!("tessera_refresh_reuse_detected_total").absolute(0);
             counter!("tessera_refresh_retries_total").absolute(0);
             counter!("tessera_hashing_refused_total").absolute(0);
+            for outcome in RELOAD_OUTCOMES {
+                counter!("tessera_config_reloads_total", "outcome" => *outcome).absolute(0);
+            }
         });
         m.with(|| m.process.describe());
         let verify = m.with(|| {
@@ -213,6 +220,11 @@ impl Metrics {
     /// Whether the store answered its ping, just before a scrape.
     pub fn store_up(&self, up: bool) {
         self.with(|| gauge!("tessera_store_up").set(if up { 1.0 } else { 0.0 }));
+    }
+
+    /// A configuration reload, `ok` or `error` ([`RELOAD_OUTCOMES`]).
+    pub fn config_reload(&self, outcome: &'static str) {
+        self.with(|| counter!("tessera_config_reloads_total", "outcome" => outcome).increment(1));
     }
 
     /// A feed subscriber came (+1) or went (-1).

@@ -11,7 +11,7 @@ impl TokenService {
     /// malformed (over `MAX_TOKEN_BYTES`) is refused as a bad request
     /// naming the caller's fields and their sizes.
     pub(super) fn sign_within_budget(&self, claims: &AccessClaims) -> Result<String, ServiceError> {
-        let token = self.keys.sign(claims)?;
+        let token = self.policy().keys.sign(claims)?;
         if token.len() > MAX_TOKEN_BYTES {
             return Err(ServiceError::InvalidRequest(too_large(claims, token.len())));
         }

@@ -32,8 +32,9 @@ impl TokenService {
             }
             None => client.scopes.clone().unwrap_or_default(),
         };
-        let aud = client.audience(aud.as_ref(), &self.issuer)?;
-        let ttl = seconds(client.access_ttl(None, self.default_access_ttl)?);
+        let policy = self.policy();
+        let aud = client.audience(aud.as_ref(), &policy.issuer)?;
+        let ttl = seconds(client.access_ttl(None, policy.default_access_ttl)?);
         let now = Utc::now().timestamp();
         let exp = now.saturating_add(ttl);
         let record = AccessRecord {

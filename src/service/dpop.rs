@@ -87,8 +87,11 @@ impl TokenService {
         sub: &str,
     ) -> Result<(), ServiceError> {
         let proof = proof.ok_or(ServiceError::InvalidDpopProof(ProofError::Missing))?;
-        let own = normalise_htu(&format!("{}{own_path}", self.issuer.trim_end_matches('/')))
-            .unwrap_or_default();
+        let own = normalise_htu(&format!(
+            "{}{own_path}",
+            self.policy().issuer.trim_end_matches('/')
+        ))
+        .unwrap_or_default();
         let mut targets: Vec<&str> = vec![own.as_str()];
         targets.extend(client.dpop_proof_urls.iter().map(String::as_str));
         let key = self
@@ -151,7 +154,7 @@ impl TokenService {
             htu,
             access_token,
             now: Utc::now().timestamp(),
-            window_secs: self.dpop_window_secs,
+            window_secs: self.policy().dpop_window_secs,
         };
         let checked = check_proof(proof, &check).map_err(ServiceError::InvalidDpopProof)?;
         let seen = ProofKey::new(&checked.jkt, &checked.jti);

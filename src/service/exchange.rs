@@ -41,7 +41,7 @@ impl TokenService {
                 ServiceError::InvalidToken(r) => ServiceError::InvalidSubjectToken(r),
                 e => e,
             })?;
-        let aud = client.audience(req.aud.as_ref(), &self.issuer)?;
+        let aud = client.audience(req.aud.as_ref(), &self.policy().issuer)?;
         let held = Scope::parse(&subject.scope)
             .map_err(|_| ServiceError::InvalidSubjectToken(Rejection::Malformed))?;
         let allowed = match &client.scopes {
@@ -62,7 +62,7 @@ impl TokenService {
         let sid = Sid::parse(&subject.sid)
             .map_err(|_| ServiceError::InvalidSubjectToken(Rejection::Malformed))?;
         let now = Utc::now().timestamp();
-        let ttl = seconds(client.access_ttl(None, self.default_access_ttl)?);
+        let ttl = seconds(client.access_ttl(None, self.policy().default_access_ttl)?);
         // Never past the subject token (nor, so, past its session).
         let exp = now.saturating_add(ttl).min(subject.exp);
         if exp <= now {

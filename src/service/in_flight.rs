@@ -11,8 +11,10 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::watch;
 
-/// A client id and the SHA-256 of the presented secret.
-pub(super) type Key = (String, [u8; 32]);
+/// A client id, the SHA-256 of the presented secret, and the generation of
+/// the client set checked against (a check under the clients before a
+/// reload never answers for a request under the clients after it).
+pub(super) type Key = (String, [u8; 32], u64);
 
 #[derive(Default)]
 pub(super) struct InFlight {
@@ -84,7 +86,7 @@ mod tests {
     use super::*;
 
     fn key(id: &str) -> Key {
-        (id.to_owned(), [7; 32])
+        (id.to_owned(), [7; 32], 0)
     }
 
     #[tokio::test]

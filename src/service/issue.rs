@@ -43,9 +43,10 @@ impl TokenService {
         req: IssueRequest,
         rid: &str,
     ) -> Result<Issued, ServiceError> {
-        let aud = client.audience(req.aud.as_ref(), &self.issuer)?;
+        let policy = self.policy();
+        let aud = client.audience(req.aud.as_ref(), &policy.issuer)?;
         client.check_scope(&req.scope)?;
-        let ttl = seconds(client.access_ttl(req.ttl, self.default_access_ttl)?);
+        let ttl = seconds(client.access_ttl(req.ttl, policy.default_access_ttl)?);
         let jkt = self
             .issue_binding(client, req.dpop, req.sub.as_str())
             .await?;
@@ -99,7 +100,7 @@ impl TokenService {
                     refresh: &refresh.digest(),
                     first_key: &key,
                     first_access: &record,
-                    max_sessions: self.max_sessions,
+                    max_sessions: policy.max_sessions,
                 })
                 .await?;
             for old in evicted {

@@ -7,6 +7,7 @@ mod auth_audit;
 mod auth_guard;
 mod budget;
 mod client_credentials;
+mod client_set;
 mod clients;
 mod dpop;
 mod error;
@@ -16,6 +17,7 @@ mod hashing;
 mod in_flight;
 mod introspect;
 mod issue;
+mod policy;
 mod refresh;
 mod revoke;
 mod sessions;
@@ -25,9 +27,11 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use chrono::Utc;
 use jsonwebtoken::jwk::JwkSet;
 
+pub use client_set::ClientChanges;
 pub use clients::Credentials;
 pub use dpop::{DpopBinding, DpopProof, bound_key};
 pub use error::ServiceError;
@@ -35,6 +39,7 @@ pub use exchange::ExchangeRequest;
 pub use feed::{FeedMessage, RevocationFeed, Subscription};
 pub use introspect::Introspected;
 pub use issue::{IssueRequest, Issued};
+pub use policy::{Policy, PolicyChanges};
 pub use sessions::Session;
 pub use verify::VerifyRequest;
 
@@ -42,59 +47,34 @@ use crate::config::Settings;
 use crate::domain::{AccessClaims, Client, DomainError, Grant, Jti, TokenKey};
 use crate::ops::Metrics;
 use crate::ops::audit_summary::FailureSummary;
-use crate::store::{AccessRecord, RefreshGrace, Store, TokenStore};
+use crate::store::{AccessRecord, Store, TokenStore};
 use crate::token::{KeySet, VerifiedCache};
 use clients::Clients;
 
 pub struct TokenService {
-    keys: KeySet,
+    /// Keys, clients and the reloadable rules (`policy.rs`).
+    policy: ArcSwap<Policy>,
     store: Store,
+    /// Client authentication's caches and hashing threads.
     clients: Clients,
-    issuer: String,
-    leeway_secs: u64,
-    default_access_ttl: u64,
-    max_sessions: usize,
-    refresh_grace: RefreshGrace,
     metrics: Metrics,
-    /// Tokens whose signature was already checked (see `token::cache`).
-    verified: VerifiedCache,
-    /// `verify.require_audience`: every verify names an audience.
-    require_audience: bool,
     /// Failed verifies, summarised in the audit log once per window.
     verify_failures: FailureSummary,
     /// The revocation feed's fan-out (`feed.rs`).
     feed: RevocationFeed,
-    /// `verify.dpop_iat_window_secs`.
-    dpop_window_secs: i64,
 }
 
 impl TokenService {
     /// The service over `keys` and `store`, with the clients, lifetimes and
     /// caches `settings` name. It records into its own `Metrics`.
     pub fn new(settings: &Settings, keys: KeySet, store: &Store) -> Result<Self, DomainError> {
-        let clients = settings
-            .clients
-            .iter()
-            .map(|c| c.to_client(&settings.tokens))
-            .collect();
         let metrics = Metrics::new();
         Ok(TokenService {
-            keys,
+            policy: ArcSwap::from_pointee(Policy::new(settings, keys, None)?),
             store: store.with_metrics(&metrics),
-            clients: Clients::new(clients, &settings.client_auth, &settings.rate_limit)?,
-            issuer: settings.issuer.clone(),
-            leeway_secs: settings.tokens.leeway_secs,
-            default_access_ttl: settings.tokens.access_ttl_secs,
-            max_sessions: settings.tokens.max_sessions_per_user,
-            refresh_grace: RefreshGrace::new(
-                settings.tokens.refresh_grace_secs,
-                settings.tokens.refresh_grace_retries,
-            ),
+            clients: Clients::new(&settings.client_auth)?,
             metrics,
-            verified: VerifiedCache::new(settings.verify.cache_entries),
-            require_audience: settings.verify.require_audience,
             feed: RevocationFeed::new(&settings.verify),
-            dpop_window_secs: seconds(settings.verify.dpop_iat_window_secs),
             verify_failures: FailureSummary::new(Duration::from_secs(
                 settings.verify.failure_summary_secs,
             )),
@@ -125,7 +105,11 @@ impl TokenService {
         source: IpAddr,
         request_id: &str,
     ) -> Result<Arc<Client>, ServiceError> {
-        let answer = self.clients.authenticate(creds, source, request_id).await;
+        let policy = self.policy();
+        let answer = self
+            .clients
+            .authenticate(&policy.clients, creds, source, request_id)
+            .await;
         if matches!(answer, Err(ServiceError::Busy)) {
             self.metrics.hashing_refused();
         }
@@ -156,18 +140,18 @@ impl TokenService {
         self.feed.close();
     }
 
-    pub fn issuer(&self) -> &str {
-        &self.issuer
+    pub fn issuer(&self) -> String {
+        self.policy().issuer.clone()
     }
 
     /// The public keys that verify now (RFC 7517).
     pub fn jwks(&self) -> JwkSet {
-        self.keys.jwks(Utc::now())
+        self.policy().keys.jwks(Utc::now())
     }
 
     /// The algorithms of the published keys, for discovery metadata.
     pub fn signing_algorithms(&self) -> Vec<&'static str> {
-        self.keys.algorithms()
+        self.policy().keys.algorithms()
     }
 
     /// The store's kind when it answers (readiness).
@@ -196,7 +180,7 @@ impl TokenService {
     fn claims_for(&self, rec: &AccessRecord, now: i64) -> (Jti, AccessClaims) {
         let jti = Jti::new_random();
         let claims = AccessClaims {
-            iss: self.issuer.clone(),
+            iss: self.policy().issuer.clone(),
             sub: rec.sub.clone(),
             aud: rec.aud.clone(),
             exp: rec.exp,

@@ -51,7 +51,7 @@ impl TokenService {
         }
         let scope = narrowed(&session.scope, scope)?;
         let now = Utc::now().timestamp();
-        let ttl = seconds(client.access_ttl(None, self.default_access_ttl)?);
+        let ttl = seconds(client.access_ttl(None, self.policy().default_access_ttl)?);
         let exp = now.saturating_add(ttl).min(session.exp);
         let record = AccessRecord {
             sub: session.sub.clone(),
@@ -79,7 +79,7 @@ impl TokenService {
                 key: &token_key(&access_token),
                 access: &record,
                 now,
-                grace: self.refresh_grace,
+                grace: self.policy().refresh_grace,
             })
             .await?;
         let fields = json!({"client_id": client.id.as_str(), "sub": session.sub, "sid": session.sid.to_string()});

@@ -87,7 +87,7 @@ impl TokenService {
     /// The token, unless an audience is required (`verify.require_audience`)
     /// and none is given, or there is no token.
     fn token_to_check<'a>(&self, req: VerifyRequest<'a>) -> Result<&'a str, ServiceError> {
-        if req.aud.is_none() && self.require_audience {
+        if req.aud.is_none() && self.policy.load().require_audience {
             return Err(ServiceError::AudienceRequired);
         }
         req.token
@@ -103,6 +103,8 @@ impl TokenService {
     ) -> Result<Arc<AccessClaims>, ServiceError> {
         if req.aud.is_none()
             && self
+                .policy
+                .load()
                 .clients
                 .get(&claims.client_id)
                 .is_some_and(|c| c.require_audience)
@@ -143,13 +145,16 @@ impl TokenService {
         token: &str,
         aud: Option<&Audience>,
     ) -> Result<AccessClaims, Rejection> {
-        self.keys
-            .verify(token, &self.issuer, self.leeway_secs, aud, Utc::now())
+        let p = self.policy();
+        p.keys
+            .verify(token, &p.issuer, p.leeway_secs, aud, Utc::now())
     }
 
     /// Signature and claims, from the cache when this token was checked
     /// before (until its `exp`), else in full and then remembered; with the
     /// token's record key, from the same SHA-256 the cache is keyed by.
+    /// Keys, cache and issuer come from one policy snapshot (a reload
+    /// brings a new, empty cache with its keys).
     fn checked_claims(
         &self,
         token: &str,
@@ -162,20 +167,21 @@ impl TokenService {
         let now_ms = now.timestamp_millis();
         let digest = VerifiedCache::digest(token);
         let key = TokenKey::from_sha256(&digest);
-        if let Some(claims) = self.verified.get(&digest, now_ms) {
+        // A guard, not a counted reference: nothing awaits while it is held.
+        let p = self.policy.load();
+        if let Some(claims) = p.verified.get(&digest, now_ms) {
             return match aud {
                 Some(aud) if claims.aud != aud.as_str() => Err(Rejection::WrongAudience),
                 _ => Ok((claims, key)),
             };
         }
         let (claims, key_until) =
-            self.keys
-                .verify_with_deadline(token, &self.issuer, self.leeway_secs, aud, now)?;
+            p.keys
+                .verify_with_deadline(token, &p.issuer, p.leeway_secs, aud, now)?;
         let claims = Arc::new(claims);
         let until_ms = key_until.map_or(i64::MAX, |t| t.timestamp_millis());
         let until_ms = until_ms.min(claims.exp.saturating_mul(1000));
-        self.verified
-            .insert(digest, claims.clone(), until_ms, now_ms);
+        p.verified.insert(digest, claims.clone(), until_ms, now_ms);
         Ok((claims, key))
     }
 }

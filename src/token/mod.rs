@@ -111,6 +111,15 @@ impl KeySet {
         }
     }
 
+    /// The ids of the keys that verify at `now` (the ones `jwks` lists).
+    pub fn verifying_kids(&self, now: DateTime<Utc>) -> Vec<String> {
+        self.keys
+            .iter()
+            .filter(|k| k.verifies_at(now))
+            .map(|k| k.kid.to_string())
+            .collect()
+    }
+
     /// The algorithms of the published keys, for discovery metadata.
     pub fn algorithms(&self) -> Vec<&'static str> {
         let mut algs: Vec<&'static str> = self.keys.iter().map(|k| k.alg.as_str()).collect();

@@ -42,6 +42,7 @@ mod redis_faults;
 mod redis_layout;
 mod redis_server;
 mod refresh_grace;
+mod reload;
 mod revocation_feed;
 mod scale_out;
 mod scale_out_failover;

@@ -70,7 +70,7 @@ pub async fn verify_forward_aud(req: HttpRequest, state: State) -> Result<HttpRe
         &demands,
     )
     .await?;
-    Ok(gateway_response(&claims, &state.verify_headers))
+    Ok(gateway_response(&claims, &state.edge().verify_headers))
 }
 
 /// Any method on `/token/verify/{path}`: forward auth without an audience
@@ -103,5 +103,5 @@ pub async fn verify_forward(req: HttpRequest, state: State) -> Result<HttpRespon
         &demands,
     )
     .await?;
-    Ok(gateway_response(&claims, &state.verify_headers))
+    Ok(gateway_response(&claims, &state.edge().verify_headers))
 }

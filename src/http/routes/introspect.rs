@@ -56,13 +56,13 @@ pub async fn introspect(
     let b: IntrospectBody = body.require(FORM_FIELDS)?;
     let form_creds = b.client_id.as_deref().zip(b.client_secret.as_deref());
     let client = require_client(&state, &req, form_creds, Grant::Introspect).await?;
-    state.rate_limits.check_client(&client.id)?;
+    state.rate_limits().check_client(&client.id)?;
     let token = b
         .token
         .ok_or_else(|| ApiError::InvalidRequest("field `token` is required".into()))?;
     let hint = TokenKind::from_hint(b.token_type_hint.as_deref());
     let answer = match state.service.introspect(&client, &token, hint).await? {
-        Some(found) => describe(&found, state.service.issuer()),
+        Some(found) => describe(&found, &state.service.issuer()),
         None => json!({ "active": false }),
     };
     Ok(HttpResponse::Ok()

@@ -126,7 +126,7 @@ pub fn token_response(issued: &Issued, issued_token_type: Option<&'static str>) 
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn issue(req: HttpRequest, body: Body, state: State) -> Result<HttpResponse, ApiError> {
     let client = require_client(&state, &req, None, Grant::Issue).await?;
-    state.rate_limits.check_client(&client.id)?;
+    state.rate_limits().check_client(&client.id)?;
     let request = decode_issue_request(&body)?;
     let issued = state
         .service

@@ -120,7 +120,7 @@ pub async fn token(req: HttpRequest, body: Body, state: State) -> Result<HttpRes
     let form: TokenForm = body.require(FORM_FIELDS)?;
     let form_creds = form.client_id.as_deref().zip(form.client_secret.as_deref());
     let client = authenticate_client(&state, &req, form_creds).await?;
-    state.rate_limits.check_client(&client.id)?;
+    state.rate_limits().check_client(&client.id)?;
     let rid = request_id(&req);
     let grant_type = required(form.grant_type.clone(), "grant_type")?;
     let service = &state.service;

@@ -38,7 +38,7 @@ pub async fn refresh(req: HttpRequest, body: Body, state: State) -> Result<HttpR
     let b: RefreshBody = body.require(FORM_FIELDS)?;
     let form_creds = b.client_id.as_deref().zip(b.client_secret.as_deref());
     let client = require_client(&state, &req, form_creds, Grant::Issue).await?;
-    state.rate_limits.check_client(&client.id)?;
+    state.rate_limits().check_client(&client.id)?;
     if let Some(gt) = &b.grant_type
         && gt != "refresh_token"
     {

@@ -40,7 +40,7 @@ pub struct FeedQuery {
         (status = 403, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn revocations(req: HttpRequest, state: State) -> Result<HttpResponse, ApiError> {
     let client = require_client(&state, &req, None, Grant::Verify).await?;
-    state.rate_limits.check_client(&client.id)?;
+    state.rate_limits().check_client(&client.id)?;
     let after = resume_point(&req)?;
     let subscription = state.service.subscribe_feed(after)?;
     let deadline = tokio::time::Instant::now() + state.service.feed_connection_limit();

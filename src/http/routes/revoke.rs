@@ -43,14 +43,14 @@ pub async fn revoke(req: HttpRequest, body: Body, state: State) -> Result<HttpRe
         )),
         (None, Some(sub)) => {
             let client = require_client(&state, &req, form_creds, Grant::Admin).await?;
-            state.rate_limits.check_client(&client.id)?;
+            state.rate_limits().check_client(&client.id)?;
             let sub = Subject::parse(&sub)?;
             let n = state.service.revoke_user(&client, &sub, &rid).await?;
             Ok(HttpResponse::Ok().json(RevokedCount { revoked: n }))
         }
         (Some(token), None) => {
             let client = require_client(&state, &req, form_creds, Grant::Revoke).await?;
-            state.rate_limits.check_client(&client.id)?;
+            state.rate_limits().check_client(&client.id)?;
             let hint = TokenKind::from_hint(b.token_type_hint.as_deref());
             state
                 .service

@@ -36,7 +36,7 @@ pub async fn list(
     state: State,
 ) -> Result<HttpResponse, ApiError> {
     let client = require_client(&state, &req, None, Grant::Admin).await?;
-    state.rate_limits.check_client(&client.id)?;
+    state.rate_limits().check_client(&client.id)?;
     let sub = Subject::parse(&path)?;
     let sessions: Vec<SessionView> = state
         .service
@@ -71,7 +71,7 @@ pub async fn delete(
     state: State,
 ) -> Result<HttpResponse, ApiError> {
     let client = require_client(&state, &req, None, Grant::Admin).await?;
-    state.rate_limits.check_client(&client.id)?;
+    state.rate_limits().check_client(&client.id)?;
     let (sub, sid) = path.into_inner();
     let sub = Subject::parse(&sub)?;
     let sid = Sid::parse(&sid)?;

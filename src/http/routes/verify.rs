@@ -136,16 +136,17 @@ pub(super) async fn check(
     presented: Presentation,
     demands: &Demands,
 ) -> Result<Arc<AccessClaims>, ApiError> {
-    let limited = state.rate_limits.limits_verify();
-    let source = state.client_ip.of(req);
-    if state.require_client_auth_on_verify {
+    let edge = state.edge();
+    let limited = edge.rate_limits.limits_verify();
+    let source = edge.client_ip.of(req);
+    if edge.require_client_auth_on_verify {
         // Checks the per-IP limit itself, before any hashing.
         let client = require_client(state, req, None, Grant::Verify).await?;
         if limited {
-            state.rate_limits.check_client(&client.id)?;
+            edge.rate_limits.check_client(&client.id)?;
         }
     } else if limited {
-        state.rate_limits.check_ip(source)?;
+        edge.rate_limits.check_ip(source)?;
     }
     let claims = state
         .service
@@ -240,7 +241,7 @@ pub async fn verify_get(req: HttpRequest, state: State) -> Result<HttpResponse, 
         scope: scope(query.scope.as_deref())?,
     };
     let claims = check(&req, &state, from_headers(&req, None)?, &demands).await?;
-    Ok(gateway_response(&claims, &state.verify_headers))
+    Ok(gateway_response(&claims, &state.edge().verify_headers))
 }
 
 /// The gateway answer: `200`, `no-store`, each configured header whose

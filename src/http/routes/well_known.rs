@@ -75,11 +75,12 @@ pub async fn jwks(state: State) -> HttpResponse {
 
 /// The RFC 8414 metadata; the OpenID document adds to it.
 fn server_metadata(state: &State) -> Value {
-    let issuer = state.service.issuer().trim_end_matches('/');
+    let configured = state.service.issuer();
+    let issuer = configured.trim_end_matches('/');
     let url = |path: &str| format!("{issuer}{path}");
     let auth_methods = ["client_secret_basic", "client_secret_post"];
     json!({
-        "issuer": state.service.issuer(),
+        "issuer": configured,
         "jwks_uri": url("/.well-known/jwks.json"),
         "token_endpoint": url("/oauth2/token"),
         "introspection_endpoint": url("/token/introspect"),
