@@ -145,6 +145,7 @@ impl Settings {
                 "must be between 1 and 600",
             ));
         }
+        v.dpop_nonce.validate()?;
         if !(1..=3600).contains(&v.failure_summary_secs) {
             return Err(ConfigError::invalid(
                 "verify.failure_summary_secs",
@@ -320,6 +321,7 @@ const RESERVED_HEADERS: &[&str] = &[
     "content-encoding",
     "content-length",
     "content-type",
+    "dpop-nonce",
     "keep-alive",
     "retry-after",
     "set-cookie",

@@ -43,7 +43,7 @@ use crate::domain::{AccessClaims, Client, DomainError, Grant, Jti, TokenKey};
 use crate::ops::Metrics;
 use crate::ops::audit_summary::FailureSummary;
 use crate::store::{AccessRecord, RefreshGrace, Store, TokenStore};
-use crate::token::{KeySet, VerifiedCache};
+use crate::token::{KeySet, NonceIssuer, VerifiedCache};
 use clients::Clients;
 
 pub struct TokenService {
@@ -66,6 +66,8 @@ pub struct TokenService {
     feed: RevocationFeed,
     /// `verify.dpop_iat_window_secs`.
     dpop_window_secs: i64,
+    /// `verify.dpop_nonce`: the server nonces, when they are required.
+    dpop_nonces: Option<NonceIssuer>,
 }
 
 impl TokenService {
@@ -95,6 +97,7 @@ impl TokenService {
             require_audience: settings.verify.require_audience,
             feed: RevocationFeed::new(&settings.verify),
             dpop_window_secs: seconds(settings.verify.dpop_iat_window_secs),
+            dpop_nonces: dpop::nonce_issuer(&settings.verify.dpop_nonce)?,
             verify_failures: FailureSummary::new(Duration::from_secs(
                 settings.verify.failure_summary_secs,
             )),

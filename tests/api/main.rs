@@ -15,6 +15,7 @@ mod client_guard;
 mod client_support;
 mod core;
 mod dpop;
+mod dpop_nonce;
 mod durability;
 mod expiry;
 mod forged_record;
