@@ -29,16 +29,20 @@ const PROOF_ROUTES: [&str; 4] = [
     "/token/verify",
 ];
 
+/// Whether `path` (a request's, or an OpenAPI template) takes DPoP proofs.
+pub(crate) fn takes_proofs(path: &str) -> bool {
+    PROOF_ROUTES.iter().any(|r| {
+        path.strip_prefix(r)
+            .is_some_and(|t| t.is_empty() || t.starts_with('/'))
+    })
+}
+
 /// Adds a fresh `DPoP-Nonce` to every answer of a route that takes proofs,
 /// success or refusal, when server nonces are on (`verify.dpop_nonce`): a
 /// `use_dpop_nonce` refusal carries the nonce to retry with, a success the
 /// one for the next request (§8.2).
 pub(crate) fn add_nonce<B>(res: &mut ServiceResponse<B>) {
-    let path = res.request().path();
-    if !PROOF_ROUTES.iter().any(|r| {
-        path.strip_prefix(r)
-            .is_some_and(|t| t.is_empty() || t.starts_with('/'))
-    }) {
+    if !takes_proofs(res.request().path()) {
         return;
     }
     let nonce = res

@@ -34,13 +34,13 @@ const OWN_REFRESH: &str = "http://tessera.test/token/refresh";
 const OWN_TOKEN: &str = "http://tessera.test/oauth2/token";
 
 /// A secret file of one line, for every app of one test.
-fn secret_file(secret: &str) -> PathBuf {
+pub(crate) fn secret_file(secret: &str) -> PathBuf {
     let path = std::env::temp_dir().join(format!("tessera-nonce-{}", uuid::Uuid::new_v4()));
     std::fs::write(&path, format!("{secret}\n")).unwrap();
     path
 }
 
-async fn nonce_app(b: Backend, file: &Path, peer: Option<&TestApp>) -> TestApp {
+pub(crate) async fn nonce_app(b: Backend, file: &Path, peer: Option<&TestApp>) -> TestApp {
     let mut builder = TestApp::builder(b);
     if let Some(p) = peer {
         builder = builder.peer(p);
