@@ -231,7 +231,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut out = Vec::new();
     let mut rps_of: [Vec<f64>; 4] = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
     for r in 0..rounds {
-        for kind in 0..kinds {
+        for (kind, rps_list) in rps_of.iter_mut().enumerate().take(kinds) {
             let bodies: Vec<String> = (0..count)
                 .map(|i| match kind {
                     0 | 3 => json!({"token": plain[i % tokens]}).to_string(),
@@ -253,7 +253,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 k => keys[k - 1].0,
             };
             out.push(json!({"round": r, "kind": name, "rps": rps, "p50_ms": p50, "p99_ms": p99, "non_200": bad}));
-            rps_of[kind].push(rps);
+            rps_list.push(rps);
         }
     }
     let raw_es = keys[0].1.raw_verify_rate(2.0);
