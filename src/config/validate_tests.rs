@@ -116,8 +116,8 @@ fn the_nonce_secret_file_is_checked_and_never_quoted() {
         format!("verify: {{ dpop_nonce: {{ mode: required, secret_file: \"{path}\" }} }}")
     };
     let short = file("short", "too-short-secret\n");
-    let five = file("five", &"0123456789abcdef0123456789abcdef\n".repeat(5));
-    for (path, leaked) in [(short, "too-short-secret"), (five, "0123456789abcdef")] {
+    let too_many = file("five", &"0123456789abcdef0123456789abcdef\n".repeat(5));
+    for (path, leaked) in [(short, "too-short-secret"), (too_many, "0123456789abcdef")] {
         let e = load(&yaml(&path)).expect_err("refused").to_string();
         assert!(e.contains("`verify.dpop_nonce.secret_file`"), "{e}");
         assert!(!e.contains(leaked), "the secret is quoted: {e}");
