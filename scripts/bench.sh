@@ -4,6 +4,7 @@
 #   scripts/bench.sh           full run: release build, 15 s per scenario
 #   scripts/bench.sh --smoke   a few seconds per scenario on the debug build
 #                              (.ci/run: proves the harness runs; no timing verdict)
+#   BENCH_ONLY=dpop scripts/bench.sh   only the DPoP verify rounds and their ceilings
 #
 # Starts its own redis-server and Tessera on free loopback ports, pre-issues
 # token pools through the HTTP API, drives each scenario with wrk (fixed
@@ -115,6 +116,24 @@ UNCACHED_PORT=$(free_port)
 PIDS+=($!)
 wait_http "$UNCACHED_PORT" /readyz
 
+# BENCH_ONLY=dpop: only the DPoP scenario and its ceilings (about a minute
+# on the release build), to bench-results/bench-dpop-<stamp>.json.
+if [ "${BENCH_ONLY:-}" = dpop ]; then
+  LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+  echo "bench.sh: DPoP only, $DPOP_ROUNDS interleaved rounds of $DPOP_COUNT (load $LOAD_BEFORE)"
+  DPOP_JSON=$("$BIN/examples/bench_dpop" "http://127.0.0.1:$TESSERA_PORT" bench "$SECRET" 1000 \
+    "$DPOP_COUNT" "$DPOP_ROUNDS" "http://127.0.0.1:$UNCACHED_PORT")
+  mkdir -p bench-results
+  STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+  OUT=bench-results/bench-$MODE-dpop-$STAMP.json
+  printf '{"mode": "%s", "only": "dpop", "date": "%s", "commit": "%s", "cores": %s,\n "loadavg_before": "%s", "loadavg_after": "%s",\n "dpop": %s}\n' \
+    "$MODE" "$STAMP" "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" "$CORES" \
+    "$LOAD_BEFORE" "$(cut -d' ' -f1-3 /proc/loadavg)" "$DPOP_JSON" >"$OUT"
+  echo "dpop: $(echo "$DPOP_JSON" | grep -o '"dpop_[a-z0-9]*_to_[a-z]*":[0-9.e-]*' | tr '\n' ' ')"
+  echo "bench.sh: wrote $OUT"
+  exit 0
+fi
+
 # --- the no-op ceiling ---------------------------------------------------
 NOOP_PORT=$(free_port)
 "$BIN/examples/noop" "127.0.0.1:$NOOP_PORT" "$CORES" &
@@ -204,7 +223,8 @@ RSS_END=$(rss_kb "$TESSERA_REAL_PID")
 # requests each, 64 in flight; each DPoP request with its own fresh proof
 # made before the round starts.
 echo "bench.sh: DPoP vs plain verify, $DPOP_ROUNDS interleaved rounds of $DPOP_COUNT"
-DPOP_JSON=$("$BIN/examples/bench_dpop" "$BASE" bench "$SECRET" 1000 "$DPOP_COUNT" "$DPOP_ROUNDS")
+DPOP_JSON=$("$BIN/examples/bench_dpop" "$BASE" bench "$SECRET" 1000 "$DPOP_COUNT" "$DPOP_ROUNDS" \
+  "http://127.0.0.1:$UNCACHED_PORT")
 echo "dpop: $(echo "$DPOP_JSON" | grep -o '"dpop_[a-z0-9]*_to_plain":[0-9.e-]*' | tr '\n' ' ')"
 
 # Redis's own time per command over all scenarios (a cheap profile of the

@@ -10,8 +10,16 @@
 //! kinds are the same route with the verify cache on, so the difference is
 //! what DPoP adds: the proof's parse, signature check and `SET NX`.
 //!
-//! Usage: `bench_dpop BASE_URL CLIENT SECRET TOKENS COUNT ROUNDS` prints one
-//! JSON object.
+//! The ceiling, in the same run: with UNCACHED_URL (a second instance on
+//! the same Redis with the verify cache off), a fourth round in each
+//! triple, plain verify there: one token signature check (EdDSA) and one
+//! `EXISTS` per request, which is what a DPoP verify cannot go below (its
+//! proof is new every time, so one signature check always remains). And
+//! the raw rate of one thread verifying a proof signature in this process
+//! (aws-lc-rs, ES256 and Ed25519), no HTTP at all.
+//!
+//! Usage: `bench_dpop BASE_URL CLIENT SECRET TOKENS COUNT ROUNDS
+//! [UNCACHED_URL]` prints one JSON object.
 #![allow(clippy::unwrap_used, clippy::pedantic)] // test and benchmark code: failing loudly is the point
 
 use std::sync::Arc;
@@ -20,7 +28,8 @@ use std::time::Instant;
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair,
+    ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, ED25519, EcdsaKeyPair,
+    Ed25519KeyPair, KeyPair, UnparsedPublicKey, VerificationAlgorithm,
 };
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -74,6 +83,28 @@ impl ProofKey {
             header: URL_SAFE_NO_PAD.encode(header.to_string()),
             jkt,
         }
+    }
+
+    /// Signature checks of one proof per second, one thread, for `secs`.
+    fn raw_verify_rate(&self, secs: f64) -> f64 {
+        let proof = self.proof("t");
+        let (msg, sig) = proof.rsplit_once('.').unwrap();
+        let sig = URL_SAFE_NO_PAD.decode(sig).unwrap();
+        let (alg, public): (&'static dyn VerificationAlgorithm, Vec<u8>) = match &self.pair {
+            Pair::Ec(k) => (&ECDSA_P256_SHA256_FIXED, k.public_key().as_ref().to_vec()),
+            Pair::Ed(k) => (&ED25519, k.public_key().as_ref().to_vec()),
+        };
+        let started = Instant::now();
+        let mut n = 0u64;
+        while started.elapsed().as_secs_f64() < secs {
+            for _ in 0..100 {
+                UnparsedPublicKey::new(alg, &public)
+                    .verify(msg.as_bytes(), &sig)
+                    .unwrap();
+            }
+            n += 100;
+        }
+        n as f64 / started.elapsed().as_secs_f64()
     }
 
     fn proof(&self, token: &str) -> String {
@@ -165,8 +196,15 @@ fn median(mut v: Vec<f64>) -> f64 {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [base, client, secret, tokens, count, rounds] = args.as_slice() else {
-        return Err("usage: bench_dpop BASE_URL CLIENT SECRET TOKENS COUNT ROUNDS".into());
+    let (base, client, secret, tokens, count, rounds, uncached) = match args.as_slice() {
+        [b, c, s, t, n, r] => (b, c, s, t, n, r, None),
+        [b, c, s, t, n, r, u] => (b, c, s, t, n, r, Some(u.clone())),
+        _ => {
+            return Err(
+                "usage: bench_dpop BASE_URL CLIENT SECRET TOKENS COUNT ROUNDS [UNCACHED_URL]"
+                    .into(),
+            );
+        }
     };
     let (tokens, count, rounds): (usize, usize, usize) =
         (tokens.parse()?, count.parse()?, rounds.parse()?);
@@ -188,13 +226,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let url = format!("{base}/token/verify");
+    let uncached_url = uncached.map(|u| format!("{u}/token/verify"));
+    let kinds = if uncached_url.is_some() { 4 } else { 3 };
     let mut out = Vec::new();
-    let mut rps_of: [Vec<f64>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+    let mut rps_of: [Vec<f64>; 4] = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
     for r in 0..rounds {
-        for kind in 0..3 {
+        for (kind, rps_list) in rps_of.iter_mut().enumerate().take(kinds) {
             let bodies: Vec<String> = (0..count)
                 .map(|i| match kind {
-                    0 => json!({"token": plain[i % tokens]}).to_string(),
+                    0 | 3 => json!({"token": plain[i % tokens]}).to_string(),
                     k => {
                         let t = &bound[k - 1][i % tokens];
                         let proof = keys[k - 1].1.proof(t);
@@ -202,19 +242,37 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     }
                 })
                 .collect();
-            let (rps, p50, p99, bad) = round(&http, &url, bodies).await;
-            let name = if kind == 0 { "plain" } else { keys[kind - 1].0 };
+            let target = match (kind, &uncached_url) {
+                (3, Some(u)) => u,
+                _ => &url,
+            };
+            let (rps, p50, p99, bad) = round(&http, target, bodies).await;
+            let name = match kind {
+                0 => "plain",
+                3 => "plain_uncached",
+                k => keys[k - 1].0,
+            };
             out.push(json!({"round": r, "kind": name, "rps": rps, "p50_ms": p50, "p99_ms": p99, "non_200": bad}));
-            rps_of[kind].push(rps);
+            rps_list.push(rps);
         }
     }
-    let [p, es, ed] = rps_of.map(median);
+    let raw_es = keys[0].1.raw_verify_rate(2.0);
+    let raw_ed = keys[1].1.raw_verify_rate(2.0);
+    let [p, es, ed, unc] = rps_of.map(|v| if v.is_empty() { f64::NAN } else { median(v) });
+    let ceiling = if unc.is_nan() {
+        Value::Null
+    } else {
+        json!({"plain_uncached_rps_median": unc, "dpop_es256_to_uncached": es / unc,
+            "dpop_ed25519_to_uncached": ed / unc, "uncached_to_plain": unc / p})
+    };
     println!(
         "{}",
         json!({"requests_per_round": count, "rounds": rounds, "concurrency": CONCURRENCY,
             "tokens": tokens, "plain_rps_median": p, "dpop_es256_rps_median": es,
             "dpop_ed25519_rps_median": ed, "dpop_es256_to_plain": es / p,
-            "dpop_ed25519_to_plain": ed / p, "runs": out})
+            "dpop_ed25519_to_plain": ed / p, "ceiling": ceiling,
+            "raw_verify_per_sec_one_thread": {"es256": raw_es, "ed25519": raw_ed},
+            "runs": out})
     );
     Ok(())
 }

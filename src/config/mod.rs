@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_saphyr::figment::Yaml;
 
 mod clients;
+mod dpop_nonce;
 mod env;
 mod layers;
 mod mask;
@@ -22,6 +23,7 @@ mod sections;
 mod validate;
 
 pub use clients::{ClientRate, ClientSettings};
+pub use dpop_nonce::{DpopNonceSettings, NonceMode};
 pub use mask::mask_url_passwords;
 pub use restart::RELOADABLE;
 pub use safety::{DEMO_CLIENT_ID, DEMO_SECRET_HASH};

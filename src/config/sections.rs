@@ -247,6 +247,8 @@ pub struct VerifySettings {
     /// How far a DPoP proof's `iat` may be from now, in seconds (1–600),
     /// either way; its `jti` is remembered as long (RFC 9449 §11.1).
     pub dpop_iat_window_secs: u64,
+    /// DPoP server nonces (RFC 9449 §8–9, `config::dpop_nonce`).
+    pub dpop_nonce: super::DpopNonceSettings,
 }
 
 impl Default for VerifySettings {
@@ -268,6 +270,7 @@ impl Default for VerifySettings {
             feed_heartbeat_secs: 5,
             feed_max_connection_secs: 300,
             dpop_iat_window_secs: 60,
+            dpop_nonce: super::DpopNonceSettings::default(),
         }
     }
 }

@@ -171,6 +171,7 @@ impl Settings {
                 "must be between 1 and 600",
             ));
         }
+        v.dpop_nonce.validate()?;
         if !(1..=3600).contains(&v.failure_summary_secs) {
             return Err(ConfigError::invalid(
                 "verify.failure_summary_secs",
@@ -346,6 +347,7 @@ const RESERVED_HEADERS: &[&str] = &[
     "content-encoding",
     "content-length",
     "content-type",
+    "dpop-nonce",
     "keep-alive",
     "retry-after",
     "set-cookie",

@@ -55,6 +55,18 @@ fn bad_verify_settings_name_their_key() {
             "verify: { dpop_iat_window_secs: 601 }",
             "verify.dpop_iat_window_secs",
         ),
+        (
+            "verify: { dpop_nonce: { mode: required } }",
+            "verify.dpop_nonce.secret_file",
+        ),
+        (
+            "verify: { dpop_nonce: { mode: required, secret_file: /nonexistent/tessera-nonce } }",
+            "verify.dpop_nonce.secret_file",
+        ),
+        (
+            "verify: { dpop_nonce: { step_secs: 9 } }",
+            "verify.dpop_nonce.step_secs",
+        ),
     ] {
         match load(yaml) {
             Ok(_) => panic!("accepted: {yaml}"),
@@ -117,4 +129,30 @@ fn admin_listen_must_parse_and_not_overlap_listen() {
         let s = load(yaml).unwrap_or_else(|e| panic!("{yaml}: {e}"));
         assert!(s.server.admin_listen.is_some() || !yaml.contains("admin"));
     }
+}
+
+#[test]
+fn the_nonce_secret_file_is_checked_and_never_quoted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).expect("write");
+        p.display().to_string()
+    };
+    let yaml = |path: &str| {
+        format!("verify: {{ dpop_nonce: {{ mode: required, secret_file: \"{path}\" }} }}")
+    };
+    let short = file("short", "too-short-secret\n");
+    let too_many = file("five", &"0123456789abcdef0123456789abcdef\n".repeat(5));
+    for (path, leaked) in [(short, "too-short-secret"), (too_many, "0123456789abcdef")] {
+        let e = load(&yaml(&path)).expect_err("refused").to_string();
+        assert!(e.contains("`verify.dpop_nonce.secret_file`"), "{e}");
+        assert!(!e.contains(leaked), "the secret is quoted: {e}");
+    }
+    let good = file(
+        "good",
+        "new-secret-0123456789abcdef0123456789\n\nold-secret-0123456789abcdef0123456789\n",
+    );
+    let s = load(&yaml(&good)).expect("two secrets load");
+    assert_eq!(s.verify.dpop_nonce.read_secrets().unwrap().len(), 2);
 }

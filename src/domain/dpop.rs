@@ -112,12 +112,19 @@ pub enum ProofError {
     Missing,
     #[error("DPoP proof is not signed by the key the token is bound to")]
     WrongKey,
+    /// Server nonces are on and the proof has none, or a stale or forged
+    /// one (RFC 9449 §8): the answer carries a fresh `DPoP-Nonce`.
+    #[error("DPoP proof must carry the nonce the server gives in `DPoP-Nonce`")]
+    UseNonce,
 }
 
 impl ProofError {
-    /// The metric and audit label.
+    /// The metric and audit label (also the OAuth `error` code).
     pub fn label(self) -> &'static str {
-        "invalid_dpop_proof"
+        match self {
+            ProofError::UseNonce => "use_dpop_nonce",
+            _ => "invalid_dpop_proof",
+        }
     }
 }
 

@@ -11,11 +11,48 @@
 //! the resource. See docs/dpop.md.
 
 use actix_web::HttpRequest;
-use actix_web::http::header::{self, HeaderMap};
+use actix_web::dev::ServiceResponse;
+use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 use crate::domain::ProofError;
 use crate::http::ApiError;
 use crate::http::client_auth::strip_scheme;
+
+/// `DPoP-Nonce` (RFC 9449 §8.1).
+pub static DPOP_NONCE: HeaderName = HeaderName::from_static("dpop-nonce");
+
+/// The routes that take DPoP proofs: their answers carry the nonce.
+const PROOF_ROUTES: [&str; 4] = [
+    "/token/issue",
+    "/token/refresh",
+    "/oauth2/token",
+    "/token/verify",
+];
+
+/// Whether `path` (a request's, or an OpenAPI template) takes DPoP proofs.
+pub(crate) fn takes_proofs(path: &str) -> bool {
+    PROOF_ROUTES.iter().any(|r| {
+        path.strip_prefix(r)
+            .is_some_and(|t| t.is_empty() || t.starts_with('/'))
+    })
+}
+
+/// Adds a fresh `DPoP-Nonce` to every answer of a route that takes proofs,
+/// success or refusal, when server nonces are on (`verify.dpop_nonce`): a
+/// `use_dpop_nonce` refusal carries the nonce to retry with, a success the
+/// one for the next request (§8.2).
+pub(crate) fn add_nonce<B>(res: &mut ServiceResponse<B>) {
+    if !takes_proofs(res.request().path()) {
+        return;
+    }
+    let nonce = res
+        .request()
+        .app_data::<super::State>()
+        .and_then(|s| s.service.dpop_nonce());
+    if let Some(v) = nonce.and_then(|n| HeaderValue::from_str(&n).ok()) {
+        res.headers_mut().insert(DPOP_NONCE.clone(), v);
+    }
+}
 
 /// A token as presented, with its proof and the request it authorises.
 #[derive(Debug, Default)]

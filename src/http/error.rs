@@ -89,7 +89,7 @@ pub enum ApiError {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorBody<'a> {
     /// invalid_request, invalid_client, invalid_token, invalid_dpop_proof,
-    /// unauthorized_client,
+    /// use_dpop_nonce, unauthorized_client,
     /// invalid_grant, invalid_scope, invalid_target, unsupported_grant_type,
     /// insufficient_scope, not_found, method_not_allowed, payload_too_large,
     /// unsupported_media_type, rate_limited, server_error or
@@ -107,7 +107,7 @@ impl ApiError {
             ApiError::InvalidToken(_)
             | ApiError::InvalidRefreshToken(_)
             | ApiError::DpopToken(_) => "invalid_token",
-            ApiError::InvalidDpopProof(_) | ApiError::BadDpopProof(_) => "invalid_dpop_proof",
+            ApiError::InvalidDpopProof(p) | ApiError::BadDpopProof(p) => p.label(),
             ApiError::UnauthorizedClient(_) | ApiError::GrantNotAllowed(_) => "unauthorized_client",
             ApiError::InvalidGrant(_) => "invalid_grant",
             ApiError::InvalidScope(_) => "invalid_scope",

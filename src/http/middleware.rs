@@ -95,6 +95,7 @@ pub async fn request_context(
     if let Ok(v) = HeaderValue::from_str(&rid) {
         res.headers_mut().insert(X_REQUEST_ID.clone(), v);
     }
+    super::dpop::add_nonce(&mut res);
     let status = res.status().as_u16();
     let method = res.request().method().as_str();
     let path = res.request().path();

@@ -83,7 +83,8 @@ impl Modify for CommonErrors {
             ("415", "unsupported_media_type"),
         ];
         let schemas = components.schemas.clone();
-        for item in doc.paths.paths.values_mut() {
+        for (path, item) in &mut doc.paths.paths {
+            let nonce = super::dpop::takes_proofs(path);
             for (_, op) in operations_mut(item) {
                 let has_body = op.request_body.is_some();
                 if let Some(body) = &mut op.request_body {
@@ -99,6 +100,9 @@ impl Modify for CommonErrors {
                 for response in responses.values_mut() {
                     if let RefOr::T(r) = response {
                         r.headers.insert("x-request-id".into(), request_id_header());
+                        if nonce {
+                            r.headers.insert("dpop-nonce".into(), dpop_nonce_header());
+                        }
                     }
                 }
             }
@@ -157,6 +161,14 @@ fn request_id_header() -> utoipa::openapi::header::Header {
     let mut h = utoipa::openapi::header::Header::default();
     h.description = Some(
         "The request's id: the caller's X-Request-Id if sane (1-128 of A-Za-z0-9._-), else a new UUID; also in the logs".into(),
+    );
+    h
+}
+
+fn dpop_nonce_header() -> utoipa::openapi::header::Header {
+    let mut h = utoipa::openapi::header::Header::default();
+    h.description = Some(
+        "Only with `verify.dpop_nonce.mode: required`: the DPoP server nonce (RFC 9449 §8) for the next proof, on every answer; a proof without a live one is refused `use_dpop_nonce` (400 at the token endpoints, 401 at verify)".into(),
     );
     h
 }

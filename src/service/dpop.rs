@@ -12,8 +12,12 @@ use chrono::Utc;
 use serde_json::{Map, Value, json};
 
 use super::{ServiceError, TokenService};
-use crate::domain::{Client, DpopMode, Jkt, ProofError, ProofKey, normalise_htu, parse_method};
+use crate::config::DpopNonceSettings;
+use crate::domain::{
+    Client, DomainError, DpopMode, Jkt, ProofError, ProofKey, normalise_htu, parse_method,
+};
 use crate::store::TokenStore;
+use crate::token::NonceIssuer;
 use crate::token::dpop::{ProofCheck, check_proof};
 
 /// A DPoP proof as it arrived, with the request it authorises (method and
@@ -42,7 +46,21 @@ pub fn bound_key(claims: &Map<String, Value>) -> Option<&str> {
     claims.get("cnf")?.get("jkt")?.as_str()
 }
 
+/// The server nonces `verify.dpop_nonce` asks for (none when `off`).
+pub(super) fn nonce_issuer(s: &DpopNonceSettings) -> Result<Option<NonceIssuer>, DomainError> {
+    // The config loader read the same file; the message names no content.
+    let secrets = s.read_secrets().map_err(|e| DomainError(e.to_string()))?;
+    Ok(NonceIssuer::new(&secrets, s.step_secs))
+}
+
 impl TokenService {
+    /// A fresh `DPoP-Nonce` for an answer, when server nonces are on.
+    pub fn dpop_nonce(&self) -> Option<String> {
+        self.dpop_nonces
+            .as_ref()
+            .map(|n| n.current(Utc::now().timestamp()))
+    }
+
     /// The key the tokens of an issue request are bound to, by the
     /// client's mode: `off` refuses a binding, `required` demands one.
     pub(super) async fn issue_binding(
@@ -104,18 +122,18 @@ impl TokenService {
         }
     }
 
-    /// At a use of a token with these claims: a bound token needs a proof
-    /// by its key for this request, with its `ath`; an unbound one must not
-    /// come as DPoP.
-    pub(super) async fn check_use(
+    /// At a use of a token with these claims, every check but the store's:
+    /// a bound token needs a proof by its key for this request, with its
+    /// `ath`; an unbound one must not come as DPoP. Returns the proof to
+    /// remember (the caller asks the store once for it and the token).
+    pub(super) fn proof_for_use(
         &self,
         claims: &Map<String, Value>,
-        sub: &str,
         token: &str,
         dpop: Option<DpopProof<'_>>,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<Option<(ProofKey, u64)>, ServiceError> {
         match (bound_key(claims), dpop) {
-            (None, None) => Ok(()),
+            (None, None) => Ok(None),
             (None, Some(_)) => Err(ServiceError::DpopBinding(
                 "the token is not DPoP-bound: present it as Bearer",
             )),
@@ -127,11 +145,10 @@ impl TokenService {
                     .map_err(|_| ServiceError::InvalidDpopProof(ProofError::WrongMethod))?;
                 let htu = normalise_htu(p.htu)
                     .map_err(|_| ServiceError::InvalidDpopProof(ProofError::WrongUri))?;
-                let key = self
-                    .checked_proof(p.proof, htm, &[htu.as_str()], Some(token), sub)
-                    .await?;
+                let (key, seen, ttl) =
+                    self.stateless_proof(p.proof, htm, &[htu.as_str()], Some(token))?;
                 if key.as_str() == jkt {
-                    Ok(())
+                    Ok(Some((seen, ttl)))
                 } else {
                     Err(ServiceError::InvalidDpopProof(ProofError::WrongKey))
                 }
@@ -149,24 +166,35 @@ impl TokenService {
         access_token: Option<&str>,
         sub: &str,
     ) -> Result<Jkt, ServiceError> {
+        let (jkt, seen, ttl) = self.stateless_proof(proof, htm, htu, access_token)?;
+        if self.store.remember_proof(sub, &seen, ttl).await? {
+            Ok(jkt)
+        } else {
+            Err(ServiceError::InvalidDpopProof(ProofError::Replayed))
+        }
+    }
+
+    /// The proof's checks that need no store: its key, and the name and
+    /// time its `jti` is remembered under.
+    fn stateless_proof(
+        &self,
+        proof: &str,
+        htm: &str,
+        htu: &[&str],
+        access_token: Option<&str>,
+    ) -> Result<(Jkt, ProofKey, u64), ServiceError> {
         let check = ProofCheck {
             htm,
             htu,
             access_token,
             now: Utc::now().timestamp(),
             window_secs: self.policy().dpop_window_secs,
+            nonces: self.dpop_nonces.as_ref(),
         };
         let checked = check_proof(proof, &check).map_err(ServiceError::InvalidDpopProof)?;
         let seen = ProofKey::new(&checked.jkt, &checked.jti);
-        if self
-            .store
-            .remember_proof(sub, &seen, checked.replay_ttl_secs(&check))
-            .await?
-        {
-            Ok(checked.jkt)
-        } else {
-            Err(ServiceError::InvalidDpopProof(ProofError::Replayed))
-        }
+        let ttl = checked.replay_ttl_secs(&check);
+        Ok((checked.jkt, seen, ttl))
     }
 }
 

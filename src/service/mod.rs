@@ -48,7 +48,7 @@ use crate::domain::{AccessClaims, Client, DomainError, Grant, Jti, TokenKey};
 use crate::ops::Metrics;
 use crate::ops::audit_summary::FailureSummary;
 use crate::store::{AccessRecord, Store, TokenStore};
-use crate::token::{KeySet, VerifiedCache};
+use crate::token::{KeySet, NonceIssuer, VerifiedCache};
 use clients::Clients;
 
 pub struct TokenService {
@@ -62,6 +62,9 @@ pub struct TokenService {
     verify_failures: FailureSummary,
     /// The revocation feed's fan-out (`feed.rs`).
     feed: RevocationFeed,
+    /// `verify.dpop_nonce`: the server nonces, when they are required
+    /// (restart-only: `config::restart`).
+    dpop_nonces: Option<NonceIssuer>,
 }
 
 impl TokenService {
@@ -75,6 +78,7 @@ impl TokenService {
             clients: Clients::new(&settings.client_auth)?,
             metrics,
             feed: RevocationFeed::new(&settings.verify),
+            dpop_nonces: dpop::nonce_issuer(&settings.verify.dpop_nonce)?,
             verify_failures: FailureSummary::new(Duration::from_secs(
                 settings.verify.failure_summary_secs,
             )),

@@ -1,7 +1,8 @@
 //! Verify: signature and claims first (garbage never costs a store round
 //! trip; a token seen before skips the signature check, see
 //! `token::cache`), then the store record must be live: one `EXISTS` on
-//! every call, cached or not, so revocation is immediate.
+//! every call, cached or not, so revocation is immediate (pipelined with
+//! a DPoP proof's replay `SET NX`: still one round trip).
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use std::time::Instant;
 use chrono::Utc;
 
 use super::{DpopProof, ServiceError, TokenService};
-use crate::domain::{AccessClaims, Audience, Rejection, Scope, TokenKey};
+use crate::domain::{AccessClaims, Audience, ProofError, Rejection, Scope, TokenKey};
 use crate::ops::audit;
 use crate::ops::audit_summary::Summary;
 use crate::store::TokenStore;
@@ -38,14 +39,8 @@ impl TokenService {
     /// `verify.failure_summary_secs` (see `ops::audit_summary`).
     pub async fn verify(&self, req: VerifyRequest<'_>) -> Result<Arc<AccessClaims>, ServiceError> {
         let result = match self.token_to_check(req) {
-            Ok(token) => match self.check_access(token, req.aud).await {
-                Ok(claims) => match self
-                    .check_use(&claims.extra, &claims.sub, token, req.dpop)
-                    .await
-                {
-                    Ok(()) => self.check_demands(claims, req),
-                    Err(e) => Err(e),
-                },
+            Ok(token) => match self.check_live_use(token, req).await {
+                Ok(claims) => self.check_demands(claims, req),
                 Err(e) => Err(e),
             },
             Err(e) => Err(e),
@@ -118,6 +113,37 @@ impl TokenService {
             }
         }
         Ok(claims)
+    }
+
+    /// The token and, for a DPoP-bound one, its proof: every stateless
+    /// check first, then one store round trip, the record's `EXISTS`
+    /// together with the proof's `SET NX` when there is a proof.
+    async fn check_live_use(
+        &self,
+        token: &str,
+        req: VerifyRequest<'_>,
+    ) -> Result<Arc<AccessClaims>, ServiceError> {
+        let (claims, key) = self
+            .checked_claims(token, req.aud)
+            .map_err(ServiceError::InvalidToken)?;
+        let live = match self.proof_for_use(&claims.extra, token, req.dpop)? {
+            None => self.store.is_access_live(&claims.sub, &key).await?,
+            Some((seen, ttl)) => {
+                let (live, new) = self
+                    .store
+                    .access_live_with_proof(&claims.sub, &key, &seen, ttl)
+                    .await?;
+                if live && !new {
+                    return Err(ServiceError::InvalidDpopProof(ProofError::Replayed));
+                }
+                live
+            }
+        };
+        if live {
+            Ok(claims)
+        } else {
+            Err(ServiceError::InvalidToken(missing_record(&claims)))
+        }
     }
 
     /// Full verification of an access token, without metrics or audit

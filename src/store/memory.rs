@@ -307,18 +307,19 @@ impl TokenStore for MemoryStore {
         proof: &ProofKey,
         ttl_secs: u64,
     ) -> Result<bool, StoreError> {
-        let ttl_ms = i64::try_from(ttl_secs.max(1))
-            .unwrap_or(i64::MAX)
-            .saturating_mul(1000);
+        self.write(sub, |user, now, _| note_proof(user, proof, now, ttl_secs))
+    }
+
+    async fn access_live_with_proof(
+        &self,
+        sub: &str,
+        key: &TokenKey,
+        proof: &ProofKey,
+        ttl_secs: u64,
+    ) -> Result<(bool, bool), StoreError> {
         self.write(sub, |user, now, _| {
-            // The sweep above dropped an expired entry, so a present one is live.
-            match user.proofs.entry(*proof) {
-                std::collections::hash_map::Entry::Occupied(_) => false,
-                std::collections::hash_map::Entry::Vacant(v) => {
-                    v.insert(now.saturating_add(ttl_ms));
-                    true
-                }
-            }
+            let live = user.access.get(key).is_some_and(|r| live(r.exp, now));
+            (live, note_proof(user, proof, now, ttl_secs))
         })
     }
 
@@ -328,5 +329,20 @@ impl TokenStore for MemoryStore {
 
     async fn read_feed(&self, read: FeedRead) -> Result<FeedPage, StoreError> {
         self.inner.feed.read(read).await
+    }
+}
+
+/// Remembers a proof until `now` + `ttl_secs`; false if it is there (the
+/// sweep in `write` dropped an expired entry, so a present one is live).
+fn note_proof(user: &mut User, proof: &ProofKey, now: i64, ttl_secs: u64) -> bool {
+    let ttl_ms = i64::try_from(ttl_secs.max(1))
+        .unwrap_or(i64::MAX)
+        .saturating_mul(1000);
+    match user.proofs.entry(*proof) {
+        std::collections::hash_map::Entry::Occupied(_) => false,
+        std::collections::hash_map::Entry::Vacant(v) => {
+            v.insert(now.saturating_add(ttl_ms));
+            true
+        }
     }
 }

@@ -227,6 +227,17 @@ pub trait TokenStore {
         ttl_secs: u64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// `is_access_live` and `remember_proof` in one round trip (a
+    /// pipeline in the user's slot): (token live, proof new). The proof is
+    /// remembered whether or not the token is live.
+    fn access_live_with_proof(
+        &self,
+        sub: &str,
+        key: &TokenKey,
+        proof: &ProofKey,
+        ttl_secs: u64,
+    ) -> impl Future<Output = Result<(bool, bool), StoreError>> + Send;
+
     /// Whether the backend answers.
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
 
@@ -345,6 +356,15 @@ impl TokenStore for Store {
         ttl_secs: u64,
     ) -> Result<bool, StoreError> {
         dispatch!(self, s => s.remember_proof(sub, proof, ttl_secs))
+    }
+    async fn access_live_with_proof(
+        &self,
+        sub: &str,
+        key: &TokenKey,
+        proof: &ProofKey,
+        ttl: u64,
+    ) -> Result<(bool, bool), StoreError> {
+        dispatch!(self, s => s.access_live_with_proof(sub, key, proof, ttl))
     }
     async fn ping(&self) -> Result<(), StoreError> {
         dispatch!(self, s => s.ping())

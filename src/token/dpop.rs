@@ -13,6 +13,7 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
 
+use super::NonceIssuer;
 use crate::domain::{Jkt, ProofError, access_token_hash, normalise_htu, strict_json};
 
 /// The media type of a proof (RFC 9449 §4.2).
@@ -42,6 +43,8 @@ pub struct ProofCheck<'a> {
     pub now: i64,
     /// `iat` may be this far in the past or the future.
     pub window_secs: i64,
+    /// When server nonces are on: the proof's `nonce` must be one of theirs.
+    pub nonces: Option<&'a NonceIssuer>,
 }
 
 /// A proof that passed every stateless check.
@@ -136,6 +139,12 @@ pub fn check_proof(proof: &str, check: &ProofCheck<'_>) -> Result<CheckedProof, 
         if !bool::from(ath.as_bytes().ct_eq(expected.as_bytes())) {
             return Err(ProofError::WrongAth);
         }
+    }
+    // Last: `use_dpop_nonce` tells the client only what a sound proof lacks.
+    if let Some(nonces) = check.nonces
+        && !text("nonce").is_some_and(|n| nonces.accepts(n, check.now))
+    {
+        return Err(ProofError::UseNonce);
     }
     Ok(CheckedProof {
         jkt: Jkt::of_canonical_jwk(&canonical),

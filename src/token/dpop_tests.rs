@@ -78,6 +78,7 @@ fn check() -> ProofCheck<'static> {
         access_token: Some("the-token"),
         now: NOW,
         window_secs: 60,
+        nonces: None,
     }
 }
 
@@ -286,6 +287,35 @@ fn ath_is_not_demanded_where_no_access_token_is_presented() {
         ..check()
     };
     assert!(check_proof(&proof, &at_refresh).is_ok());
+}
+
+#[test]
+fn with_nonces_on_a_sound_proof_needs_a_live_nonce_and_an_unsound_one_learns_nothing() {
+    let nonces = NonceIssuer::new(&[b"0123456789abcdef0123456789abcdef".to_vec()], 60).unwrap();
+    let on = ProofCheck {
+        nonces: Some(&nonces),
+        ..check()
+    };
+    for key in [TestKey::ec(), TestKey::ed()] {
+        let plain = signed(&key, &header(&key), &claims());
+        assert_eq!(check_proof(&plain, &on), Err(ProofError::UseNonce));
+        assert!(check_proof(&plain, &check()).is_ok(), "off: none needed");
+        let mut c = claims();
+        for (nonce, want) in [
+            (nonces.current(NOW), Ok(())),
+            (nonces.current(NOW - 120), Err(ProofError::UseNonce)),
+            ("forged".to_owned(), Err(ProofError::UseNonce)),
+        ] {
+            c["nonce"] = json!(nonce);
+            let proof = signed(&key, &header(&key), &c);
+            assert_eq!(check_proof(&proof, &on).map(|_| ()), want, "{nonce}");
+        }
+        // A bad signature is that, not a request for a nonce.
+        let mut forged = plain.clone();
+        forged.truncate(forged.len() - 4);
+        forged.push_str("AAAA");
+        assert_eq!(check_proof(&forged, &on), Err(ProofError::BadSignature));
+    }
 }
 
 #[test]

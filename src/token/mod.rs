@@ -3,10 +3,12 @@
 
 mod cache;
 pub mod dpop;
+mod dpop_nonce;
 mod keys;
 mod refresh;
 
 pub use cache::{TokenDigest, VerifiedCache};
+pub use dpop_nonce::NonceIssuer;
 pub use keys::{KeyError, SigningKey, generate_pem, write_new_key};
 pub use refresh::{RefreshToken, RefreshTokenError};
 

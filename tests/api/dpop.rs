@@ -23,9 +23,9 @@ crate::both_backends!(
 );
 
 /// The login service's token endpoint, in `dpop-app`'s `dpop_proof_urls`.
-const LOGIN: &str = "https://login.example/token";
+pub(crate) const LOGIN: &str = "https://login.example/token";
 /// The resource a gateway protects.
-const API: &str = "https://api.example.com/orders";
+pub(crate) const API: &str = "https://api.example.com/orders";
 const ALGS: [&str; 2] = ["ES256", "Ed25519"];
 
 pub(crate) fn dpop_client(id: &str, mode: DpopMode) -> ClientSettings {
@@ -73,7 +73,7 @@ impl Keys {
         self.jkt[key].as_str().unwrap()
     }
 
-    /// One proof per spec: `{"key", "htu", "htm", "access_token"?, "age_secs"?}`.
+    /// One proof per spec: `{"key", "htu", "htm", "access_token"?, "age_secs"?, "nonce"?}`.
     pub(crate) fn proofs(&self, specs: Value) -> Vec<String> {
         let out = run(json!({ "alg": self.alg, "keys": self.keys, "proofs": specs }));
         out["proofs"]
@@ -84,7 +84,7 @@ impl Keys {
             .collect()
     }
 
-    fn proof(&self, spec: Value) -> String {
+    pub(crate) fn proof(&self, spec: Value) -> String {
         self.proofs(json!([spec])).remove(0)
     }
 }
@@ -103,7 +103,7 @@ fn run(input: Value) -> Value {
 }
 
 /// `POST /token/verify` with the token and, when given, its proof for `GET API`.
-async fn verify_body(
+pub(crate) async fn verify_body(
     app: &TestApp,
     token: &str,
     proof: Option<&str>,
@@ -120,7 +120,12 @@ async fn verify_body(
 }
 
 /// `GET /token/verify` as nginx `auth_request` sends it for `GET API?page=2`.
-async fn verify_gateway(app: &TestApp, scheme: &str, token: &str, proof: Option<&str>) -> Response {
+pub(crate) async fn verify_gateway(
+    app: &TestApp,
+    scheme: &str,
+    token: &str,
+    proof: Option<&str>,
+) -> Response {
     let mut req = app
         .api
         .get(app.url("/token/verify"))
@@ -136,7 +141,7 @@ async fn verify_gateway(app: &TestApp, scheme: &str, token: &str, proof: Option<
 }
 
 /// A 401 with `code`, in the OAuth error shape, and a `DPoP` challenge naming it.
-async fn assert_dpop_401(res: Response, code: &str, what: &str) -> Value {
+pub(crate) async fn assert_dpop_401(res: Response, code: &str, what: &str) -> Value {
     let www = res
         .headers()
         .get("www-authenticate")

@@ -17,6 +17,7 @@ mod client_support;
 mod container_logging;
 mod core;
 mod dpop;
+mod dpop_nonce;
 mod durability;
 mod expiry;
 mod forged_record;

@@ -77,8 +77,13 @@ http {{
         # reach Tessera with the subrequest; the original method and URL
         # come from these headers, which nginx sets (overwriting any the
         # client sent).
+        # With server nonces on, Tessera's `DPoP-Nonce` goes back to the
+        # client, on the 401 too ("always"); nginx relays only
+        # WWW-Authenticate by itself.
         location /dpop-api/ {{
             auth_request /_tessera_verify_dpop;
+            auth_request_set $dpop_nonce $upstream_http_dpop_nonce;
+            add_header DPoP-Nonce $dpop_nonce always;
             auth_request_set $auth_subject $upstream_http_x_auth_subject;
             auth_request_set $auth_scope $upstream_http_x_auth_scope;
             proxy_set_header X-Auth-Subject $auth_subject;
@@ -320,4 +325,64 @@ async fn nginx_passes_dpop_proofs_and_the_original_request_to_tessera() {
             "{what}: upstream reached: {body}"
         );
     }
+}
+
+/// Server nonces through nginx: the `use_dpop_nonce` 401 reaches the
+/// client with Tessera's `DPoP-Nonce`, and so does the success.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nginx_relays_the_dpop_nonce_to_the_client() {
+    let file = crate::dpop_nonce::secret_file("nginx-secret-0123456789abcdef0123456789");
+    let app = crate::dpop_nonce::nonce_app(Backend::Redis, &file, None).await;
+    let tessera_port: u16 = app.address.rsplit(':').next().unwrap().parse().unwrap();
+    let nginx = Nginx::start(tessera_port);
+    let url = nginx.url("/dpop-api/orders");
+    let keys = crate::dpop::Keys::new("Ed25519");
+    let res = app
+        .issue_as(
+            "dpop-app",
+            json!({"sub": "ivy", "cnf": {"jkt": keys.jkt("a")}}),
+        )
+        .await;
+    let token = res.json::<serde_json::Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let send = |nonce: Option<String>| {
+        let (url, token) = (url.clone(), token.clone());
+        let mut spec = json!({"key": "a", "htu": url, "htm": "GET", "access_token": token});
+        if let Some(n) = nonce {
+            spec["nonce"] = json!(n);
+        }
+        let proof = keys.proof(spec);
+        async move {
+            reqwest::Client::new()
+                .get(&url)
+                .header("authorization", format!("DPoP {token}"))
+                .header("dpop", proof)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let nonce_of = |res: &reqwest::Response| {
+        res.headers()
+            .get("dpop-nonce")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let res = send(None).await;
+    assert_eq!(res.status(), 401, "{}", nginx.error_log());
+    let www = res.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(www.contains(r#"error="use_dpop_nonce""#), "{www}");
+    let nonce = nonce_of(&res).expect("the 401 carries DPoP-Nonce through nginx");
+    let res = send(Some(nonce)).await;
+    assert_eq!(res.status(), 200, "{}", nginx.error_log());
+    assert!(
+        nonce_of(&res).is_some(),
+        "the success carries the next nonce"
+    );
+    let _ = std::fs::remove_file(file);
 }

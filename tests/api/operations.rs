@@ -236,6 +236,25 @@ async fn openapi_document_is_3_1_and_covers_every_served_route() {
     ] {
         assert!(doc["components"]["schemas"][body].is_object(), "{body}");
     }
+    // The routes that take DPoP proofs document `DPoP-Nonce` (RFC 9449 §8).
+    for (path, method, status) in [
+        ("/token/issue", "post", "200"),
+        ("/token/refresh", "post", "400"),
+        ("/oauth2/token", "post", "200"),
+        ("/token/verify", "get", "401"),
+        ("/token/verify/{path}", "get", "200"),
+    ] {
+        let r = &paths[path][method]["responses"][status];
+        assert!(
+            r["headers"]["dpop-nonce"].is_object(),
+            "{method} {path} {status}: no DPoP-Nonce header"
+        );
+    }
+    let r = &paths["/token/revoke"]["post"]["responses"]["200"];
+    assert!(
+        r["headers"]["dpop-nonce"].is_null(),
+        "revoke takes no proof"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,13 +9,14 @@ use tessera::domain::{Jkt, ProofKey};
 use tessera::store::TokenStore;
 
 use crate::helpers::Backend;
-use crate::store::fixture;
+use crate::store::{access, fixture, new_key, now};
 
 crate::all_backends!(
     a_proof_is_new_once_and_a_replay_is_seen,
     the_same_jti_from_another_key_or_user_is_another_proof,
     a_proof_is_forgotten_after_its_ttl,
     logging_out_everywhere_keeps_the_replay_memory,
+    one_round_trip_answers_liveness_and_remembers_the_proof,
 );
 
 fn proof(seed: &str, jti: &str) -> ProofKey {
@@ -79,4 +80,38 @@ async fn logging_out_everywhere_keeps_the_replay_memory(b: Backend) {
     assert!(f.store.remember_proof("u", &p, 60).await.unwrap());
     f.store.revoke_user("u").await.unwrap();
     assert!(!f.store.remember_proof("u", &p, 60).await.unwrap());
+}
+
+/// The verify path's single round trip (`EXISTS` and `SET NX` pipelined in
+/// the user's slot; on a Cluster both keys route to one node).
+async fn one_round_trip_answers_liveness_and_remembers_the_proof(b: Backend) {
+    let f = fixture(b);
+    let (live, gone) = (new_key(), new_key());
+    let rec = access("u", tessera::domain::Sid::new_random(), now() + 60);
+    f.store.put_access(&live, &rec).await.unwrap();
+    let p = proof("key-a", "piped");
+    let s = &f.store;
+    assert_eq!(
+        s.access_live_with_proof("u", &live, &p, 60).await.unwrap(),
+        (true, true)
+    );
+    assert_eq!(
+        s.access_live_with_proof("u", &live, &p, 60).await.unwrap(),
+        (true, false),
+        "replayed"
+    );
+    assert!(
+        !s.remember_proof("u", &p, 60).await.unwrap(),
+        "the same memory"
+    );
+    let q = proof("key-a", "for-a-dead-token");
+    assert_eq!(
+        s.access_live_with_proof("u", &gone, &q, 60).await.unwrap(),
+        (false, true)
+    );
+    assert_eq!(
+        s.access_live_with_proof("u", &gone, &q, 60).await.unwrap(),
+        (false, false),
+        "remembered though the token is not live"
+    );
 }

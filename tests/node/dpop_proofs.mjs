@@ -3,7 +3,7 @@
 //
 // stdin:  {"alg": "ES256" | "Ed25519", "keys": {name: private JWK} (optional:
 //          new keys "a" and "b" when absent),
-//          "proofs": [{"key", "htu", "htm", "access_token"?, "age_secs"?}]}
+//          "proofs": [{"key", "htu", "htm", "access_token"?, "age_secs"?, "nonce"?}]}
 // stdout: {"keys": {name: private JWK}, "jkt": {name: RFC 7638 thumbprint},
 //          "proofs": [compact proof, ...]}
 import { generateKeyPair, generateProof } from 'dpop';
@@ -43,7 +43,7 @@ const proofs = [];
 for (const p of input.proofs ?? []) {
   // `dpop` sets iat from the clock itself: an old proof is one made earlier.
   Date.now = () => realNow() - 1000 * (p.age_secs ?? 0);
-  proofs.push(await generateProof(pairs[p.key], p.htu, p.htm, undefined, p.access_token));
+  proofs.push(await generateProof(pairs[p.key], p.htu, p.htm, p.nonce, p.access_token));
   Date.now = realNow;
 }
 process.stdout.write(JSON.stringify({ keys, jkt, proofs }));

@@ -284,6 +284,35 @@ impl TokenStore for RedisStore {
         .await
     }
 
+    async fn access_live_with_proof(
+        &self,
+        sub: &str,
+        key: &TokenKey,
+        proof: &ProofKey,
+        ttl_secs: u64,
+    ) -> Result<(bool, bool), StoreError> {
+        // `EXISTS` and `SET NX EX` pipelined: both keys carry `{sub}`, so a
+        // Cluster routes the pipeline to the one node of the user's slot.
+        let base = self.base(sub);
+        let record = format!("{base}at:{}", key.key_part());
+        let seen = format!("{base}dpop:{}", proof.key_part());
+        let ttl = ttl_secs.max(1);
+        self.run(|mut c| async move {
+            redis::pipe()
+                .exists(record)
+                .cmd("SET")
+                .arg(seen)
+                .arg(1)
+                .arg("NX")
+                .arg("EX")
+                .arg(ttl)
+                .query_async::<(bool, Option<String>)>(&mut c)
+                .await
+                .map(|(live, set)| (live, set.is_some()))
+        })
+        .await
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         let pong: String = self
             .run(|mut c| async move { redis::cmd("PING").query_async(&mut c).await })
