@@ -16,6 +16,7 @@ mod revocation;
 mod rotation_seed;
 mod scope;
 mod secret;
+mod session_page;
 pub mod strict_json;
 mod token_key;
 mod token_kind;
@@ -36,6 +37,7 @@ pub use revocation::{FeedEvent, FeedId, Revocation};
 pub use rotation_seed::RotationSeed;
 pub use scope::Scope;
 pub use secret::{ARGON2_FLOOR, ArgonCost, HashScratch, SecretHash};
+pub use session_page::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageSize, SessionCursor};
 pub use token_key::TokenKey;
 pub use token_kind::TokenKind;
 
