@@ -13,7 +13,7 @@ use serde_json::json;
 use super::{ServiceError, TokenService, token_key};
 use crate::domain::{Client, Grant, Sid, Subject, TokenKey, TokenKind};
 use crate::ops::audit;
-use crate::store::{RevokedToken, TokenStore};
+use crate::store::{RevokedToken, TokenStore, UserRevocation};
 use crate::token::RefreshToken;
 
 /// A token the caller presented, found: whose it is and how to end it.
@@ -110,20 +110,23 @@ impl TokenService {
         }))
     }
 
-    /// Ends every session and token of a user; returns the sessions ended.
+    /// Ends every session and token of a user at once; answers what was
+    /// live (sessions, and access tokens issued without one).
     pub async fn revoke_user(
         &self,
         client: &Client,
         sub: &Subject,
         rid: &str,
-    ) -> Result<u64, ServiceError> {
-        let n = self.store.revoke_user(sub.as_str()).await?;
-        self.metrics.tokens_revoked("session", n);
+    ) -> Result<UserRevocation, ServiceError> {
+        let ended = self.store.revoke_user(sub.as_str()).await?;
+        self.metrics.tokens_revoked("session", ended.sessions);
+        self.metrics
+            .tokens_revoked("access_token", ended.standalone_access_tokens);
         audit::event(
             "user_revoked",
             rid,
-            json!({"client_id": client.id.as_str(), "sub": sub.as_str(), "sessions": n}),
+            json!({"client_id": client.id.as_str(), "sub": sub.as_str(), "sessions": ended.sessions, "standalone_access_tokens": ended.standalone_access_tokens}),
         );
-        Ok(n)
+        Ok(ended)
     }
 }

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::{ServiceError, TokenService};
-use crate::domain::{Client, Sid, Subject};
+use crate::domain::{Client, PageSize, SessionCursor, Sid, Subject};
 use crate::ops::audit;
 use crate::store::{SessionRecord, TokenStore};
 
@@ -38,11 +38,21 @@ impl From<SessionRecord> for Session {
 }
 
 impl TokenService {
-    /// The user's live sessions, earliest expiry first.
-    pub async fn list_sessions(&self, sub: &Subject) -> Result<Vec<Session>, ServiceError> {
+    /// One page of the user's live sessions, earliest expiry first, after
+    /// `after`; with where the next page starts (`None`: no more).
+    pub async fn list_sessions(
+        &self,
+        sub: &Subject,
+        after: Option<SessionCursor>,
+        size: PageSize,
+    ) -> Result<(Vec<Session>, Option<SessionCursor>), ServiceError> {
         let now = chrono::Utc::now().timestamp();
-        let sessions = self.store.list_sessions(sub.as_str(), now).await?;
-        Ok(sessions.into_iter().map(Session::from).collect())
+        let page = self
+            .store
+            .list_sessions(sub.as_str(), now, after, size)
+            .await?;
+        let sessions = page.sessions.into_iter().map(Session::from).collect();
+        Ok((sessions, page.next))
     }
 
     /// Ends one session and every access token of it; `NotFound` if it is

@@ -10,9 +10,10 @@ use super::feed::{FeedPage, FeedRead};
 use super::memory_feed::MemoryFeed;
 use super::{
     AccessRecord, NewSession, REMEMBERED_DIGESTS, Replication, RevokedToken, RotateOutcome,
-    RotateReport, Rotation, SessionRecord, StoreError, TokenStore, now_ms,
+    RotateReport, Rotation, SessionPage, SessionRecord, StoreError, TokenStore, UserRevocation,
+    now_ms,
 };
-use crate::domain::{ProofKey, Revocation, Sid, TokenKey};
+use crate::domain::{PageSize, ProofKey, Revocation, SessionCursor, Sid, TokenKey};
 
 /// Writes between two sweeps of every user's expired entries.
 const SWEEP_EVERY: u64 = 4096;
@@ -46,6 +47,8 @@ struct Family {
     keys: Vec<TokenKey>,
     /// Creation order, to break ties between equal expiries.
     seq: u64,
+    /// The list position (expiry ms as Redis's index scores it).
+    score: i64,
     /// Until when (ms) the last rotation's predecessor may be retried.
     grace_until: i64,
     /// Retries of the last rotation so far.
@@ -175,6 +178,7 @@ impl TokenStore for MemoryStore {
                     rec,
                     keys: vec![*new.first_key],
                     seq,
+                    score: now + (session.exp - session.created).max(1).saturating_mul(1000),
                     grace_until: 0,
                     retries: 0,
                 },
@@ -268,8 +272,18 @@ impl TokenStore for MemoryStore {
         self.write(sub, |user, now, _| user.remove_family(sid, now))
     }
 
-    async fn revoke_user(&self, sub: &str) -> Result<u64, StoreError> {
+    async fn revoke_user(&self, sub: &str) -> Result<UserRevocation, StoreError> {
         self.write(sub, |user, now, _| {
+            let in_family: std::collections::HashSet<TokenKey> = user
+                .sessions
+                .values()
+                .flat_map(|f| f.keys.iter().copied())
+                .collect();
+            let standalone = user
+                .access
+                .keys()
+                .filter(|k| !in_family.contains(*k))
+                .count();
             let sids: Vec<Sid> = user.sessions.keys().copied().collect();
             let ended = sids
                 .iter()
@@ -282,23 +296,48 @@ impl TokenStore for MemoryStore {
                 sub: sub.to_owned(),
                 before: now,
             });
-            ended as u64
+            UserRevocation {
+                sessions: ended as u64,
+                standalone_access_tokens: standalone as u64,
+            }
         })
     }
 
-    async fn list_sessions(&self, sub: &str, now: i64) -> Result<Vec<SessionRecord>, StoreError> {
+    async fn list_sessions(
+        &self,
+        sub: &str,
+        now: i64,
+        after: Option<SessionCursor>,
+        size: PageSize,
+    ) -> Result<SessionPage, StoreError> {
         let now_ms = now.saturating_mul(1000);
-        let mut list: Vec<(u64, SessionRecord)> = self
+        // The Redis index's order: score, then the sid's text.
+        let position = |score: i64, sid: &Sid| (score, sid.to_string());
+        let start = after.map(|c| position(c.score, &c.sid));
+        let mut list: Vec<((i64, String), SessionRecord)> = self
             .read(sub, |user, _| {
                 user.sessions
                     .values()
-                    .filter(|f| live(f.rec.exp, now_ms))
-                    .map(|f| (f.seq, f.rec.clone()))
+                    .filter(|f| live(f.rec.exp, now_ms) && f.score > now_ms)
+                    .map(|f| (position(f.score, &f.rec.sid), f.rec.clone()))
+                    .filter(|(p, _)| start.as_ref().is_none_or(|s| p > s))
                     .collect::<Vec<_>>()
             })?
             .unwrap_or_default();
-        list.sort_by_key(|(seq, s)| (s.exp, *seq));
-        Ok(list.into_iter().map(|(_, s)| s).collect())
+        list.sort_by(|a, b| a.0.cmp(&b.0));
+        let more = list.len() > size.get();
+        list.truncate(size.get());
+        let next = match list.last() {
+            Some(((score, _), rec)) if more => Some(SessionCursor {
+                score: *score,
+                sid: rec.sid,
+            }),
+            _ => None,
+        };
+        Ok(SessionPage {
+            sessions: list.into_iter().map(|(_, s)| s).collect(),
+            next,
+        })
     }
 
     async fn remember_proof(

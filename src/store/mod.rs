@@ -7,16 +7,18 @@ mod memory;
 mod memory_feed;
 mod record;
 pub mod redis;
+mod user_wide;
 
 use std::future::Future;
 
 pub use feed::{FEED_RETENTION_MS, FeedCursor, FeedPage, FeedRead};
 pub use memory::MemoryStore;
-pub use record::{AccessRecord, SessionRecord};
+pub use record::{AccessRecord, LIVE, SessionRecord};
 pub use redis::RedisStore;
+pub use user_wide::{SessionPage, UserRevocation};
 
 use crate::config::RedisSettings;
-use crate::domain::{ProofKey, RefreshDigest, Sid, TokenKey};
+use crate::domain::{PageSize, ProofKey, RefreshDigest, SessionCursor, Sid, TokenKey};
 use crate::ops::Metrics;
 
 /// An error with its cause chain kept for the log.
@@ -207,15 +209,23 @@ pub trait TokenStore {
         sid: &Sid,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Revokes every token of a user; returns the number of sessions ended.
-    fn revoke_user(&self, sub: &str) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    /// Revokes every token and session of a user at once, whatever their
+    /// number (a generation raised; the records expire with their tokens);
+    /// tokens issued afterwards are live. Answers what was live.
+    fn revoke_user(
+        &self,
+        sub: &str,
+    ) -> impl Future<Output = Result<UserRevocation, StoreError>> + Send;
 
-    /// The user's live sessions, earliest expiry first.
+    /// One page of the user's live sessions, earliest expiry first (ties
+    /// by sid), starting after `after`; at most `size` of them.
     fn list_sessions(
         &self,
         sub: &str,
         now: i64,
-    ) -> impl Future<Output = Result<Vec<SessionRecord>, StoreError>> + Send;
+        after: Option<SessionCursor>,
+        size: PageSize,
+    ) -> impl Future<Output = Result<SessionPage, StoreError>> + Send;
 
     /// Remembers a DPoP proof for `ttl_secs` (RFC 9449 §11.1), under the
     /// user's slot; true the first time, false when it was seen before
@@ -343,11 +353,17 @@ impl TokenStore for Store {
     async fn revoke_family(&self, sub: &str, sid: &Sid) -> Result<bool, StoreError> {
         dispatch!(self, s => s.revoke_family(sub, sid))
     }
-    async fn revoke_user(&self, sub: &str) -> Result<u64, StoreError> {
+    async fn revoke_user(&self, sub: &str) -> Result<UserRevocation, StoreError> {
         dispatch!(self, s => s.revoke_user(sub))
     }
-    async fn list_sessions(&self, sub: &str, now: i64) -> Result<Vec<SessionRecord>, StoreError> {
-        dispatch!(self, s => s.list_sessions(sub, now))
+    async fn list_sessions(
+        &self,
+        sub: &str,
+        now: i64,
+        after: Option<SessionCursor>,
+        size: PageSize,
+    ) -> Result<SessionPage, StoreError> {
+        dispatch!(self, s => s.list_sessions(sub, now, after, size))
     }
     async fn remember_proof(
         &self,

@@ -31,14 +31,26 @@ pub struct AccessRecord {
 }
 
 impl AccessRecord {
-    /// The stored value: a presence marker. `1` is one of Redis's shared
-    /// integers, so the value costs no memory of its own.
-    pub fn encode(&self) -> &'static str {
-        LIVE
+    /// Whether a record's value (`record`, `None` when the key is gone)
+    /// is live under the user's generation (`generation`, `None` = 1): it
+    /// was written under the current one, not before a logout everywhere.
+    pub fn is_live(record: Option<&str>, generation: Option<&str>) -> Result<bool, StoreError> {
+        let Some(record) = record else {
+            return Ok(false);
+        };
+        let parse = |v: &str| {
+            v.parse::<u64>().map_err(|_| {
+                StoreError::Backend("corrupt access record or generation (not a number)".into())
+            })
+        };
+        Ok(parse(record)? >= parse(generation.unwrap_or(LIVE))?)
     }
 }
 
-/// The value of every live access-token key.
+/// The value of a live access-token key written before any logout
+/// everywhere of its user: generation 1. Every generation is a small
+/// integer, one of Redis's shared integers (below 10,000), so the value
+/// costs no memory of its own.
 pub const LIVE: &str = "1";
 
 /// A session (refresh family): what a refresh needs to mint the next pair.
@@ -78,7 +90,7 @@ impl SessionRecord {
     }
 
     /// Field/value pairs of the Redis hash.
-    pub(crate) fn to_fields(&self) -> Vec<(&'static str, String)> {
+    pub fn to_fields(&self) -> Vec<(&'static str, String)> {
         let mut fields = vec![
             ("c", self.client_id.clone()),
             ("s", self.scope.clone()),
@@ -153,6 +165,16 @@ impl SessionRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_record_below_the_generation_is_dead() {
+        assert!(!AccessRecord::is_live(None, None).unwrap());
+        assert!(AccessRecord::is_live(Some("1"), None).unwrap());
+        assert!(!AccessRecord::is_live(Some("1"), Some("2")).unwrap());
+        assert!(AccessRecord::is_live(Some("2"), Some("2")).unwrap());
+        assert!(AccessRecord::is_live(Some("3"), Some("2")).unwrap());
+        assert!(AccessRecord::is_live(Some("x"), None).is_err());
+    }
 
     #[test]
     fn session_record_round_trips_through_fields() {

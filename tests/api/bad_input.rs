@@ -307,6 +307,41 @@ fn table() -> Vec<Case> {
         .client(Some("admin-app"))
         .mentions("sub"),
         case(
+            "a session page larger than the maximum",
+            "/users/u/sessions?limit=1000000",
+            "",
+        )
+        .method(Method::GET)
+        .client(Some("admin-app"))
+        .mentions("limit"),
+        case("an empty session page", "/users/u/sessions?limit=0", "")
+            .method(Method::GET)
+            .client(Some("admin-app"))
+            .mentions("limit"),
+        case(
+            "a session cursor no page gave",
+            "/users/u/sessions?cursor=%27%20OR%201%3D1--",
+            "",
+        )
+        .method(Method::GET)
+        .client(Some("admin-app"))
+        .mentions("cursor"),
+        case(
+            "a session cursor with a sid that is not a UUID",
+            "/users/u/sessions?cursor=1764553650123.not-a-uuid",
+            "",
+        )
+        .method(Method::GET)
+        .client(Some("admin-app"))
+        .mentions("cursor"),
+        case(
+            "an unknown query parameter on sessions",
+            "/users/u/sessions?page=2",
+            "",
+        )
+        .method(Method::GET)
+        .client(Some("admin-app")),
+        case(
             "deleting a session whose sid is not a UUID",
             "/users/u/sessions/not-a-uuid",
             "",

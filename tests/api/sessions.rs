@@ -322,12 +322,23 @@ async fn logout_everywhere_ends_every_session_and_counts_them(b: Backend) {
         .await;
     assert_eq!(res.status(), 200);
     let v: Value = res.json().await.unwrap();
-    assert_eq!(v["revoked"], 2);
+    assert_eq!(
+        v,
+        json!({"revoked": "all", "sessions": 2, "standalone_access_tokens": 1})
+    );
     for at in [&a1, &a2, &lone] {
         assert_eq!(app.verify_get(at).await.status(), 401);
     }
     assert_error(app.refresh(&r2).await, 401, "invalid_token").await;
     assert_eq!(app.verify_get(&keep).await.status(), 200);
+    // Tokens issued afterwards are live, and introspection agrees.
+    let (a3, r3) = session(&app, "u").await;
+    assert_eq!(app.verify_get(&a3).await.status(), 200);
+    refresh_ok(&app, &r3).await;
+    for (token, active) in [(&a1, false), (&lone, false), (&a3, true)] {
+        let res = app.introspect(&[("token", token)]).await;
+        assert_eq!(res.json::<Value>().await.unwrap()["active"], active);
+    }
 }
 
 async fn logout_everywhere_needs_the_admin_grant(b: Backend) {

@@ -21,11 +21,22 @@ pub struct RevokeBody {
 
 const FORM_FIELDS: &[&str] = &["token", "token_type_hint", "client_id", "client_secret"];
 
-/// The answer to a log-out-everywhere request.
+/// What a log-out-everywhere request revoked: always every token and
+/// session of the user, counted where that is cheap.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct RevokedCount {
-    /// Sessions ended.
-    revoked: u64,
+    /// Always `all`: every token of the user issued before the call.
+    revoked: Everything,
+    /// Live sessions ended (each with its refresh and access tokens).
+    sessions: u64,
+    /// Live access tokens issued without a session, ended.
+    standalone_access_tokens: u64,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Everything {
+    All,
 }
 
 #[utoipa::path(post, path = "/token/revoke", tag = "tokens",
@@ -45,8 +56,12 @@ pub async fn revoke(req: HttpRequest, body: Body, state: State) -> Result<HttpRe
             let client = require_client(&state, &req, form_creds, Grant::Admin).await?;
             state.rate_limits().check_client(&client.id)?;
             let sub = Subject::parse(&sub)?;
-            let n = state.service.revoke_user(&client, &sub, &rid).await?;
-            Ok(HttpResponse::Ok().json(RevokedCount { revoked: n }))
+            let ended = state.service.revoke_user(&client, &sub, &rid).await?;
+            Ok(HttpResponse::Ok().json(RevokedCount {
+                revoked: Everything::All,
+                sessions: ended.sessions,
+                standalone_access_tokens: ended.standalone_access_tokens,
+            }))
         }
         (Some(token), None) => {
             let client = require_client(&state, &req, form_creds, Grant::Revoke).await?;

@@ -6,6 +6,13 @@
 //! | `<prefix>{<sub>}:fam:<sid>`       | hash   | the session's life      |
 //! | `<prefix>{<sub>}:sessions`        | zset   | latest session expiry   |
 //! | `<prefix>{<sub>}:ats`             | zset   | latest stand-alone token|
+//! | `<prefix>{<sub>}:gen`             | string | its oldest record's end |
+//!
+//! `layout.rs` names them. Every access record and session holds the
+//! user's generation when it was written (`gen`, absent = 1); a record
+//! below the current generation is dead. Logout everywhere raises the
+//! generation and unlinks the two indexes: O(1) on Redis's thread, whatever
+//! the number of tokens; the dead records expire with their tokens.
 //!
 //! `<key22>` is the access token's `domain::TokenKey`: the first 16 bytes
 //! of the SHA-256 of the compact token, base64url, so the record binds the
@@ -32,6 +39,7 @@ mod connect;
 mod credentials;
 mod exclusive;
 mod feed;
+mod layout;
 mod operations;
 mod pools;
 mod scripts;
@@ -40,6 +48,7 @@ mod shared;
 mod tls;
 
 pub use connect::RedisAccess;
+pub use layout::Layout;
 pub use pools::Topology;
 
 use conn::Conn;
@@ -63,7 +72,7 @@ pub struct RedisStore {
     /// Whether the revoking scripts append to the feed themselves (not on
     /// a Cluster: the stream is in another slot).
     feed_in_script: bool,
-    prefix: Arc<str>,
+    layout: Arc<Layout>,
     timeout: Duration,
     scripts: Arc<Scripts>,
     /// Replicas that must acknowledge a revocation or rotation (`WAIT`); 0 = off.
@@ -160,7 +169,7 @@ impl RedisStore {
             feed_pool: Arc::new(pools(2, Sharing::Exclusive)?),
             feed_key: format!("{}{{feed}}:revocations", opts.key_prefix).into(),
             feed_in_script: !matches!(topology, Topology::Cluster { .. }),
-            prefix: opts.key_prefix.into(),
+            layout: Arc::new(Layout::new(opts.key_prefix)),
             timeout: opts.timeout,
             scripts: Arc::new(Scripts::new()),
             wait_replicas: opts.wait_replicas,
@@ -170,7 +179,7 @@ impl RedisStore {
 
     /// `<prefix>{<sub>}:`, the start of every key of one user.
     fn base(&self, sub: &str) -> String {
-        format!("{}{{{}}}:", self.prefix, sub)
+        self.layout.base(sub)
     }
 
     /// Runs `f` with a pooled connection, bounded by the configured timeout.

@@ -4,11 +4,19 @@
 use deadpool_redis::redis::{self, AsyncCommands};
 
 use super::RedisStore;
-use crate::domain::{ProofKey, Revocation, Sid, TokenKey};
+use crate::domain::{PageSize, ProofKey, Revocation, SessionCursor, Sid, TokenKey};
 use crate::store::{
     AccessRecord, FeedPage, FeedRead, NewSession, REMEMBERED_DIGESTS, RevokedToken, RotateOutcome,
-    RotateReport, Rotation, SessionRecord, StoreError, TokenStore, now_ms,
+    RotateReport, Rotation, SessionPage, SessionRecord, StoreError, TokenStore, UserRevocation,
+    now_ms,
 };
+
+/// A page as `list_sessions.lua` answers it: the next cursor's score and
+/// sid (empty at the end), and each session's sid and hash fields.
+type SessionRows = (String, String, Vec<(String, Vec<(String, String)>)>);
+
+/// Hash entries one page of sessions looks at, at most, per session asked for.
+const PAGE_BUDGET: usize = 4;
 
 /// Feed events for sessions revoked by a script (published by the store
 /// only on a Cluster, which does not know their end: `exp` absent).
@@ -36,7 +44,7 @@ impl TokenStore for RedisStore {
             script
                 .key(format!("{base}at:{part}"))
                 .key(format!("{base}ats"))
-                .arg(rec.encode())
+                .key(format!("{base}gen"))
                 .arg(ttl_ms(rec.exp, now))
                 .arg(rec.exp.saturating_mul(1000))
                 .arg(&part)
@@ -49,9 +57,11 @@ impl TokenStore for RedisStore {
     }
 
     async fn is_access_live(&self, sub: &str, key: &TokenKey) -> Result<bool, StoreError> {
-        let record = format!("{}{{{sub}}}:at:{}", self.prefix, key.key_part());
-        self.run(|mut c| async move { c.exists(record).await })
-            .await
+        // One round trip: the record and the user's generation (one slot).
+        let keys = [self.layout.access(sub, key), self.layout.generation(sub)];
+        let (record, generation): (Option<String>, Option<String>) =
+            self.run(|mut c| async move { c.mget(&keys).await }).await?;
+        AccessRecord::is_live(record.as_deref(), generation.as_deref())
     }
 
     async fn revoke_access(&self, key: &TokenKey, t: RevokedToken<'_>) -> Result<bool, StoreError> {
@@ -91,11 +101,11 @@ impl TokenStore for RedisStore {
         inv.key(format!("{base}fam:{}", s.sid))
             .key(format!("{base}at:{part}"))
             .key(format!("{base}sessions"))
+            .key(format!("{base}gen"))
             .arg(&base)
             .arg(s.sid.to_string())
             // Millisecond expiry: orders sessions created in the same second.
             .arg(now + (s.exp - s.created).max(1).saturating_mul(1000))
-            .arg(new.first_access.encode())
             .arg(ttl_ms(new.first_access.exp, now))
             .arg(&part)
             .arg(new.first_access.exp)
@@ -120,9 +130,10 @@ impl TokenStore for RedisStore {
     }
 
     async fn get_session(&self, sub: &str, sid: &Sid) -> Result<Option<SessionRecord>, StoreError> {
-        let key = format!("{}fam:{sid}", self.base(sub));
+        let (fam, generation) = (self.layout.family(sub, sid), self.layout.generation(sub));
+        let script = &self.scripts.get_session;
         let fields: Vec<(String, String)> = self
-            .run(|mut c| async move { c.hgetall(key).await })
+            .run(|mut c| async move { script.key(fam).key(generation).invoke_async(&mut c).await })
             .await?;
         if fields.is_empty() {
             return Ok(None);
@@ -139,11 +150,11 @@ impl TokenStore for RedisStore {
         let mut inv = self.scripts.rotate.prepare_invoke();
         inv.key(&fam)
             .key(format!("{base}at:{part}"))
+            .key(format!("{base}gen"))
             .arg(&base)
             .arg(r.sid.to_string())
             .arg(r.presented.to_hex())
             .arg(r.next.to_hex())
-            .arg(r.access.encode())
             .arg(ttl_ms(r.access.exp, now))
             .arg(&part)
             .arg(r.access.exp)
@@ -192,9 +203,9 @@ impl TokenStore for RedisStore {
                 script
                     .key(format!("{base}fam:{sid}"))
                     .key(format!("{base}at:{part}"))
+                    .key(format!("{base}gen"))
                     .arg(&part)
                     .arg(rec.exp)
-                    .arg(rec.encode())
                     .arg(ttl_ms(rec.exp, now))
                     .invoke_async(&mut c)
                     .await
@@ -207,7 +218,10 @@ impl TokenStore for RedisStore {
         let base = self.base(sub);
         let fam = format!("{base}fam:{sid}");
         let mut inv = self.scripts.revoke_family.prepare_invoke();
-        inv.key(&fam).arg(&base).arg(sid.to_string());
+        inv.key(&fam)
+            .key(format!("{base}gen"))
+            .arg(&base)
+            .arg(sid.to_string());
         self.feed_args(&mut inv, sub);
         let (n, replication): (i64, _) = self.run_acked(inv, &fam).await?;
         replication.required()?;
@@ -215,45 +229,75 @@ impl TokenStore for RedisStore {
         Ok(n > 0)
     }
 
-    async fn revoke_user(&self, sub: &str) -> Result<u64, StoreError> {
-        let base = self.base(sub);
-        let sessions = format!("{base}sessions");
+    async fn revoke_user(&self, sub: &str) -> Result<UserRevocation, StoreError> {
+        let sessions = self.layout.sessions(sub);
         let mut inv = self.scripts.revoke_user.prepare_invoke();
         let now = now_ms();
         inv.key(&sessions)
-            .key(format!("{base}ats"))
-            .arg(&base)
+            .key(self.layout.standalone(sub))
+            .key(self.layout.generation(sub))
             .arg(now);
         self.feed_args(&mut inv, sub);
-        let (n, replication): (u64, _) = self.run_acked(inv, &sessions).await?;
+        let ((ended, tokens), replication): ((u64, u64), _) =
+            self.run_acked(inv, &sessions).await?;
         replication.required()?;
         let event = Revocation::User {
             sub: sub.to_owned(),
             before: now,
         };
         self.publish_after(&[event]).await?;
-        Ok(n)
+        Ok(UserRevocation {
+            sessions: ended,
+            standalone_access_tokens: tokens,
+        })
     }
 
-    async fn list_sessions(&self, sub: &str, now: i64) -> Result<Vec<SessionRecord>, StoreError> {
+    async fn list_sessions(
+        &self,
+        sub: &str,
+        now: i64,
+        after: Option<SessionCursor>,
+        size: PageSize,
+    ) -> Result<SessionPage, StoreError> {
         let base = self.base(sub);
         let script = &self.scripts.list_sessions;
-        let rows: Vec<(String, Vec<(String, String)>)> = self
+        let (score, sid) = match after {
+            Some(c) => (c.score.to_string(), c.sid.to_string()),
+            None => (String::new(), String::new()),
+        };
+        let keys = [self.layout.sessions(sub), self.layout.generation(sub)];
+        let (next_score, next_sid, rows): SessionRows = self
             .run(|mut c| async move {
                 script
-                    .key(format!("{base}sessions"))
+                    .key(&keys[0])
+                    .key(&keys[1])
                     .arg(&base)
                     .arg(now.saturating_mul(1000))
+                    .arg(score)
+                    .arg(sid)
+                    .arg(size.get())
+                    .arg(size.get() * PAGE_BUDGET)
                     .invoke_async(&mut c)
                     .await
             })
             .await?;
-        rows.iter()
+        let corrupt = |what: &str| StoreError::Backend(format!("session page: {what}").into());
+        let sessions = rows
+            .iter()
             .map(|(sid, fields)| {
                 let sid = Sid::parse(sid).map_err(|e| StoreError::Backend(e.into()))?;
                 SessionRecord::from_fields(sub, sid, fields)
             })
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = if next_sid.is_empty() {
+            None
+        } else {
+            Some(SessionCursor {
+                score: next_score.parse().map_err(|_| corrupt("score"))?,
+                sid: Sid::parse(&next_sid).map_err(|_| corrupt("sid"))?,
+            })
+        };
+        Ok(SessionPage { sessions, next })
     }
 
     async fn read_feed(&self, read: FeedRead) -> Result<FeedPage, StoreError> {

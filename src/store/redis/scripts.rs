@@ -15,6 +15,7 @@ pub(super) struct Scripts {
     pub(super) revoke_family: Script,
     pub(super) revoke_user: Script,
     pub(super) list_sessions: Script,
+    pub(super) get_session: Script,
 }
 
 impl Scripts {
@@ -25,10 +26,11 @@ impl Scripts {
             revoke_access: Script::new(include_str!("lua/revoke_access.lua")),
             create_session: with_lib(include_str!("lua/create_session.lua")),
             rotate: with_lib(include_str!("lua/rotate.lua")),
-            add_family_access: Script::new(include_str!("lua/add_family_access.lua")),
+            add_family_access: with_lib(include_str!("lua/add_family_access.lua")),
             revoke_family: with_lib(include_str!("lua/revoke_family.lua")),
             revoke_user: with_lib(include_str!("lua/revoke_user.lua")),
             list_sessions: with_lib(include_str!("lua/list_sessions.lua")),
+            get_session: with_lib(include_str!("lua/get_session.lua")),
         }
     }
 }

@@ -36,3 +36,26 @@ local function expire_index(key)
     redis.call('PEXPIREAT', key, last[2])
   end
 end
+
+-- The user's generation (`gen` key, absent = 1). Every access record holds
+-- the generation it was written under, every session hash its `g` field;
+-- logout everywhere raises it, which kills every older record at once.
+-- A record written under a raised generation keeps the key alive at least
+-- as long as itself (`ttl` ms), so the generation never falls back to 1
+-- while a record of a raised one lives.
+local function generation(key, ttl)
+  local g = redis.call('GET', key)
+  if not g then
+    return '1'
+  end
+  if redis.call('PTTL', key) < tonumber(ttl) then
+    redis.call('PEXPIRE', key, ttl)
+  end
+  return g
+end
+
+-- Whether the session hash `fam` belongs to the current generation.
+local function current(fam, gen_key)
+  local g = redis.call('HGET', fam, 'g') or '1'
+  return tonumber(g) >= tonumber(redis.call('GET', gen_key) or '1')
+end
