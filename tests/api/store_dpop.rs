@@ -17,6 +17,7 @@ crate::all_backends!(
     a_proof_is_forgotten_after_its_ttl,
     logging_out_everywhere_keeps_the_replay_memory,
     one_round_trip_answers_liveness_and_remembers_the_proof,
+    the_one_round_trip_sees_logout_everywhere,
 );
 
 fn proof(seed: &str, jti: &str) -> ProofKey {
@@ -113,5 +114,29 @@ async fn one_round_trip_answers_liveness_and_remembers_the_proof(b: Backend) {
         s.access_live_with_proof("u", &gone, &q, 60).await.unwrap(),
         (false, false),
         "remembered though the token is not live"
+    );
+}
+
+/// A DPoP verify's round trip reads the user's generation as a plain
+/// verify does: logout everywhere kills a bound token at once.
+async fn the_one_round_trip_sees_logout_everywhere(b: Backend) {
+    let f = fixture(b);
+    let key = new_key();
+    let rec = access("u", tessera::domain::Sid::new_random(), now() + 60);
+    f.store.put_access(&key, &rec).await.unwrap();
+    let s = &f.store;
+    assert_eq!(
+        s.access_live_with_proof("u", &key, &proof("k", "before"), 60)
+            .await
+            .unwrap(),
+        (true, true)
+    );
+    s.revoke_user("u").await.unwrap();
+    assert_eq!(
+        s.access_live_with_proof("u", &key, &proof("k", "after"), 60)
+            .await
+            .unwrap(),
+        (false, true),
+        "a token from before logout everywhere is dead"
     );
 }

@@ -335,26 +335,28 @@ impl TokenStore for RedisStore {
         proof: &ProofKey,
         ttl_secs: u64,
     ) -> Result<(bool, bool), StoreError> {
-        // `EXISTS` and `SET NX EX` pipelined: both keys carry `{sub}`, so a
-        // Cluster routes the pipeline to the one node of the user's slot.
-        let base = self.base(sub);
-        let record = format!("{base}at:{}", key.key_part());
-        let seen = format!("{base}dpop:{}", proof.key_part());
+        // The record and the user's generation (as `is_access_live`) and
+        // `SET NX EX`, pipelined: every key carries `{sub}`, so a Cluster
+        // routes the pipeline to the one node of the user's slot.
+        let keys = [self.layout.access(sub, key), self.layout.generation(sub)];
+        let seen = format!("{}dpop:{}", self.base(sub), proof.key_part());
         let ttl = ttl_secs.max(1);
-        self.run(|mut c| async move {
-            redis::pipe()
-                .exists(record)
-                .cmd("SET")
-                .arg(seen)
-                .arg(1)
-                .arg("NX")
-                .arg("EX")
-                .arg(ttl)
-                .query_async::<(bool, Option<String>)>(&mut c)
-                .await
-                .map(|(live, set)| (live, set.is_some()))
-        })
-        .await
+        let ((record, generation), set) = self
+            .run(|mut c| async move {
+                redis::pipe()
+                    .mget(&keys)
+                    .cmd("SET")
+                    .arg(seen)
+                    .arg(1)
+                    .arg("NX")
+                    .arg("EX")
+                    .arg(ttl)
+                    .query_async::<((Option<String>, Option<String>), Option<String>)>(&mut c)
+                    .await
+            })
+            .await?;
+        let live = AccessRecord::is_live(record.as_deref(), generation.as_deref())?;
+        Ok((live, set.is_some()))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
