@@ -28,10 +28,15 @@ for tool in perf wrk redis-server redis-cli curl; do
   command -v "$tool" >/dev/null 2>&1 || { echo "perf-issue.sh: $tool is needed (apt-get install linux-perf wrk redis-server redis-tools curl)" >&2; exit 1; }
 done
 
-TARGET=$ROOT/target/prof
-CARGO_PROFILE_RELEASE_STRIP=false CARGO_PROFILE_RELEASE_DEBUG=line-tables-only \
-  cargo build --locked --release --target-dir "$TARGET" --bin tessera
-BIN=$TARGET/release
+# TESSERA_BIN: profile that binary instead (an A/B of two builds; LABEL
+# names it in the result files).
+if [ -n "${TESSERA_BIN:-}" ]; then
+  TESSERA=$TESSERA_BIN
+else
+  CARGO_PROFILE_RELEASE_STRIP=false CARGO_PROFILE_RELEASE_DEBUG=line-tables-only \
+    cargo build --locked --release --target-dir "$ROOT/target/prof" --bin tessera
+  TESSERA=$ROOT/target/prof/release/tessera
+fi
 
 # WORK, PIDS (killed on exit), free_port, start_redis
 . scripts/lib/processes.sh
@@ -40,8 +45,8 @@ REDIS_PORT=$(free_port)
 start_redis "$REDIS_PORT"
 REDIS_PID=$(redis-cli -p "$REDIS_PORT" info server | awk -F: '/^process_id/ {print $2+0}')
 
-"$BIN/tessera" keygen --out "$WORK/key.pem" >/dev/null
-HASH=$(printf '%s' "$SECRET" | "$BIN/tessera" hash-secret)
+"$TESSERA" keygen --out "$WORK/key.pem" >/dev/null
+HASH=$(printf '%s' "$SECRET" | "$TESSERA" hash-secret)
 PORT=$(free_port)
 cat >"$WORK/config.yaml" <<YAML
 server: { listen: "127.0.0.1:$PORT" }
@@ -55,7 +60,7 @@ clients:
   - { id: "bench", secret_hash: "$HASH", grants: [issue], max_ttl_secs: 3600 }
 logging: { config: "$ROOT/log4rs.yaml" }
 YAML
-(cd "$WORK" && TESSERA_ENV=prod TESSERA_CONFIG="$WORK/config.yaml" exec "$BIN/tessera" serve \
+(cd "$WORK" && TESSERA_ENV=prod TESSERA_CONFIG="$WORK/config.yaml" exec "$TESSERA" serve \
   >"$WORK/tessera.out" 2>&1) &
 TESSERA_PID=$!
 PIDS+=("$TESSERA_PID")
@@ -100,8 +105,8 @@ read -r _ RPS _ _ _ ERRORS NON2XX REQUESTS <"$BENCH_OUT"
 mkdir -p "$OUT"
 us_per() { awk -v t="$1" -v hz="$HZ" -v n="$REQUESTS" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }'; }
 {
-  echo "commit: $(git rev-parse --short HEAD)$(git status --porcelain | grep -q . && echo +dirty || true)"
-  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "commit: $(git rev-parse --short HEAD)$(git status --porcelain | grep -q . && echo +dirty || true); binary: $TESSERA ($("$TESSERA" --version 2>/dev/null || true))"
+  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)${LABEL:+; build: $LABEL}"
   echo "cores: $(nproc); load average before: $LOAD_BEFORE; after: $LOAD_AFTER"
   echo "wrk -t2 -c64 -d${DURATION}s issue.lua: $REQUESTS requests, $RPS req/s, errors $ERRORS, non-2xx $NON2XX"
   echo "CPU per issue (µs): tessera $(us_per $((T1 - T0))), redis-server $(us_per $((R1 - R0))), wrk $(us_per "$WRK_TICKS")"
