@@ -169,7 +169,7 @@ fn serve(path: &Path) -> Result<(), String> {
     for warning in &settings.warnings {
         log::warn!("configuration: {warning}");
     }
-    actix_web::rt::System::new().block_on(async move {
+    let served = actix_web::rt::System::new().block_on(async move {
         let app = Application::build(settings)
             .await
             .map_err(|e| format!("start-up failed: {}", with_causes(&e)))?;
@@ -178,5 +178,9 @@ fn serve(path: &Path) -> Result<(), String> {
             .map_err(|e| format!("server error: {e}"))?;
         log::info!("tessera stopped");
         Ok(())
-    })
+    });
+    // Buffered appenders hold lines in memory: write them all before the
+    // process ends (a stop signal included: it ends `run_until_stopped`).
+    log::logger().flush();
+    served
 }
