@@ -5,10 +5,13 @@
 //! reload ends the writer threads of the replaced appenders.
 
 use std::collections::HashSet;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::binary::{Tessera, app_basic, dev_config, shipped_log4rs};
+use crate::binary::{Tessera, app_basic, command, dev_config, free_port, shipped_log4rs};
 
 const MAIN: &str = "logs/tessera.log";
 const AUDIT: &str = "logs/audit.log";
@@ -23,20 +26,66 @@ fn access_ids(text: &str) -> HashSet<String> {
         .collect()
 }
 
+/// `tessera serve` in `dir` with its stdout on a pipe; the port.
+fn serve_with_piped_stdout(dir: &std::path::Path) -> (Child, u16) {
+    let port = free_port();
+    std::fs::write(dir.join("config.yaml"), dev_config(port)).unwrap();
+    std::fs::write(dir.join("log4rs.yaml"), shipped_log4rs()).unwrap();
+    let child = command(dir)
+        .args(["serve", "--config", "config.yaml"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn tessera");
+    (child, port)
+}
+
 #[test]
 fn a_sigterm_under_load_loses_no_access_line() {
-    let mut t = Tessera::start(dev_config, &shipped_log4rs(), &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, port) = serve_with_piped_stdout(dir.path());
+    // Nothing reads stdout until 1 s after the SIGTERM: the pipe fills and
+    // the console's writer falls behind, so lines are still queued when the
+    // server stops, and only the shutdown's flush writes them.
+    let mut stdout = child.stdout.take().unwrap();
+    let (go, wait) = std::sync::mpsc::channel::<()>();
+    let reader = std::thread::spawn(move || {
+        let _ = wait.recv();
+        // Start reading only after the server has stopped serving: the
+        // stop must wait (flush) for the writer, not race it.
+        std::thread::sleep(Duration::from_secs(1));
+        let mut text = String::new();
+        stdout.read_to_string(&mut text).unwrap();
+        text
+    });
+    let get = |id: &str| {
+        let mut s = TcpStream::connect(("127.0.0.1", port))?;
+        s.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let req = format!(
+            "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\nX-Request-Id: {id}\r\n\r\n"
+        );
+        s.write_all(req.as_bytes())?;
+        let mut answer = String::new();
+        s.read_to_string(&mut answer)?;
+        Ok::<bool, std::io::Error>(answer.starts_with("HTTP/1.1 200"))
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !matches!(get("ready"), Ok(true)) {
+        assert!(Instant::now() < deadline, "tessera did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let stop = AtomicBool::new(false);
     let answered: Vec<String> = std::thread::scope(|s| {
-        let clients: Vec<_> = (0..6)
+        let clients: Vec<_> = (0..16)
             .map(|c| {
-                let (t, stop) = (&t, &stop);
+                let (get, stop) = (&get, &stop);
                 s.spawn(move || {
                     let mut ok = Vec::new();
                     for i in 0.. {
                         let id = format!("term-{c}-{i}");
-                        match t.get("/healthz", &[("X-Request-Id", &id)]) {
-                            Ok((200, _, _)) => ok.push(id),
+                        match get(&id) {
+                            Ok(true) => ok.push(id),
                             // Refused or cut: the server has stopped accepting.
                             Ok(_) | Err(_) if stop.load(Ordering::Relaxed) => break,
                             other => panic!("{id} before the SIGTERM: {other:?}"),
@@ -46,26 +95,30 @@ fn a_sigterm_under_load_loses_no_access_line() {
                 })
             })
             .collect();
-        std::thread::sleep(Duration::from_millis(700));
+        std::thread::sleep(Duration::from_millis(1500));
         stop.store(true, Ordering::Relaxed);
-        t.terminate();
+        let term = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(term.success());
         clients
             .into_iter()
             .flat_map(|c| c.join().unwrap())
             .collect()
     });
-    let (status, _) = t
-        .wait_exit(Duration::from_secs(20))
-        .expect("exits after SIGTERM");
+    go.send(()).unwrap();
+    let status = child.wait().unwrap();
     assert!(status.success(), "{status:?}");
+    let console = reader.join().unwrap();
     assert!(answered.len() > 50, "only {} answers", answered.len());
-    for file in [MAIN, "stdout.log"] {
-        let text = t.read(file);
-        let logged = access_ids(&text);
+    let file = std::fs::read_to_string(dir.path().join(MAIN)).unwrap();
+    for (name, text) in [(MAIN, &file), ("stdout", &console)] {
+        let logged = access_ids(text);
         let missing: Vec<&String> = answered.iter().filter(|id| !logged.contains(*id)).collect();
         assert!(
             missing.is_empty(),
-            "{file}: {} of {} answered requests have no access line, e.g. {:?}",
+            "{name}: {} of {} answered requests have no access line, e.g. {:?}",
             missing.len(),
             answered.len(),
             &missing[..missing.len().min(5)]
@@ -73,7 +126,7 @@ fn a_sigterm_under_load_loses_no_access_line() {
         let last = text.lines().last().unwrap_or_default();
         assert!(
             last.contains("tessera stopped"),
-            "{file} ends with the stop line, not {last:?}"
+            "{name} ends with the stop line, not {last:?}"
         );
     }
 }
