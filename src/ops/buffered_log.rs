@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -28,6 +28,8 @@ use serde_value::Value;
 pub const DEFAULT_QUEUE_LINES: usize = 65_536;
 /// A batch is handed to the target once it holds this many bytes.
 const BATCH_BYTES: usize = 64 * 1024;
+/// How often a busy writer looks at its queue.
+const TICK: Duration = Duration::from_millis(10);
 /// At most one WARN line about dropped lines per this interval.
 const DROP_REPORT_EVERY: Duration = Duration::from_secs(10);
 /// How long `flush` waits for the writer at most.
@@ -128,14 +130,29 @@ impl Drop for BufferedAppender {
 }
 
 /// The writer thread: batches queued lines, writes each batch as one
-/// record to `target`, answers flushes after the lines before them.
+/// record to `target`, answers flushes after the lines before them. While
+/// lines keep coming it looks at the queue every [`TICK`] (the logging
+/// threads then never wake it: a wake-up per line is a system call of
+/// its own); after a round with nothing it blocks until a line.
 fn write_loop(rx: &Receiver<Msg>, target: &dyn Append, encoder: &dyn Encode) {
     let mut batch = Vec::with_capacity(BATCH_BYTES);
     let mut acks = Vec::new();
     let mut reported = 0;
     let mut last_report = Instant::now();
+    let (mut idle, mut full) = (true, false);
     loop {
-        let open = match rx.recv_timeout(DROP_REPORT_EVERY) {
+        let first = if idle {
+            rx.recv_timeout(DROP_REPORT_EVERY)
+        } else {
+            if !full {
+                std::thread::sleep(TICK);
+            }
+            rx.try_recv().map_err(|e| match e {
+                TryRecvError::Empty => RecvTimeoutError::Timeout,
+                TryRecvError::Disconnected => RecvTimeoutError::Disconnected,
+            })
+        };
+        let open = match first {
             Ok(msg) => {
                 take(msg, &mut batch, &mut acks);
                 while batch.len() < BATCH_BYTES && acks.is_empty() {
@@ -149,6 +166,8 @@ fn write_loop(rx: &Receiver<Msg>, target: &dyn Append, encoder: &dyn Encode) {
             Err(RecvTimeoutError::Timeout) => true,
             Err(RecvTimeoutError::Disconnected) => false,
         };
+        idle = batch.is_empty() && acks.is_empty();
+        full = batch.len() >= BATCH_BYTES;
         if last_report.elapsed() >= DROP_REPORT_EVERY || !open {
             report_drops(&mut reported, encoder, &mut batch);
             last_report = Instant::now();
@@ -184,7 +203,7 @@ fn report_drops(reported: &mut u64, encoder: &dyn Encode, batch: &mut Vec<u8>) {
     let since = total - *reported;
     *reported = total;
     let mut line = SimpleWriter(Vec::new());
-    let encoded = encoder.encode(
+    let written = encoder.encode(
         &mut line,
         &Record::builder()
             .level(Level::Warn)
@@ -196,7 +215,7 @@ fn report_drops(reported: &mut u64, encoder: &dyn Encode, batch: &mut Vec<u8>) {
             ))
             .build(),
     );
-    if encoded.is_ok() {
+    if written.is_ok() {
         batch.extend_from_slice(&line.0);
     }
 }
@@ -246,9 +265,8 @@ impl Deserialize for BufferedAppenderDeserializer {
             None => Box::new(PatternEncoder::default()),
         };
         let mut target = config.target;
-        let kind = match target.remove(&key("kind")) {
-            Some(Value::String(kind)) => kind,
-            _ => anyhow::bail!("a buffered appender's `target` needs a `kind`"),
+        let Some(Value::String(kind)) = target.remove(&key("kind")) else {
+            anyhow::bail!("a buffered appender's `target` needs a `kind`")
         };
         if kind == "buffered" {
             anyhow::bail!("a buffered appender's `target` cannot be buffered itself");
