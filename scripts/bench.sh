@@ -263,6 +263,15 @@ if [ "$MODE" = full ] && [ -z "${BENCH_SKIP_MICRO:-}" ]; then
     BEGIN { printf "{" } END { printf "}" }' "$WORK/criterion.txt")
 fi
 
+# --- the access line's cost: verify with it on vs off, interleaved -------
+# (scripts/bench-logging.sh: its own Redis and three instances; the
+# figures of record are in benches/results/2026-12-01-logging/)
+LOG_ENV=(PROFILE="$PROFILE_DIR")
+[ "$MODE" = smoke ] && LOG_ENV+=(ROUNDS=1 DUR=2s)
+env "${LOG_ENV[@]}" scripts/bench-logging.sh "$WORK/logging"
+LOGGING_JSON=$(cat "$WORK/logging/logging.json")
+LOG_RATIO=$(echo "$LOGGING_JSON" | grep -o '"verify_access_log_on_over_off": [0-9.]*' | awk '{print $2}')
+
 # --- report --------------------------------------------------------------
 RSS_PEAK=$(cat "$WORK/rss_peak" 2>/dev/null || echo 0)
 mkdir -p bench-results
@@ -282,6 +291,7 @@ echo "load: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min) on $CORES cores; wrk -
 echo "redis-benchmark GET: maximum latency ${RB_MAX_MS:-?} ms (it reports no p99.9; that column is 0)"
 echo "memory: $MEM_JSON"
 echo "redis commandstats: $REDIS_CMDSTATS"
+echo "verify_access_log_on_over_off: $LOG_RATIO (goal >= 0.85; access line on vs off, buffered appender)"
 echo "verify_half: pause $PACE ms per connection reached $HALF_FRACTION of verify_post's rate"
 echo "tessera RSS kB: start $RSS_START, idle (after the pools) $RSS_IDLE, after verify $RSS_VERIFY, end $RSS_END, peak $RSS_PEAK"
 [ "$MICRO_JSON" != null ] && echo "micro (ns): $MICRO_JSON"
@@ -305,6 +315,7 @@ echo "tessera RSS kB: start $RSS_START, idle (after the pools) $RSS_IDLE, after 
   printf ' "redis_get_max_ms": %s,\n' "${RB_MAX_MS:-0}"
   printf ' "feed": %s,\n' "$FEED_JSON"
   printf ' "dpop": %s,\n' "$DPOP_JSON"
+  printf ' "verify_access_log_on_over_off": %s,\n "logging": %s,\n' "$LOG_RATIO" "$LOGGING_JSON"
   printf ' "micro_ns": %s}\n' "$MICRO_JSON"
 } >"$OUT"
 echo "bench.sh: wrote $OUT"

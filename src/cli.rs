@@ -179,7 +179,7 @@ fn serve(path: &Path) -> Result<(), String> {
         env,
         explicit_env,
     };
-    actix_web::rt::System::new().block_on(async move {
+    let served = actix_web::rt::System::new().block_on(async move {
         // Before the listener opens: SIGHUP's default action ends the process.
         let hangups = hangups().map_err(|e| format!("cannot catch SIGHUP: {e}"))?;
         let app = Application::build(settings)
@@ -191,5 +191,9 @@ fn serve(path: &Path) -> Result<(), String> {
             .map_err(|e| format!("server error: {e}"))?;
         log::info!("tessera stopped");
         Ok(())
-    })
+    });
+    // Buffered appenders hold lines in memory: write them all before the
+    // process ends (a stop signal included: it ends `run_until_stopped`).
+    log::logger().flush();
+    served
 }

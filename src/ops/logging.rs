@@ -11,6 +11,7 @@ use log4rs::Handle;
 use log4rs::config::{Config, Deserializers, RawConfig};
 use serde_json::Value;
 
+use super::buffered_log::BufferedAppenderDeserializer;
 use crate::config::Environment;
 
 #[derive(Debug, thiserror::Error)]
@@ -66,7 +67,9 @@ pub fn parse(text: &str, env: Environment) -> Result<Loaded, String> {
     }
     let raw: RawConfig =
         serde_json::from_value(value).map_err(|e| format!("invalid log4rs config: {e}"))?;
-    let (appenders, errors) = raw.appenders_lossy(&Deserializers::default());
+    let mut deserializers = Deserializers::default();
+    deserializers.insert("buffered", BufferedAppenderDeserializer);
+    let (appenders, errors) = raw.appenders_lossy(&deserializers);
     if !errors.is_empty() {
         return Err(format!("{errors}"));
     }

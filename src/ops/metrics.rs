@@ -101,6 +101,7 @@ impl Metrics {
             describe_counter!("tessera_refresh_reuse_detected_total", "Replayed refresh tokens (their session was revoked)");
             describe_counter!("tessera_refresh_retries_total", "Refreshes retried within tokens.refresh_grace_secs (answered, not treated as reuse)");
             describe_counter!("tessera_redis_replication_shortfall_total", "Committed writes that fewer than redis.wait_replicas replicas acknowledged in time, by operation");
+            describe_counter!("tessera_log_lines_dropped_total", "Log lines a buffered appender dropped because its queue was full (INFO and below only)");
             describe_gauge!("tessera_feed_subscribers", "Revocation feed subscribers connected to this instance");
             describe_gauge!("tessera_redis_pool_size", "Open Redis connections (shared multiplexed ones in standalone and cluster mode)");
             describe_gauge!("tessera_redis_pool_in_use", "Redis connections lent out (sentinel mode; shared connections are never exclusive)");
@@ -250,6 +251,10 @@ impl Metrics {
     /// The Prometheus text exposition of everything recorded so far.
     pub fn render(&self) -> String {
         self.with(|| self.process.collect());
+        self.with(|| {
+            counter!("tessera_log_lines_dropped_total")
+                .absolute(super::buffered_log::dropped_lines());
+        });
         let handle = self.recorder.handle();
         handle.run_upkeep();
         handle.render()

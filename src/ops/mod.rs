@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod audit_summary;
+pub mod buffered_log;
 pub mod healthcheck;
 pub mod logging;
 pub mod metrics;

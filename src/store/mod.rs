@@ -7,6 +7,7 @@ mod memory;
 mod memory_feed;
 mod record;
 pub mod redis;
+mod rotation;
 mod user_wide;
 
 use std::future::Future;
@@ -15,6 +16,7 @@ pub use feed::{FEED_RETENTION_MS, FeedCursor, FeedPage, FeedRead};
 pub use memory::MemoryStore;
 pub use record::{AccessRecord, LIVE, SessionRecord};
 pub use redis::RedisStore;
+pub use rotation::{RefreshGrace, Replication, RotateOutcome, RotateReport, Rotation};
 pub use user_wide::{SessionPage, UserRevocation};
 
 use crate::config::RedisSettings;
@@ -40,51 +42,6 @@ impl StoreError {
     }
 }
 
-/// What a rotation did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RotateOutcome {
-    /// The presented token was current; the new one replaces it.
-    Rotated,
-    /// The presented token is the one the last rotation replaced, presented
-    /// again inside the grace window with that rotation's successor: a
-    /// retry. The successor stays current; a new access token joins.
-    Retried,
-    /// The presented token was already rotated: the family is revoked.
-    Reused,
-    /// No such session, or a token it never issued.
-    Unknown,
-}
-
-/// Whether replicas confirmed a committed write (`redis.wait_replicas`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Replication {
-    /// Confirmed by the replicas asked for, or none were asked for.
-    Confirmed,
-    /// The write stands on the primary, but fewer replicas confirmed it
-    /// in time (a failover now could lose it); says how many, or why not.
-    Short(String),
-}
-
-impl Replication {
-    /// A revocation must be confirmed: a shortfall is unavailable (the
-    /// caller retries; revoking again is harmless).
-    pub fn required(self) -> Result<(), StoreError> {
-        match self {
-            Replication::Confirmed => Ok(()),
-            Replication::Short(why) => Err(StoreError::Unavailable(
-                format!("revocation not confirmed by replicas: {why}").into(),
-            )),
-        }
-    }
-}
-
-/// A rotation's outcome, and whether replicas confirmed it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RotateReport {
-    pub outcome: RotateOutcome,
-    pub replication: Replication,
-}
-
 /// An access token being revoked, as the feed names it.
 #[derive(Debug, Clone, Copy)]
 pub struct RevokedToken<'a> {
@@ -103,45 +60,6 @@ pub struct NewSession<'a> {
     pub first_access: &'a AccessRecord,
     /// Live sessions a user may hold; the earliest-expiring are revoked past it.
     pub max_sessions: usize,
-}
-
-/// One refresh: the presented digest is swapped for a new one atomically,
-/// and a new access token joins the family.
-pub struct Rotation<'a> {
-    pub sub: &'a str,
-    pub sid: &'a Sid,
-    pub presented: &'a RefreshDigest,
-    pub next: &'a RefreshDigest,
-    /// The new access token's record key.
-    pub key: &'a TokenKey,
-    pub access: &'a AccessRecord,
-    pub now: i64,
-    pub grace: RefreshGrace,
-}
-
-/// How long after a rotation, and how often, the token it replaced may be
-/// presented again as a retry (see [`RotateOutcome::Retried`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RefreshGrace {
-    /// Milliseconds after a rotation; 0 turns retries off.
-    pub window_ms: i64,
-    /// Retries accepted per rotation; one more is reuse.
-    pub max_retries: u32,
-}
-
-impl RefreshGrace {
-    /// The policy of `tokens.refresh_grace_secs` and `_retries`. A zero
-    /// window allows no retry at all: instances' clocks differ by a few
-    /// milliseconds, and "before the deadline" must not survive that.
-    pub fn new(window_secs: u64, max_retries: u32) -> Self {
-        let window_ms = i64::try_from(window_secs)
-            .unwrap_or(i64::MAX)
-            .saturating_mul(1000);
-        RefreshGrace {
-            window_ms,
-            max_retries: if window_ms == 0 { 0 } else { max_retries },
-        }
-    }
 }
 
 /// The domain operations on token state. All times are Unix seconds.

@@ -342,6 +342,13 @@ impl Tessera {
         assert!(sigterm(child.id()), "kill -TERM failed");
     }
 
+    /// SIGKILL (no shutdown path runs, as in a crash) and reaps it.
+    pub fn kill_now(&mut self) {
+        let mut child = self.child.take().expect("tessera is running");
+        child.kill().expect("kill -9");
+        child.wait().expect("reap");
+    }
+
     /// Waits up to `limit` for the process to exit; its status and how
     /// long the wait took.
     pub fn wait_exit(&mut self, limit: Duration) -> Option<(ExitStatus, Duration)> {

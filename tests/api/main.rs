@@ -9,6 +9,7 @@ mod attacks;
 mod audit_trail;
 mod bad_input;
 mod binary;
+mod buffered_logging;
 mod cli;
 mod client_checks;
 mod client_feed;
