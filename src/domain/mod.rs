@@ -10,6 +10,7 @@ mod dpop;
 mod grant;
 mod ids;
 mod key;
+pub mod random;
 mod refresh_digest;
 mod rejection;
 mod revocation;

@@ -61,13 +61,13 @@ impl TraceId {
         (id != [0; 16]).then_some(TraceId(id))
     }
 
-    /// A fresh random trace id from the operating system's CSPRNG.
-    pub fn generate() -> Result<TraceId, getrandom::Error> {
+    /// A fresh random trace id (`domain::random`).
+    pub fn generate() -> TraceId {
         loop {
             let mut id = [0u8; 16];
-            getrandom::fill(&mut id)?;
+            super::random::fill(&mut id);
             if id != [0; 16] {
-                return Ok(TraceId(id));
+                return TraceId(id);
             }
         }
     }
@@ -143,8 +143,8 @@ mod tests {
 
     #[test]
     fn generated_ids_are_32_hex_and_differ() {
-        let a = TraceId::generate().unwrap().to_string();
-        let b = TraceId::generate().unwrap().to_string();
+        let a = TraceId::generate().to_string();
+        let b = TraceId::generate().to_string();
         assert_eq!(a.len(), 32);
         assert!(
             a.bytes()

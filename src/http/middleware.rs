@@ -78,19 +78,16 @@ pub async fn request_context(
         .and_then(sane_request_id)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     req.extensions_mut().insert(RequestId(rid.clone()));
-    // Without a random source the request is still served, untraced.
-    let tid = caller_trace_id(&req).or_else(|| TraceId::generate().ok());
-    let tid_text = tid.map_or_else(|| "-".to_owned(), |t| t.to_string());
+    let tid = caller_trace_id(&req).unwrap_or_else(TraceId::generate);
+    let tid_text = tid.to_string();
     let metrics = req.app_data::<State>().map(|s| s.service.metrics().clone());
     let mut res = if header_bytes(&req) > HEADER_LIMIT {
         req.error_response(ApiError::HeadersTooLarge(HEADER_LIMIT))
             .map_into_right_body()
     } else {
-        match tid {
-            Some(t) => trace::scope(t, next.call(req)).await,
-            None => next.call(req).await,
-        }?
-        .map_into_left_body()
+        trace::scope(tid, next.call(req))
+            .await?
+            .map_into_left_body()
     };
     if let Ok(v) = HeaderValue::from_str(&rid) {
         res.headers_mut().insert(X_REQUEST_ID.clone(), v);

@@ -29,7 +29,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_id_survives_awaits_and_ends_with_its_scope() {
-        let id = TraceId::generate().unwrap();
+        let id = TraceId::generate();
         assert_eq!(current(), None);
         let seen = scope(id, async {
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;

@@ -78,7 +78,7 @@ impl TokenService {
         let key = token_key(&access_token);
         let mut refresh_token = None;
         if want_refresh {
-            let refresh = RefreshToken::generate(&req.sub, sid)?;
+            let refresh = RefreshToken::generate(&req.sub, sid);
             let session = SessionRecord {
                 sid,
                 sub: req.sub.to_string(),
@@ -91,7 +91,7 @@ impl TokenService {
                 exp: session_exp,
                 refresh: String::new(),
                 previous: Vec::new(),
-                seed: Some(RefreshToken::new_seed()?),
+                seed: Some(RefreshToken::new_seed()),
             };
             let evicted = self
                 .store

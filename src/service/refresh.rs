@@ -67,7 +67,7 @@ impl TokenService {
         let next = match &session.seed {
             Some(seed) => presented.successor(seed),
             // A session from before seeds: a random successor, no retries.
-            None => RefreshToken::generate(&presented.sub, session.sid)?,
+            None => RefreshToken::generate(&presented.sub, session.sid),
         };
         let report = self
             .store

@@ -9,7 +9,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
-use crate::domain::{RefreshDigest, RotationSeed, Sid, Subject};
+use crate::domain::{RefreshDigest, RotationSeed, Sid, Subject, random};
 
 const SECRET_BYTES: usize = 32;
 
@@ -17,8 +17,6 @@ const SECRET_BYTES: usize = 32;
 pub enum RefreshTokenError {
     #[error("malformed refresh token")]
     Malformed,
-    #[error("random source failed")]
-    Random,
 }
 
 /// A refresh token; its `Debug` never prints the secret.
@@ -40,27 +38,27 @@ impl fmt::Debug for RefreshToken {
 
 impl RefreshToken {
     /// A new token for a session.
-    pub fn generate(sub: &Subject, sid: Sid) -> Result<Self, RefreshTokenError> {
+    pub fn generate(sub: &Subject, sid: Sid) -> Self {
         let mut secret = [0u8; SECRET_BYTES];
-        getrandom::fill(&mut secret).map_err(|_| RefreshTokenError::Random)?;
+        random::fill(&mut secret);
         let text = format!(
             "{}.{}.{}",
             URL_SAFE_NO_PAD.encode(sub.as_str()),
             sid.0.simple(),
             URL_SAFE_NO_PAD.encode(secret)
         );
-        Ok(RefreshToken {
+        RefreshToken {
             sub: sub.clone(),
             sid,
             text,
-        })
+        }
     }
 
-    /// A new session's rotation seed (OS CSPRNG).
-    pub fn new_seed() -> Result<RotationSeed, RefreshTokenError> {
+    /// A new session's rotation seed (`domain::random`: a CSPRNG seeded by the OS).
+    pub fn new_seed() -> RotationSeed {
         let mut seed = [0u8; 32];
-        getrandom::fill(&mut seed).map_err(|_| RefreshTokenError::Random)?;
-        Ok(RotationSeed(seed))
+        random::fill(&mut seed);
+        RotationSeed(seed)
     }
 
     /// The token that replaces this one: same subject and session, secret
@@ -133,8 +131,8 @@ mod tests {
     fn generated_tokens_parse_back_and_differ() {
         let sub = Subject::parse("user-42").unwrap();
         let sid = Sid::new_random();
-        let a = RefreshToken::generate(&sub, sid).unwrap();
-        let b = RefreshToken::generate(&sub, sid).unwrap();
+        let a = RefreshToken::generate(&sub, sid);
+        let b = RefreshToken::generate(&sub, sid);
         assert_ne!(a.expose(), b.expose());
         let parsed = RefreshToken::parse(a.expose()).unwrap();
         assert_eq!(parsed.sub, sub);
@@ -147,14 +145,14 @@ mod tests {
     fn the_successor_is_fixed_by_seed_and_token_and_parses_back() {
         let sub = Subject::parse("user-42").unwrap();
         let sid = Sid::new_random();
-        let first = RefreshToken::generate(&sub, sid).unwrap();
-        let seed = RefreshToken::new_seed().unwrap();
+        let first = RefreshToken::generate(&sub, sid);
+        let seed = RefreshToken::new_seed();
         let next = first.successor(&seed);
         assert_eq!(next.expose(), first.successor(&seed).expose());
         assert_ne!(next.expose(), first.expose());
         assert_ne!(
             next.expose(),
-            first.successor(&RefreshToken::new_seed().unwrap()).expose()
+            first.successor(&RefreshToken::new_seed()).expose()
         );
         assert_ne!(next.expose(), next.successor(&seed).expose());
         let parsed = RefreshToken::parse(next.expose()).unwrap();

@@ -7,18 +7,25 @@
 -- ARGV[7] now ms, ARGV[8] max sessions, ARGV[9] feed stream ('' = none),
 -- ARGV[10] oldest feed id to keep, ARGV[11] sub, ARGV[12..] family field/value pairs
 local feed = { ARGV[9], ARGV[10], ARGV[11] }
-local fields = {}
-for i = 12, #ARGV do
-  fields[#fields + 1] = ARGV[i]
-end
 local gen = generation(KEYS[4], tonumber(ARGV[3]) - tonumber(ARGV[7]))
-redis.call('HSET', KEYS[1], 'j:' .. ARGV[5], ARGV[6], 'g', gen, unpack(fields))
+redis.call('HSET', KEYS[1], 'j:' .. ARGV[5], ARGV[6], 'g', gen, unpack(ARGV, 12))
 redis.call('PEXPIREAT', KEYS[1], ARGV[3])
 redis.call('SET', KEYS[2], gen, 'PX', ARGV[4])
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[7])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[2])
 local evicted = {}
 local max = tonumber(ARGV[8])
+if redis.call('ZCARD', KEYS[3]) <= max then
+  -- Under the cap (the common case): dead entries may stay until the cap,
+  -- a listing or a revocation prunes them (each copes with a missing
+  -- family), and the index lives as long as its latest member: this one,
+  -- unless an earlier session outlives it.
+  local ttl = redis.call('PTTL', KEYS[3])
+  if ttl < 0 or tonumber(ARGV[7]) + ttl < tonumber(ARGV[3]) then
+    redis.call('PEXPIREAT', KEYS[3], ARGV[3])
+  end
+  return evicted
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[7])
 -- The earliest-expiring sessions other than this new one go: the new one
 -- may expire first (a client with a shorter refresh life), and evicting it
 -- would answer the caller with dead tokens.
