@@ -45,21 +45,8 @@ REDIS_PORT=$(free_port)
 start_redis "$REDIS_PORT"
 REDIS_PID=$(redis-cli -p "$REDIS_PORT" info server | awk -F: '/^process_id/ {print $2+0}')
 
-"$TESSERA" keygen --out "$WORK/key.pem" >/dev/null
-HASH=$(printf '%s' "$SECRET" | "$TESSERA" hash-secret)
 PORT=$(free_port)
-cat >"$WORK/config.yaml" <<YAML
-server: { listen: "127.0.0.1:$PORT" }
-issuer: "https://tessera.profile"
-redis: { url: "redis://127.0.0.1:$REDIS_PORT", key_prefix: "tessera:" }
-tokens: { access_ttl_secs: 3600, max_sessions_per_user: 1000 }
-rate_limit: { enabled: false }
-keys:
-  - { kid: "profile", path: "$WORK/key.pem", alg: "EdDSA", status: "active" }
-clients:
-  - { id: "bench", secret_hash: "$HASH", grants: [issue], max_ttl_secs: 3600 }
-logging: { config: "$ROOT/log4rs.yaml" }
-YAML
+issue_config "$TESSERA" "$PORT" "$REDIS_PORT" bench "$SECRET"
 (cd "$WORK" && TESSERA_ENV=prod TESSERA_CONFIG="$WORK/config.yaml" exec "$TESSERA" serve \
   >"$WORK/tessera.out" 2>&1) &
 TESSERA_PID=$!

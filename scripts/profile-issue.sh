@@ -30,21 +30,8 @@ BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release
 REDIS_PORT=$(free_port)
 start_redis "$REDIS_PORT"
 
-"$BIN/tessera" keygen --out "$WORK/key.pem" >/dev/null
-HASH=$(printf '%s' "$SECRET" | "$BIN/tessera" hash-secret)
 PORT=$(free_port)
-cat >"$WORK/config.yaml" <<YAML
-server: { listen: "127.0.0.1:$PORT", workers: 1 }
-issuer: "https://tessera.profile"
-redis: { url: "redis://127.0.0.1:$REDIS_PORT", key_prefix: "tessera:" }
-tokens: { access_ttl_secs: 3600, max_sessions_per_user: 1000 }
-rate_limit: { enabled: false }
-keys:
-  - { kid: "profile", path: "$WORK/key.pem", alg: "EdDSA", status: "active" }
-clients:
-  - { id: "profile", secret_hash: "$HASH", grants: [issue], max_ttl_secs: 3600 }
-logging: { config: "$ROOT/log4rs.yaml" }
-YAML
+issue_config "$BIN/tessera" "$PORT" "$REDIS_PORT" profile "$SECRET" 1
 (cd "$WORK" && TESSERA_ENV=prod TESSERA_CONFIG="$WORK/config.yaml" exec valgrind --tool=callgrind \
   --callgrind-out-file="$WORK/callgrind.out" "$BIN/tessera" serve >"$WORK/tessera.out" 2>&1) &
 VG_PID=$!

@@ -1,4 +1,4 @@
-# Sourced by the harness scripts (bench.sh, bench-client.sh,
+# Sourced by the harness scripts (bench.sh, bench-client.sh, perf-issue.sh,
 # profile-issue.sh, malloc-experiment.sh): a temporary WORK directory,
 # every pid in PIDS killed on exit, free loopback ports, private
 # redis-servers.
@@ -35,4 +35,26 @@ start_redis() {
   done
   echo "$(basename "$0"): redis-server on port $port did not answer PING" >&2
   return 1
+}
+
+# issue_config TESSERA PORT REDIS_PORT CLIENT_ID SECRET [WORKERS]: a key in
+# $WORK/key.pem and $WORK/config.yaml for one issuing client on a private
+# redis-server, rate limits off, the shipped log4rs.yaml (the issue
+# profiles: profile-issue.sh, perf-issue.sh). WORKERS 0: one per core.
+issue_config() {
+  local tessera=$1 port=$2 redis_port=$3 client=$4 secret=$5 workers=${6:-0} hash
+  "$tessera" keygen --out "$WORK/key.pem" >/dev/null
+  hash=$(printf '%s' "$secret" | "$tessera" hash-secret)
+  cat >"$WORK/config.yaml" <<YAML
+server: { listen: "127.0.0.1:$port", workers: $workers }
+issuer: "https://tessera.profile"
+redis: { url: "redis://127.0.0.1:$redis_port", key_prefix: "tessera:" }
+tokens: { access_ttl_secs: 3600, max_sessions_per_user: 1000 }
+rate_limit: { enabled: false }
+keys:
+  - { kid: "profile", path: "$WORK/key.pem", alg: "EdDSA", status: "active" }
+clients:
+  - { id: "$client", secret_hash: "$hash", grants: [issue], max_ttl_secs: 3600 }
+logging: { config: "$PWD/log4rs.yaml" }
+YAML
 }
