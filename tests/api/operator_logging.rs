@@ -171,6 +171,13 @@ fn the_main_log_rolls_at_its_size_and_keeps_the_configured_archives() {
         assert!(Instant::now() < deadline, "no third archive");
         std::thread::sleep(Duration::from_millis(50));
     }
+    // The buffered appender writes in batches: a batch that crossed the
+    // limit rolls the file, and the next line starts a new `tessera.log`.
+    t.get("/healthz", &[("X-Request-Id", "roll-last")]).unwrap();
+    while !t.path("logs/tessera.log").exists() {
+        assert!(Instant::now() < deadline, "no current file after the rolls");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     std::thread::sleep(Duration::from_millis(300));
     let mut names: Vec<String> = std::fs::read_dir(t.path("logs"))
         .unwrap()

@@ -51,8 +51,8 @@ fn shipped_log4rs_at_debug_as_json() -> String {
             "  dev:\n    root:\n      level: debug",
         ),
         (
-            "    path: \"logs/tessera.log\"\n    encoder:\n      pattern: \"{d(%Y-%m-%dT%H:%M:%S%.3fZ)(utc)} {l:<5} {t} - {m}{n}\"",
-            "    path: \"logs/tessera.log\"\n    encoder:\n      kind: json",
+            "  file:\n    kind: buffered\n    encoder:\n      pattern: \"{d(%Y-%m-%dT%H:%M:%S%.3fZ)(utc)} {l:<5} {t} - {m}{n}\"",
+            "  file:\n    kind: buffered\n    encoder:\n      kind: json",
         ),
     ] {
         assert!(
