@@ -172,11 +172,18 @@ fn the_main_log_rolls_at_its_size_and_keeps_the_configured_archives() {
         std::thread::sleep(Duration::from_millis(50));
     }
     // The buffered appender writes in batches: a batch that crossed the
-    // limit rolls the file, and the next line starts a new `tessera.log`.
-    t.get("/healthz", &[("X-Request-Id", "roll-last")]).unwrap();
-    while !t.path("logs/tessera.log").exists() {
+    // limit rolls the file, and the next batch starts a new `tessera.log`.
+    // Lines still queued may roll it once more, so one short line at a time
+    // until the current file is there.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for i in 0.. {
+        if t.path("logs/tessera.log").exists() {
+            break;
+        }
         assert!(Instant::now() < deadline, "no current file after the rolls");
-        std::thread::sleep(Duration::from_millis(50));
+        t.get("/healthz", &[("X-Request-Id", &format!("last-{i}"))])
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_millis(300));
     let mut names: Vec<String> = std::fs::read_dir(t.path("logs"))
