@@ -51,11 +51,7 @@ issue_config "$TESSERA" "$PORT" "$REDIS_PORT" bench "$SECRET"
   >"$WORK/tessera.out" 2>&1) &
 TESSERA_PID=$!
 PIDS+=("$TESSERA_PID")
-for _ in $(seq 300); do
-  curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null
+wait_ready "$PORT"
 
 export BENCH_LUA_DIR=$ROOT/scripts/bench BENCH_OUT=$WORK/wrk.tsv BENCH_NAME=issue
 BENCH_AUTH=$(printf 'bench:%s' "$SECRET" | base64 -w0)

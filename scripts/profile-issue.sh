@@ -36,11 +36,7 @@ issue_config "$BIN/tessera" "$PORT" "$REDIS_PORT" profile "$SECRET" 1
   --callgrind-out-file="$WORK/callgrind.out" "$BIN/tessera" serve >"$WORK/tessera.out" 2>&1) &
 VG_PID=$!
 PIDS+=("$VG_PID")
-for _ in $(seq 600); do
-  curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null
+wait_ready "$PORT" 600
 
 BASE="http://127.0.0.1:$PORT"
 # warm-up: the first request pays the Argon2id check and the scripts' loads

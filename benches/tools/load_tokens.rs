@@ -36,15 +36,21 @@ fn key(seed: &str, i: usize) -> TokenKey {
     TokenKey::from_sha256(&VerifiedCache::digest(&format!("{seed}-{i}")))
 }
 
-/// Adds stand-alone access token `i` of `sub` (what `put_access.lua` writes).
-fn standalone(p: &mut redis::Pipeline, l: &Layout, sub: &str, k: &TokenKey, exp_ms: i64) {
-    let ats = l.standalone(sub);
+/// The access record of `k`, live for `LIFE_MS` (the record both
+/// `put_access.lua` and `create_session.lua` write).
+fn access_record(p: &mut redis::Pipeline, l: &Layout, sub: &str, k: &TokenKey) {
     p.cmd("SET")
         .arg(l.access(sub, k))
         .arg(LIVE)
         .arg("PX")
         .arg(LIFE_MS)
         .ignore();
+}
+
+/// Adds stand-alone access token `i` of `sub` (what `put_access.lua` writes).
+fn standalone(p: &mut redis::Pipeline, l: &Layout, sub: &str, k: &TokenKey, exp_ms: i64) {
+    let ats = l.standalone(sub);
+    access_record(p, l, sub, k);
     p.cmd("ZADD")
         .arg(&ats)
         .arg(exp_ms)
@@ -86,12 +92,7 @@ fn session(p: &mut redis::Pipeline, l: &Layout, sub: &str, k: &TokenKey, now_ms:
     }
     hset.ignore();
     p.cmd("PEXPIREAT").arg(&fam).arg(score).ignore();
-    p.cmd("SET")
-        .arg(l.access(sub, k))
-        .arg(LIVE)
-        .arg("PX")
-        .arg(LIFE_MS)
-        .ignore();
+    access_record(p, l, sub, k);
     let sessions = l.sessions(sub);
     p.cmd("ZADD")
         .arg(&sessions)

@@ -58,3 +58,14 @@ clients:
 logging: { config: "$PWD/log4rs.yaml" }
 YAML
 }
+
+# wait_ready PORT [TENTHS]: until Tessera on PORT answers /readyz 200 (at
+# most TENTHS tenths of a second, default 300); fails loudly if it never does.
+wait_ready() {
+  local port=$1 tries=${2:-300}
+  for _ in $(seq "$tries"); do
+    curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null
+}
