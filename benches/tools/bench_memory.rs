@@ -10,10 +10,13 @@
 use std::time::Duration;
 
 use deadpool_redis::redis;
-use tessera::domain::RefreshDigest;
+use tessera::domain::{RefreshDigest, RotationSeed};
 use tessera::domain::{Jkt, Jti, ProofKey, Sid, TokenKey};
 use tessera::store::redis::{RedisOptions, Topology};
-use tessera::store::{AccessRecord, NewSession, RedisStore, SessionRecord, TokenStore};
+use tessera::store::{
+    AccessRecord, NewSession, RedisStore, RefreshGrace, RotateOutcome, Rotation, SessionRecord,
+    TokenStore,
+};
 use tessera::token::VerifiedCache;
 
 const CONCURRENCY: usize = 32;
@@ -115,7 +118,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 exp: exp + 86_400,
                 refresh: String::new(),
                 previous: Vec::new(),
-                seed: None,
+                // As the service writes every session since rotation seeds.
+                seed: Some(RotationSeed([9; 32])),
             };
             let first = access(sub, sid, exp);
             s.create_session(NewSession {
@@ -149,12 +153,116 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     })
     .await;
     let after_proofs = used_memory(url)?;
+
+    // Sessions in use: ROTATIONS refreshes each (the superseded digests a
+    // session remembers, and an access token per refresh), on a fresh
+    // server so the figures above stay comparable.
+    let rotated = rotated_session_bytes(url, count / 10).await?;
     let per_proof = (after_proofs - after_sessions) as f64 / count as f64;
     let per_access = (after_access - before) as f64 / count as f64;
     let per_session = (after_sessions - after_access) as f64 / count as f64;
     println!(
-        "{{\"tokens\": {count}, \"users\": {users}, \"bytes_per_access_token\": {per_access:.1}, \"bytes_per_session_with_first_access_token\": {per_session:.1}, \"bytes_per_session_alone\": {:.1}, \"bytes_per_dpop_proof\": {per_proof:.1}, \"dpop_proof_ttl_secs\": 61}}",
+        "{{\"tokens\": {count}, \"users\": {users}, \"bytes_per_access_token\": {per_access:.1}, \"bytes_per_session_with_first_access_token\": {per_session:.1}, \"bytes_per_session_alone\": {:.1}, \"bytes_per_dpop_proof\": {per_proof:.1}, \"dpop_proof_ttl_secs\": 61, \"rotated_sessions\": {rotated}}}",
         per_session - per_access
     );
     Ok(())
+}
+
+/// Bytes per session in use: `n` sessions (over `n / 10` users) with their
+/// first access token, then after 1, 3 and 8 refreshes each (every refresh
+/// remembers the superseded digest and adds an access token, live for its
+/// hour). Each figure counts the session with all its live access tokens.
+async fn rotated_session_bytes(url: &str, n: usize) -> Result<String, Box<dyn std::error::Error>> {
+    let users = (n / 10).max(1);
+    let store = RedisStore::connect(
+        Topology::Standalone { url },
+        &RedisOptions {
+            key_prefix: "rot:",
+            pool_size: CONCURRENCY,
+            timeout: Duration::from_secs(5),
+            wait_replicas: 0,
+        },
+    )?;
+    let exp = chrono::Utc::now().timestamp() + 3600;
+    let digest = |i: usize, round: usize| {
+        let mut d = [0u8; 32];
+        d[..8].copy_from_slice(&(i as u64).to_le_bytes());
+        d[8..16].copy_from_slice(&(round as u64).to_le_bytes());
+        RefreshDigest(d)
+    };
+    let sids: std::sync::Arc<Vec<Sid>> = std::sync::Arc::new((0..n).map(|_| Sid::new_random()).collect());
+    let before = used_memory(url)?;
+    let (s, ids) = (store.clone(), sids.clone());
+    fill(n, move |i| {
+        let (s, ids) = (s.clone(), ids.clone());
+        async move {
+            let sub = format!("user-{:05}", i % users);
+            let session = SessionRecord {
+                sid: ids[i],
+                sub: sub.clone(),
+                client_id: "bench".into(),
+                scope: "read write".into(),
+                aud: "api".into(),
+                claims: serde_json::Map::new(),
+                created: exp - 3600,
+                refreshed: exp - 3600,
+                exp: exp + 86_400,
+                refresh: String::new(),
+                previous: Vec::new(),
+                seed: Some(RotationSeed([9; 32])),
+            };
+            s.create_session(NewSession {
+                session: &session,
+                refresh: &digest(i, 0),
+                first_key: &new_key(),
+                first_access: &access(sub.clone(), ids[i], exp),
+                max_sessions: 1000,
+            })
+            .await
+            .expect("create_session");
+        }
+    })
+    .await;
+    let mut figures = vec![format!(
+        "\"0\": {:.1}",
+        (used_memory(url)? - before) as f64 / n as f64
+    )];
+    let mut done = 0;
+    for target in [1usize, 3, 8] {
+        let (from, to) = (done, target);
+        let (s, ids) = (store.clone(), sids.clone());
+        fill(n, move |i| {
+            let (s, ids) = (s.clone(), ids.clone());
+            async move {
+                let sub = format!("user-{:05}", i % users);
+                for round in from..to {
+                    let rec = access(sub.clone(), ids[i], exp);
+                    let report = s
+                        .rotate(Rotation {
+                            sub: &sub,
+                            sid: &ids[i],
+                            presented: &digest(i, round),
+                            next: &digest(i, round + 1),
+                            key: &new_key(),
+                            access: &rec,
+                            now: exp - 3600,
+                            grace: RefreshGrace::new(10, 1),
+                        })
+                        .await
+                        .expect("rotate");
+                    assert_eq!(report.outcome, RotateOutcome::Rotated);
+                }
+            }
+        })
+        .await;
+        done = target;
+        figures.push(format!(
+            "\"{target}\": {:.1}",
+            (used_memory(url)? - before) as f64 / n as f64
+        ));
+    }
+    Ok(format!(
+        "{{\"sessions\": {n}, \"bytes_per_session_with_live_access_tokens_after_refreshes\": {{{}}}}}",
+        figures.join(", ")
+    ))
 }
