@@ -20,6 +20,7 @@
 use std::time::Instant;
 
 use deadpool_redis::redis;
+use tessera::domain::hex::to_hex;
 use tessera::domain::{RotationSeed, Sid, TokenKey};
 use tessera::store::redis::Layout;
 use tessera::store::{LIVE, SessionRecord};
@@ -75,7 +76,7 @@ fn session(p: &mut redis::Pipeline, l: &Layout, sub: &str, k: &TokenKey, now_ms:
         created: now,
         refreshed: now,
         exp: score / 1000,
-        refresh: hex(&VerifiedCache::digest(&format!("rt-{i}-{now_ms}"))),
+        refresh: to_hex(&VerifiedCache::digest(&format!("rt-{i}-{now_ms}"))),
         previous: Vec::new(),
         seed: Some(RotationSeed(VerifiedCache::digest(&format!(
             "k-{i}-{now_ms}"
@@ -83,10 +84,8 @@ fn session(p: &mut redis::Pipeline, l: &Layout, sub: &str, k: &TokenKey, now_ms:
     };
     let fam = l.family(sub, &rec.sid);
     let hset = p.cmd("HSET").arg(&fam);
-    hset.arg(format!("j:{}", k.key_part()))
-        .arg(rec.exp)
-        .arg("g")
-        .arg(LIVE);
+    // No `g`: absent is generation 1 (LIVE), as create_session.lua writes it.
+    hset.arg(format!("j:{}", k.key_part())).arg(rec.exp);
     for (field, value) in rec.to_fields() {
         hset.arg(field).arg(value);
     }
@@ -100,10 +99,6 @@ fn session(p: &mut redis::Pipeline, l: &Layout, sub: &str, k: &TokenKey, now_ms:
         .arg(rec.sid.to_string())
         .ignore();
     p.cmd("PEXPIREAT").arg(&sessions).arg(score).ignore();
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Runs `add(pipeline, i)` for every i in `from..to`, BATCH per pipeline,

@@ -8,6 +8,7 @@ mod claims;
 mod client;
 mod dpop;
 mod grant;
+pub mod hex;
 mod ids;
 mod key;
 pub mod random;

@@ -7,10 +7,6 @@ pub struct RefreshDigest(pub [u8; 32]);
 
 impl RefreshDigest {
     pub fn to_hex(&self) -> String {
-        use std::fmt::Write;
-        self.0.iter().fold(String::with_capacity(64), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+        super::hex::to_hex(&self.0)
     }
 }

@@ -18,19 +18,12 @@ impl fmt::Debug for RotationSeed {
 
 impl RotationSeed {
     pub fn to_hex(&self) -> String {
-        super::RefreshDigest(self.0).to_hex()
+        super::hex::to_hex(&self.0)
     }
 
     /// Parses 64 hex digits; anything else is `None`.
     pub fn from_hex(hex: &str) -> Option<Self> {
-        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return None;
-        }
-        let mut out = [0u8; 32];
-        for (i, byte) in out.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
-        }
-        Some(RotationSeed(out))
+        super::hex::from_hex_32(hex).map(RotationSeed)
     }
 }
 

@@ -10,6 +10,7 @@ use super::feed::{FeedPage, FeedRead};
 use super::memory_feed::MemoryFeed;
 use super::{
     AccessRecord, NewSession, REMEMBERED_DIGESTS, Replication, RevokedToken, RotateOutcome,
+    remembered,
     RotateReport, Rotation, SessionPage, SessionRecord, StoreError, TokenStore, UserRevocation,
     now_ms,
 };
@@ -215,26 +216,27 @@ impl TokenStore for MemoryStore {
     async fn rotate(&self, r: Rotation<'_>) -> Result<RotateReport, StoreError> {
         let presented = r.presented.to_hex();
         let next = r.next.to_hex();
+        let mark = remembered(r.presented);
         let outcome = self.write(r.sub, |user, now, _| {
             let Some(family) = user.sessions.get_mut(r.sid) else {
                 return RotateOutcome::Unknown;
             };
             let outcome = if family.rec.refresh == presented {
-                let old = std::mem::replace(&mut family.rec.refresh, next);
-                family.rec.previous.insert(0, old);
+                family.rec.refresh = next;
+                family.rec.previous.insert(0, mark);
                 family.rec.previous.truncate(REMEMBERED_DIGESTS);
                 family.rec.refreshed = r.now;
                 family.grace_until = now + r.grace.window_ms;
                 family.retries = 0;
                 RotateOutcome::Rotated
-            } else if family.rec.previous.first() == Some(&presented)
+            } else if family.rec.previous.first() == Some(&mark)
                 && family.rec.refresh == next
                 && now < family.grace_until
                 && family.retries < r.grace.max_retries
             {
                 family.retries += 1;
                 RotateOutcome::Retried
-            } else if family.rec.previous.contains(&presented) {
+            } else if family.rec.previous.contains(&mark) {
                 user.remove_family(r.sid, now);
                 return RotateOutcome::Reused;
             } else {

@@ -8,13 +8,14 @@ mod memory_feed;
 mod record;
 pub mod redis;
 mod rotation;
+mod session_hash;
 mod user_wide;
 
 use std::future::Future;
 
 pub use feed::{FEED_RETENTION_MS, FeedCursor, FeedPage, FeedRead};
 pub use memory::MemoryStore;
-pub use record::{AccessRecord, LIVE, SessionRecord};
+pub use record::{AccessRecord, LIVE, REMEMBERED_PREFIX, SessionRecord, remembered};
 pub use redis::RedisStore;
 pub use rotation::{RefreshGrace, Replication, RotateOutcome, RotateReport, Rotation};
 pub use user_wide::{SessionPage, UserRevocation};

@@ -53,6 +53,18 @@ impl AccessRecord {
 /// costs no memory of its own.
 pub const LIVE: &str = "1";
 
+/// Bytes of a superseded refresh token's digest a session remembers: 128
+/// bits, as hard to hit as the whole digest for anyone without the token
+/// (a match only ever revokes the session: a retry also needs the full
+/// successor digest), and eight of them fit two hash values of 64 bytes,
+/// which keeps the hash in Redis's compact encoding (docs/http-api.md).
+pub const REMEMBERED_PREFIX: usize = 16;
+
+/// The remembered form of a digest: its first [`REMEMBERED_PREFIX`] bytes, hex.
+pub fn remembered(digest: &RefreshDigest) -> String {
+    digest.to_hex()[..REMEMBERED_PREFIX * 2].to_owned()
+}
+
 /// A session (refresh family): what a refresh needs to mint the next pair.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionRecord {
@@ -68,7 +80,8 @@ pub struct SessionRecord {
     pub exp: i64,
     /// Hex SHA-256 of the current refresh token.
     pub refresh: String,
-    /// Hex SHA-256 of recently superseded refresh tokens (for reuse detection).
+    /// The first [`REMEMBERED_PREFIX`] bytes (hex) of the SHA-256 of
+    /// recently superseded refresh tokens, newest first (reuse detection).
     pub previous: Vec<String>,
     /// Derives each refresh token from the one it replaces; `None` in a
     /// session written before seeds existed (its retries are not recognised).
@@ -85,80 +98,8 @@ impl SessionRecord {
     /// Whether `digest` is the current or a recently superseded refresh
     /// token of this session.
     pub fn knows(&self, digest: &RefreshDigest) -> bool {
-        let hex = digest.to_hex();
-        ct_eq(&self.refresh, &hex) || self.previous.iter().any(|p| ct_eq(p, &hex))
-    }
-
-    /// Field/value pairs of the Redis hash.
-    pub fn to_fields(&self) -> Vec<(&'static str, String)> {
-        let mut fields = vec![
-            ("c", self.client_id.clone()),
-            ("s", self.scope.clone()),
-            ("a", self.aud.clone()),
-            (
-                "x",
-                serde_json::Value::Object(self.claims.clone()).to_string(),
-            ),
-            ("cr", self.created.to_string()),
-            ("rf", self.refreshed.to_string()),
-            ("e", self.exp.to_string()),
-            ("rt", self.refresh.clone()),
-            ("p", self.previous.join(",")),
-        ];
-        if let Some(seed) = &self.seed {
-            fields.push(("k", seed.to_hex()));
-        }
-        fields
-    }
-
-    /// Rebuilds a record from the hash's field/value pairs.
-    pub(crate) fn from_fields(
-        sub: &str,
-        sid: Sid,
-        fields: &[(String, String)],
-    ) -> Result<Self, StoreError> {
-        let get = |name: &str| {
-            fields
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.as_str())
-        };
-        let corrupt =
-            |what: &str| StoreError::Backend(format!("corrupt session record: {what}").into());
-        let num = |name: &str| -> Result<i64, StoreError> {
-            get(name)
-                .ok_or_else(|| corrupt(name))?
-                .parse()
-                .map_err(|_| corrupt(name))
-        };
-        let claims = match get("x") {
-            Some(raw) if !raw.is_empty() => {
-                serde_json::from_str(raw).map_err(|_| corrupt("claims"))?
-            }
-            _ => serde_json::Map::new(),
-        };
-        Ok(SessionRecord {
-            sid,
-            sub: sub.to_owned(),
-            client_id: get("c").ok_or_else(|| corrupt("client"))?.to_owned(),
-            scope: get("s").unwrap_or_default().to_owned(),
-            aud: get("a").unwrap_or_default().to_owned(),
-            claims,
-            created: num("cr")?,
-            refreshed: num("rf")?,
-            exp: num("e")?,
-            refresh: get("rt").unwrap_or_default().to_owned(),
-            previous: get("p")
-                .unwrap_or_default()
-                .split(',')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
-            seed: match get("k") {
-                Some(hex) => Some(RotationSeed::from_hex(hex).ok_or_else(|| corrupt("seed"))?),
-                None => None,
-            },
-        })
+        let prefix = remembered(digest);
+        ct_eq(&self.refresh, &digest.to_hex()) || self.previous.iter().any(|p| ct_eq(p, &prefix))
     }
 }
 
@@ -174,37 +115,5 @@ mod tests {
         assert!(AccessRecord::is_live(Some("2"), Some("2")).unwrap());
         assert!(AccessRecord::is_live(Some("3"), Some("2")).unwrap());
         assert!(AccessRecord::is_live(Some("x"), None).is_err());
-    }
-
-    #[test]
-    fn session_record_round_trips_through_fields() {
-        let mut claims = serde_json::Map::new();
-        claims.insert("role".into(), "editor".into());
-        let rec = SessionRecord {
-            sid: Sid::new_random(),
-            sub: "u".into(),
-            client_id: "c".into(),
-            scope: "a b".into(),
-            aud: "api".into(),
-            claims,
-            created: 1,
-            refreshed: 2,
-            exp: 3,
-            refresh: "ab".into(),
-            previous: vec!["cd".into(), "ef".into()],
-            seed: Some(RotationSeed([7; 32])),
-        };
-        let fields: Vec<(String, String)> = rec
-            .to_fields()
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect();
-        assert_eq!(
-            SessionRecord::from_fields("u", rec.sid, &fields).unwrap(),
-            rec
-        );
-        let legacy: Vec<_> = fields.iter().filter(|(k, _)| k != "k").cloned().collect();
-        let read = SessionRecord::from_fields("u", rec.sid, &legacy).unwrap();
-        assert_eq!(read.seed, None);
     }
 }

@@ -75,12 +75,14 @@ async fn redis_never_holds_token_text() {
     let next = next["refresh_token"].as_str().unwrap().to_owned();
     let next_secret = next.rsplit('.').next().unwrap();
     let mut conn = app.redis().connection();
-    let dump: String = redis::cmd("EVAL")
+    // Session hashes hold raw digests: the dump is bytes, searched as text.
+    let dump: Vec<u8> = redis::cmd("EVAL")
         .arg("local out = {} for _, k in ipairs(redis.call('KEYS', ARGV[1])) do local t = redis.call('TYPE', k).ok if t == 'string' then out[#out+1] = redis.call('GET', k) elseif t == 'hash' then for _, v in ipairs(redis.call('HGETALL', k)) do out[#out+1] = v end elseif t == 'zset' then for _, v in ipairs(redis.call('ZRANGE', k, 0, -1)) do out[#out+1] = v end end end return table.concat(out, '|')")
         .arg(0)
         .arg(format!("{}*", app.prefix()))
         .query(&mut conn)
         .unwrap();
+    let dump = String::from_utf8_lossy(&dump);
     assert!(!dump.is_empty());
     assert!(!dump.contains(signature), "access token signature stored");
     assert!(!dump.contains(secret_part), "refresh secret stored");
@@ -100,4 +102,101 @@ async fn the_access_record_is_only_a_presence_marker() {
     let mut conn = app.redis().connection();
     let value: String = redis::cmd("GET").arg(&key).query(&mut conn).unwrap();
     assert_eq!(value, "1");
+}
+
+/// The one session hash of `sub`.
+fn family_key(app: &crate::helpers::TestApp, sub: &str) -> String {
+    let fams: Vec<String> = keys(app)
+        .into_iter()
+        .filter(|k| k.starts_with(&format!("{}{{{sub}}}:fam:", app.prefix())))
+        .collect();
+    assert_eq!(fams.len(), 1, "{fams:?}");
+    fams[0].clone()
+}
+
+fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+async fn refreshed(app: &crate::helpers::TestApp, token: &str) -> String {
+    let res = app.refresh(token).await;
+    assert_eq!(res.status(), 200);
+    let v: Value = res.json().await.unwrap();
+    v["refresh_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_refreshed_session_stays_in_the_compact_encoding() {
+    // Every value within 64 bytes keeps the hash a listpack; one over it
+    // turns it into a hash table several times the size for good.
+    let app = spawn_app(Backend::Redis).await;
+    let v = app.issue_ok(json!({"sub": "carol", "refresh": true, "claims": {"role": "editor"}})).await;
+    let mut token = v["refresh_token"].as_str().unwrap().to_owned();
+    for _ in 0..10 {
+        token = refreshed(&app, &token).await;
+    }
+    let fam = family_key(&app, "carol");
+    let mut conn = app.redis().connection();
+    let encoding: String = redis::cmd("OBJECT").arg("ENCODING").arg(&fam).query(&mut conn).unwrap();
+    assert_eq!(encoding, "listpack");
+    let fields: Vec<(String, Vec<u8>)> = redis::cmd("HGETALL").arg(&fam).query(&mut conn).unwrap();
+    for (name, value) in &fields {
+        assert!(value.len() <= 64, "{name}: {} bytes", value.len());
+    }
+    // Eight superseded digests remembered, 16 bytes each, in two values.
+    let remembered: usize = fields
+        .iter()
+        .filter(|(k, _)| k == "q" || k == "Q")
+        .map(|(_, v)| v.len())
+        .sum();
+    assert_eq!(remembered, 8 * 16);
+}
+
+#[tokio::test]
+async fn a_session_written_in_the_earlier_encoding_refreshes_and_is_rewritten() {
+    let app = spawn_app(Backend::Redis).await;
+    let v = app.issue_ok(json!({"sub": "dave", "refresh": true})).await;
+    let t0 = v["refresh_token"].as_str().unwrap().to_owned();
+    let t1 = refreshed(&app, &t0).await;
+    let t2 = refreshed(&app, &t1).await;
+    // The session as the earlier encoding wrote it: hex digest `rt`, hex
+    // seed `k`, comma-separated hex digests `p`, newest first.
+    let fam = family_key(&app, "dave");
+    let mut conn = app.redis().connection();
+    let seed: Vec<u8> = redis::cmd("HGET").arg(&fam).arg("z").query(&mut conn).unwrap();
+    assert_eq!(seed.len(), 32);
+    let seed_hex: String = seed.iter().map(|b| format!("{b:02x}")).collect();
+    let () = redis::cmd("HDEL").arg(&fam).arg(["d", "z", "q", "Q"]).query(&mut conn).unwrap();
+    let () = redis::cmd("HSET")
+        .arg(&fam)
+        .arg("rt")
+        .arg(sha256_hex(&t2))
+        .arg("p")
+        .arg(format!("{},{}", sha256_hex(&t1), sha256_hex(&t0)))
+        .arg("k")
+        .arg(&seed_hex)
+        .arg("x")
+        .arg("{}")
+        .arg("g")
+        .arg("1")
+        .query(&mut conn)
+        .unwrap();
+    let t3 = refreshed(&app, &t2).await;
+    let names: Vec<String> = redis::cmd("HKEYS").arg(&fam).query(&mut conn).unwrap();
+    for gone in ["rt", "p", "k"] {
+        assert!(!names.iter().any(|n| n == gone), "{gone} left in {names:?}");
+    }
+    for kept in ["d", "q", "z"] {
+        assert!(names.iter().any(|n| n == kept), "{kept} missing in {names:?}");
+    }
+    let seed_after: Vec<u8> = redis::cmd("HGET").arg(&fam).arg("z").query(&mut conn).unwrap();
+    assert_eq!(seed_after, seed, "the seed survives the rewrite");
+    // The earlier encoding's remembered digests still catch reuse: the
+    // oldest token revokes the session, its newest token with it.
+    assert_eq!(app.refresh(&t0).await.status(), 401);
+    assert_eq!(app.refresh(&t3).await.status(), 401);
 }

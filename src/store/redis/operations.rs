@@ -13,7 +13,7 @@ use crate::store::{
 
 /// A page as `list_sessions.lua` answers it: the next cursor's score and
 /// sid (empty at the end), and each session's sid and hash fields.
-type SessionRows = (String, String, Vec<(String, Vec<(String, String)>)>);
+type SessionRows = (String, String, Vec<(String, Vec<(String, Vec<u8>)>)>);
 
 /// Hash entries one page of sessions looks at, at most, per session asked for.
 const PAGE_BUDGET: usize = 4;
@@ -132,7 +132,7 @@ impl TokenStore for RedisStore {
     async fn get_session(&self, sub: &str, sid: &Sid) -> Result<Option<SessionRecord>, StoreError> {
         let (fam, generation) = (self.layout.family(sub, sid), self.layout.generation(sub));
         let script = &self.scripts.get_session;
-        let fields: Vec<(String, String)> = self
+        let fields: Vec<(String, Vec<u8>)> = self
             .run(|mut c| async move { script.key(fam).key(generation).invoke_async(&mut c).await })
             .await?;
         if fields.is_empty() {
@@ -153,8 +153,8 @@ impl TokenStore for RedisStore {
             .key(format!("{base}gen"))
             .arg(&base)
             .arg(r.sid.to_string())
-            .arg(r.presented.to_hex())
-            .arg(r.next.to_hex())
+            .arg(&r.presented.0[..])
+            .arg(&r.next.0[..])
             .arg(ttl_ms(r.access.exp, now))
             .arg(&part)
             .arg(r.access.exp)

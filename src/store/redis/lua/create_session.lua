@@ -1,5 +1,5 @@
 -- A new session: family hash, first access token, index entry, and the cap.
--- Both carry the user's generation (the hash as field `g`).
+-- Both carry the user's generation (the hash as field `g`, absent = 1).
 -- KEYS[1] family hash, KEYS[2] first access record, KEYS[3] sessions index,
 -- KEYS[4] user's generation
 -- ARGV[1] base, ARGV[2] sid, ARGV[3] family expiry ms,
@@ -8,7 +8,16 @@
 -- ARGV[10] oldest feed id to keep, ARGV[11] sub, ARGV[12..] family field/value pairs
 local feed = { ARGV[9], ARGV[10], ARGV[11] }
 local gen = generation(KEYS[4], tonumber(ARGV[3]) - tonumber(ARGV[7]))
-redis.call('HSET', KEYS[1], 'j:' .. ARGV[5], ARGV[6], 'g', gen, unpack(ARGV, 12))
+local fields = { 'j:' .. ARGV[5], ARGV[6] }
+if gen ~= '1' then
+  -- Absent = 1: the field costs nothing until a logout everywhere.
+  fields[#fields + 1] = 'g'
+  fields[#fields + 1] = gen
+end
+for i = 12, #ARGV do
+  fields[#fields + 1] = ARGV[i]
+end
+redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('PEXPIREAT', KEYS[1], ARGV[3])
 redis.call('SET', KEYS[2], gen, 'PX', ARGV[4])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[2])
