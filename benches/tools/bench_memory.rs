@@ -10,8 +10,8 @@
 use std::time::Duration;
 
 use deadpool_redis::redis;
-use tessera::domain::{RefreshDigest, RotationSeed};
 use tessera::domain::{Jkt, Jti, ProofKey, Sid, TokenKey};
+use tessera::domain::{RefreshDigest, RotationSeed};
 use tessera::store::redis::{RedisOptions, Topology};
 use tessera::store::{
     AccessRecord, NewSession, RedisStore, RefreshGrace, RotateOutcome, Rotation, SessionRecord,
@@ -190,7 +190,8 @@ async fn rotated_session_bytes(url: &str, n: usize) -> Result<String, Box<dyn st
         d[8..16].copy_from_slice(&(round as u64).to_le_bytes());
         RefreshDigest(d)
     };
-    let sids: std::sync::Arc<Vec<Sid>> = std::sync::Arc::new((0..n).map(|_| Sid::new_random()).collect());
+    let sids: std::sync::Arc<Vec<Sid>> =
+        std::sync::Arc::new((0..n).map(|_| Sid::new_random()).collect());
     let before = used_memory(url)?;
     let (s, ids) = (store.clone(), sids.clone());
     fill(n, move |i| {

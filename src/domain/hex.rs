@@ -15,7 +15,7 @@ pub fn to_hex(bytes: &[u8]) -> String {
 /// The bytes of `hex` (an even number of hex digits, either case);
 /// anything else is `None`.
 pub fn from_hex(hex: &str) -> Option<Vec<u8>> {
-    if hex.len() % 2 != 0 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !hex.len().is_multiple_of(2) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     (0..hex.len() / 2)

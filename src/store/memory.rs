@@ -10,9 +10,8 @@ use super::feed::{FeedPage, FeedRead};
 use super::memory_feed::MemoryFeed;
 use super::{
     AccessRecord, NewSession, REMEMBERED_DIGESTS, Replication, RevokedToken, RotateOutcome,
-    remembered,
     RotateReport, Rotation, SessionPage, SessionRecord, StoreError, TokenStore, UserRevocation,
-    now_ms,
+    now_ms, remembered,
 };
 use crate::domain::{PageSize, ProofKey, Revocation, SessionCursor, Sid, TokenKey};
 

@@ -119,7 +119,8 @@ impl SessionRecord {
             refreshed: num("rf")?.unwrap_or(created),
             exp: num("e")?.ok_or_else(|| corrupt("e"))?,
             refresh,
-            previous: previous(raw("q"), raw("Q"), text("p")?).ok_or_else(|| corrupt("previous"))?,
+            previous: previous(raw("q"), raw("Q"), text("p")?)
+                .ok_or_else(|| corrupt("previous"))?,
             seed,
         })
     }
@@ -128,9 +129,14 @@ impl SessionRecord {
 /// The remembered prefixes (hex), newest first: from `q` and `Q`, or from
 /// an earlier session's `p` (whole hex digests, cut to their prefix).
 fn previous(q: Option<&[u8]>, big_q: Option<&[u8]>, p: Option<&str>) -> Option<Vec<String>> {
-    let packed: Vec<u8> = [q, big_q].into_iter().flatten().flatten().copied().collect();
+    let packed: Vec<u8> = [q, big_q]
+        .into_iter()
+        .flatten()
+        .flatten()
+        .copied()
+        .collect();
     if !packed.is_empty() {
-        if packed.len() % REMEMBERED_PREFIX != 0 {
+        if !packed.len().is_multiple_of(REMEMBERED_PREFIX) {
             return None;
         }
         return Some(packed.chunks(REMEMBERED_PREFIX).map(to_hex).collect());
@@ -162,7 +168,9 @@ mod tests {
             refreshed: 2,
             exp: 3,
             refresh: RefreshDigest([1; 32]).to_hex(),
-            previous: (2..8).map(|i| remembered(&RefreshDigest([i; 32]))).collect(),
+            previous: (2..8)
+                .map(|i| remembered(&RefreshDigest([i; 32])))
+                .collect(),
             seed: Some(RotationSeed([7; 32])),
         }
     }
@@ -176,7 +184,10 @@ mod tests {
         let rec = record();
         let fields = owned(rec.to_fields());
         assert!(fields.iter().all(|(_, v)| v.len() <= 64), "{fields:?}");
-        assert_eq!(SessionRecord::from_fields("u", rec.sid, &fields).unwrap(), rec);
+        assert_eq!(
+            SessionRecord::from_fields("u", rec.sid, &fields).unwrap(),
+            rec
+        );
         let bare = SessionRecord {
             scope: String::new(),
             aud: String::new(),
@@ -189,7 +200,10 @@ mod tests {
         let fields = owned(bare.to_fields());
         let names: Vec<_> = fields.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(names, ["c", "cr", "e", "d"]);
-        assert_eq!(SessionRecord::from_fields("u", bare.sid, &fields).unwrap(), bare);
+        assert_eq!(
+            SessionRecord::from_fields("u", bare.sid, &fields).unwrap(),
+            bare
+        );
     }
 
     #[test]
@@ -212,17 +226,28 @@ mod tests {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.into_bytes()))
         .collect();
-        assert_eq!(SessionRecord::from_fields("u", rec.sid, &legacy).unwrap(), rec);
+        assert_eq!(
+            SessionRecord::from_fields("u", rec.sid, &legacy).unwrap(),
+            rec
+        );
     }
 
     #[test]
     fn a_damaged_hash_is_an_error_not_a_session() {
         let rec = record();
-        for (name, value) in [("d", vec![1; 31]), ("z", vec![1; 5]), ("q", vec![1; 17]), ("cr", b"x".to_vec())] {
+        for (name, value) in [
+            ("d", vec![1; 31]),
+            ("z", vec![1; 5]),
+            ("q", vec![1; 17]),
+            ("cr", b"x".to_vec()),
+        ] {
             let mut fields = owned(rec.to_fields());
             fields.retain(|(k, _)| k != name);
             fields.push((name.to_owned(), value));
-            assert!(SessionRecord::from_fields("u", rec.sid, &fields).is_err(), "{name}");
+            assert!(
+                SessionRecord::from_fields("u", rec.sid, &fields).is_err(),
+                "{name}"
+            );
         }
     }
 }

@@ -134,14 +134,20 @@ async fn a_refreshed_session_stays_in_the_compact_encoding() {
     // Every value within 64 bytes keeps the hash a listpack; one over it
     // turns it into a hash table several times the size for good.
     let app = spawn_app(Backend::Redis).await;
-    let v = app.issue_ok(json!({"sub": "carol", "refresh": true, "claims": {"role": "editor"}})).await;
+    let v = app
+        .issue_ok(json!({"sub": "carol", "refresh": true, "claims": {"role": "editor"}}))
+        .await;
     let mut token = v["refresh_token"].as_str().unwrap().to_owned();
     for _ in 0..10 {
         token = refreshed(&app, &token).await;
     }
     let fam = family_key(&app, "carol");
     let mut conn = app.redis().connection();
-    let encoding: String = redis::cmd("OBJECT").arg("ENCODING").arg(&fam).query(&mut conn).unwrap();
+    let encoding: String = redis::cmd("OBJECT")
+        .arg("ENCODING")
+        .arg(&fam)
+        .query(&mut conn)
+        .unwrap();
     assert_eq!(encoding, "listpack");
     let fields: Vec<(String, Vec<u8>)> = redis::cmd("HGETALL").arg(&fam).query(&mut conn).unwrap();
     for (name, value) in &fields {
@@ -167,10 +173,18 @@ async fn a_session_written_in_the_earlier_encoding_refreshes_and_is_rewritten() 
     // seed `k`, comma-separated hex digests `p`, newest first.
     let fam = family_key(&app, "dave");
     let mut conn = app.redis().connection();
-    let seed: Vec<u8> = redis::cmd("HGET").arg(&fam).arg("z").query(&mut conn).unwrap();
+    let seed: Vec<u8> = redis::cmd("HGET")
+        .arg(&fam)
+        .arg("z")
+        .query(&mut conn)
+        .unwrap();
     assert_eq!(seed.len(), 32);
     let seed_hex: String = seed.iter().map(|b| format!("{b:02x}")).collect();
-    let () = redis::cmd("HDEL").arg(&fam).arg(["d", "z", "q", "Q"]).query(&mut conn).unwrap();
+    let () = redis::cmd("HDEL")
+        .arg(&fam)
+        .arg(&["d", "z", "q", "Q"][..])
+        .query(&mut conn)
+        .unwrap();
     let () = redis::cmd("HSET")
         .arg(&fam)
         .arg("rt")
@@ -191,9 +205,16 @@ async fn a_session_written_in_the_earlier_encoding_refreshes_and_is_rewritten() 
         assert!(!names.iter().any(|n| n == gone), "{gone} left in {names:?}");
     }
     for kept in ["d", "q", "z"] {
-        assert!(names.iter().any(|n| n == kept), "{kept} missing in {names:?}");
+        assert!(
+            names.iter().any(|n| n == kept),
+            "{kept} missing in {names:?}"
+        );
     }
-    let seed_after: Vec<u8> = redis::cmd("HGET").arg(&fam).arg("z").query(&mut conn).unwrap();
+    let seed_after: Vec<u8> = redis::cmd("HGET")
+        .arg(&fam)
+        .arg("z")
+        .query(&mut conn)
+        .unwrap();
     assert_eq!(seed_after, seed, "the seed survives the rewrite");
     // The earlier encoding's remembered digests still catch reuse: the
     // oldest token revokes the session, its newest token with it.
