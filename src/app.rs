@@ -49,18 +49,23 @@ pub struct Application {
     settings: Settings,
 }
 
-/// How often pending audit summaries are checked for an ended window.
-const SUMMARY_TICK: Duration = Duration::from_secs(1);
+/// How often the housekeeping tick runs.
+const HOUSEKEEPING_TICK: Duration = Duration::from_secs(1);
 
-/// Writes the audit summaries of each ended window while the app lives
-/// (a window with no later failure would otherwise wait for one).
-fn spawn_summary_tick(state: &Arc<AppState>) {
+/// While the app lives, every second: writes the audit summaries of each
+/// ended window (a window with no later failure would otherwise wait for
+/// one), and folds the metrics' pending histogram samples into their
+/// buckets (without a scrape they would pile up: `Metrics::upkeep`).
+fn spawn_housekeeping(state: &Arc<AppState>) {
     let state = Arc::downgrade(state);
     tokio::spawn(async move {
         loop {
-            tokio::time::sleep(SUMMARY_TICK).await;
+            tokio::time::sleep(HOUSEKEEPING_TICK).await;
             match state.upgrade() {
-                Some(state) => state.service.flush_audit_summaries(false),
+                Some(state) => {
+                    state.service.flush_audit_summaries(false);
+                    state.service.metrics().upkeep();
+                }
                 None => break,
             }
         }
@@ -159,7 +164,7 @@ impl Application {
             body_limit: settings.server.body_limit_bytes,
             edge: ArcSwap::from_pointee(Edge::from_settings(&settings, None)),
         });
-        spawn_summary_tick(&shared);
+        spawn_housekeeping(&shared);
         spawn_feed(&shared);
         let state = web::Data::new(shared.clone());
         let s = &settings.server;
