@@ -29,27 +29,14 @@ done
 [ "$DUR" -ge 120 ] || { echo "bench-soak: DUR must be at least 120 s (the first minute is the reference)" >&2; exit 1; }
 mkdir -p "$OUT"
 
-# WORK, PIDS (killed on exit), free_port, start_redis, wait_ready
+# WORK, PIDS (killed on exit), free_port, start_redis, wait_ready, issue_config
 . scripts/lib/processes.sh
 
 RP=$(free_port)
 start_redis "$RP"
 SECRET=bench-secret-0123456789
-"$TESSERA" keygen --out "$WORK/k.pem" >/dev/null
-HASH=$(printf %s "$SECRET" | "$TESSERA" hash-secret)
 PORT=$(free_port)
-cat >"$WORK/config.yaml" <<YAML
-server: { listen: "127.0.0.1:$PORT", workers: $(nproc) }
-issuer: "https://tessera.soak"
-redis: { url: "redis://127.0.0.1:$RP", key_prefix: "tessera:" }
-tokens: { access_ttl_secs: 3600, max_sessions_per_user: 1000 }
-rate_limit: { enabled: false }
-keys:
-  - { kid: "soak", path: "$WORK/k.pem", alg: "EdDSA", status: "active" }
-clients:
-  - { id: "soak", secret_hash: "$HASH", grants: [issue, verify, revoke], max_ttl_secs: 3600 }
-logging: { config: "$ROOT/log4rs.yaml" }
-YAML
+issue_config "$TESSERA" "$PORT" "$RP" soak "$SECRET" 0 "issue, verify, revoke"
 (cd "$WORK" && TESSERA_ENV=prod TESSERA_CONFIG="$WORK/config.yaml" exec "$TESSERA" serve \
   >"$WORK/tessera.out" 2>&1) &
 PIDS+=($!)

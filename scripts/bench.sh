@@ -251,7 +251,7 @@ echo "dpop: $(echo "$DPOP_JSON" | grep -o '"dpop_[a-z0-9]*_to_plain":[0-9.e-]*' 
 # Redis's own time per command over all scenarios (a cheap profile of the
 # store side: usec_per_call of the Lua scripts vs a GET or EXISTS).
 REDIS_CMDSTATS=$(redis-cli -p "$REDIS_PORT" info commandstats | tr -d '\r' \
-  | grep -E '^cmdstat_(evalsha|exists|get|del|hgetall|multi|exec):' | sed 's/^cmdstat_//' | tr '\n' ' ') || true
+  | grep -E '^cmdstat_(evalsha|exists|get|mget|set|del|hgetall|multi|exec):' | sed 's/^cmdstat_//' | tr '\n' ' ') || true
 
 # --- the store's ceiling: redis-benchmark GET, same concurrency ----------
 echo "bench.sh: redis-benchmark GET ($CONNS clients)"

@@ -49,6 +49,25 @@ fn access(sub: String, sid: Sid, exp: i64) -> AccessRecord {
     }
 }
 
+/// A session as the service writes it (with the rotation seed every
+/// session has had since seeds existed), its access tokens ending at `exp`.
+fn session(sub: &str, sid: Sid, exp: i64) -> SessionRecord {
+    SessionRecord {
+        sid,
+        sub: sub.to_owned(),
+        client_id: "bench".into(),
+        scope: "read write".into(),
+        aud: "api".into(),
+        claims: serde_json::Map::new(),
+        created: exp - 3600,
+        refreshed: exp - 3600,
+        exp: exp + 86_400,
+        refresh: String::new(),
+        previous: Vec::new(),
+        seed: Some(RotationSeed([9; 32])),
+    }
+}
+
 /// Writes `count` records with `write(i)`, CONCURRENCY at a time.
 async fn fill<F, Fut>(count: usize, write: F)
 where
@@ -106,21 +125,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         async move {
             let sub = format!("user-{:05}", i % users);
             let sid = Sid::new_random();
-            let session = SessionRecord {
-                sid,
-                sub: sub.clone(),
-                client_id: "bench".into(),
-                scope: "read write".into(),
-                aud: "api".into(),
-                claims: serde_json::Map::new(),
-                created: exp - 3600,
-                refreshed: exp - 3600,
-                exp: exp + 86_400,
-                refresh: String::new(),
-                previous: Vec::new(),
-                // As the service writes every session since rotation seeds.
-                seed: Some(RotationSeed([9; 32])),
-            };
+            let session = session(&sub, sid, exp);
             let first = access(sub, sid, exp);
             s.create_session(NewSession {
                 session: &session,
@@ -198,20 +203,7 @@ async fn rotated_session_bytes(url: &str, n: usize) -> Result<String, Box<dyn st
         let (s, ids) = (s.clone(), ids.clone());
         async move {
             let sub = format!("user-{:05}", i % users);
-            let session = SessionRecord {
-                sid: ids[i],
-                sub: sub.clone(),
-                client_id: "bench".into(),
-                scope: "read write".into(),
-                aud: "api".into(),
-                claims: serde_json::Map::new(),
-                created: exp - 3600,
-                refreshed: exp - 3600,
-                exp: exp + 86_400,
-                refresh: String::new(),
-                previous: Vec::new(),
-                seed: Some(RotationSeed([9; 32])),
-            };
+            let session = session(&sub, ids[i], exp);
             s.create_session(NewSession {
                 session: &session,
                 refresh: &digest(i, 0),

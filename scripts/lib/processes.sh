@@ -37,12 +37,13 @@ start_redis() {
   return 1
 }
 
-# issue_config TESSERA PORT REDIS_PORT CLIENT_ID SECRET [WORKERS]: a key in
-# $WORK/key.pem and $WORK/config.yaml for one issuing client on a private
+# issue_config TESSERA PORT REDIS_PORT CLIENT_ID SECRET [WORKERS] [GRANTS]:
+# a key in $WORK/key.pem and $WORK/config.yaml for one client on a private
 # redis-server, rate limits off, the shipped log4rs.yaml (the issue
-# profiles: profile-issue.sh, perf-issue.sh). WORKERS 0: one per core.
+# profiles: profile-issue.sh, perf-issue.sh; the soak: bench-soak.sh).
+# WORKERS 0: one per core. GRANTS: a YAML list's items, default "issue".
 issue_config() {
-  local tessera=$1 port=$2 redis_port=$3 client=$4 secret=$5 workers=${6:-0} hash
+  local tessera=$1 port=$2 redis_port=$3 client=$4 secret=$5 workers=${6:-0} grants=${7:-issue} hash
   "$tessera" keygen --out "$WORK/key.pem" >/dev/null
   hash=$(printf '%s' "$secret" | "$tessera" hash-secret)
   cat >"$WORK/config.yaml" <<YAML
@@ -54,7 +55,7 @@ rate_limit: { enabled: false }
 keys:
   - { kid: "profile", path: "$WORK/key.pem", alg: "EdDSA", status: "active" }
 clients:
-  - { id: "$client", secret_hash: "$hash", grants: [issue], max_ttl_secs: 3600 }
+  - { id: "$client", secret_hash: "$hash", grants: [$grants], max_ttl_secs: 3600 }
 logging: { config: "$PWD/log4rs.yaml" }
 YAML
 }

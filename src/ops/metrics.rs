@@ -251,7 +251,7 @@ impl Metrics {
     /// Folds the histogram samples recorded since the last upkeep into
     /// their buckets. The recorder keeps every sample until then: without a
     /// periodic upkeep, an instance nobody scrapes grows by every request's
-    /// samples (about 19 bytes a request, BENCHMARKS.md "RSS over ten
+    /// samples (about 38 bytes a request, BENCHMARKS.md "RSS over ten
     /// minutes"); the app runs it every second.
     pub fn upkeep(&self) {
         self.recorder.handle().run_upkeep();

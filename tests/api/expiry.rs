@@ -41,7 +41,10 @@ async fn active(app: &TestApp, token: &str) -> Value {
 
 async fn a_token_past_exp_within_the_leeway_answers_expired_not_revoked(b: Backend) {
     let app = app_with_leeway(b).await;
-    let v = app.issue_ok(json!({"sub": "u", "ttl": 1})).await;
+    // `exp` is in whole seconds: a 1 s token issued late in a second lives
+    // for milliseconds. With 2 s it lives at least one, and ends at most
+    // 2 s after issue.
+    let v = app.issue_ok(json!({"sub": "u", "ttl": 2})).await;
     let token = v["access_token"].as_str().unwrap();
     assert_eq!(app.verify_get(token).await.status(), 200);
     assert_eq!(active(&app, token).await, true);

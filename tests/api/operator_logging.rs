@@ -173,35 +173,33 @@ fn the_main_log_rolls_at_its_size_and_keeps_the_configured_archives() {
     }
     // The buffered appender writes in batches: a batch that crossed the
     // limit rolls the file, and the next batch starts a new `tessera.log`.
-    // Lines still queued may roll it once more, so one short line at a time
-    // until the current file is there.
+    // Lines still queued may roll it again at any moment, so one short line
+    // at a time until the directory holds the current file and exactly the
+    // configured archives (a fourth archive, or no current file, never
+    // gets there).
+    let expected = [
+        "tessera.1.log",
+        "tessera.2.log",
+        "tessera.3.log",
+        "tessera.log",
+    ];
     let deadline = Instant::now() + Duration::from_secs(10);
+    let mut names: Vec<String> = Vec::new();
     for i in 0.. {
-        if t.path("logs/tessera.log").exists() {
+        names = std::fs::read_dir(t.path("logs"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("tessera"))
+            .collect();
+        names.sort();
+        if names == expected || Instant::now() >= deadline {
             break;
         }
-        assert!(Instant::now() < deadline, "no current file after the rolls");
         t.get("/healthz", &[("X-Request-Id", &format!("last-{i}"))])
             .unwrap();
         std::thread::sleep(Duration::from_millis(100));
     }
-    std::thread::sleep(Duration::from_millis(300));
-    let mut names: Vec<String> = std::fs::read_dir(t.path("logs"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("tessera"))
-        .collect();
-    names.sort();
-    assert_eq!(
-        names,
-        [
-            "tessera.1.log",
-            "tessera.2.log",
-            "tessera.3.log",
-            "tessera.log"
-        ],
-        "archives kept"
-    );
+    assert_eq!(names, expected, "archives kept");
     for name in &names {
         let size = std::fs::metadata(t.path(&format!("logs/{name}")))
             .unwrap()
