@@ -322,9 +322,9 @@ echo "tessera RSS kB: start $RSS_START, idle (after the pools) $RSS_IDLE, after 
 # seen verify over the raw two-core signature rate (cores x 1e9 / the
 # criterion raw Ed25519 verify, ns); then the access line's cost and Redis
 # bytes per session. Printed and kept in the JSON as "goals".
-RAW_VERIFY_NS=$(echo "$MICRO_JSON" | grep -o '"raw_ed25519_verify": [0-9.]*' | awk '{print $2}')
-PER_SESSION=$(echo "$MEM_JSON" | grep -o '"bytes_per_session_alone": [0-9.]*' | awk '{print $2}')
-PER_SESSION_FIRST=$(echo "$MEM_JSON" | grep -o '"bytes_per_session_with_first_access_token": [0-9.]*' | awk '{print $2}')
+RAW_VERIFY_NS=$(echo "$MICRO_JSON" | grep -o '"raw_ed25519_verify": [0-9.]*' | awk '{print $2}' || true)
+PER_SESSION=$(echo "$MEM_JSON" | grep -o '"bytes_per_session_alone": [0-9.]*' | awk '{print $2}' || true)
+PER_SESSION_FIRST=$(echo "$MEM_JSON" | grep -o '"bytes_per_session_with_first_access_token": [0-9.]*' | awk '{print $2}' || true)
 GOALS_JSON=$(awk -F'\t' -v cores="$CORES" -v raw="${RAW_VERIFY_NS:-0}" -v logr="${LOG_RATIO:-0}" \
   -v sess="${PER_SESSION:-0}" -v first="${PER_SESSION_FIRST:-0}" '
   function verdict(ok) { return ok ? "met" : "missed" }
