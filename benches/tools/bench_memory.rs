@@ -49,6 +49,19 @@ fn access(sub: String, sid: Sid, exp: i64) -> AccessRecord {
     }
 }
 
+/// The store on `url`, its keys under `prefix`.
+fn connect(url: &str, prefix: &str) -> Result<RedisStore, Box<dyn std::error::Error>> {
+    Ok(RedisStore::connect(
+        Topology::Standalone { url },
+        &RedisOptions {
+            key_prefix: prefix,
+            pool_size: CONCURRENCY,
+            timeout: Duration::from_secs(5),
+            wait_replicas: 0,
+        },
+    )?)
+}
+
 /// A session as the service writes it (with the rotation seed every
 /// session has had since seeds existed), its access tokens ending at `exp`.
 fn session(sub: &str, sid: Sid, exp: i64) -> SessionRecord {
@@ -96,15 +109,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let count: usize = count.parse()?;
     let users = (count / 10).max(1);
-    let store = RedisStore::connect(
-        Topology::Standalone { url },
-        &RedisOptions {
-            key_prefix: "mem:",
-            pool_size: CONCURRENCY,
-            timeout: Duration::from_secs(5),
-            wait_replicas: 0,
-        },
-    )?;
+    let store = connect(url, "mem:")?;
     let exp = chrono::Utc::now().timestamp() + 3600;
 
     let before = used_memory(url)?;
@@ -179,15 +184,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// hour). Each figure counts the session with all its live access tokens.
 async fn rotated_session_bytes(url: &str, n: usize) -> Result<String, Box<dyn std::error::Error>> {
     let users = (n / 10).max(1);
-    let store = RedisStore::connect(
-        Topology::Standalone { url },
-        &RedisOptions {
-            key_prefix: "rot:",
-            pool_size: CONCURRENCY,
-            timeout: Duration::from_secs(5),
-            wait_replicas: 0,
-        },
-    )?;
+    let store = connect(url, "rot:")?;
     let exp = chrono::Utc::now().timestamp() + 3600;
     let digest = |i: usize, round: usize| {
         let mut d = [0u8; 32];
