@@ -20,13 +20,13 @@ MODE=full
 [ "${1:-}" = "--smoke" ] && MODE=smoke
 if [ "$MODE" = smoke ]; then
   DURATION=3s; CAL_DURATION=2s; POOL=500; REVOKE_POOL=1000; MEM_COUNT=2000; RB_REQUESTS=20000
-  FEED_SUBSCRIBERS=50; FEED_REVOCATIONS=20; DPOP_COUNT=500; DPOP_ROUNDS=1; GOAL_ROUNDS=1
+  FEED_SUBSCRIBERS=50; FEED_REVOCATIONS=20; DPOP_COUNT=500; DPOP_ROUNDS=1; GOAL_ROUNDS=1; ROUND_POOL=500
   PROFILE_FLAG=(); PROFILE_DIR=debug
 else
   DURATION=${BENCH_DURATION:-10s}; CAL_DURATION=4s; POOL=10000; REVOKE_POOL=20000; MEM_COUNT=100000; RB_REQUESTS=300000
   FEED_SUBSCRIBERS=${BENCH_FEED_SUBSCRIBERS:-1000}; FEED_REVOCATIONS=200
   DPOP_COUNT=${BENCH_DPOP_COUNT:-20000}; DPOP_ROUNDS=${BENCH_DPOP_ROUNDS:-5}
-  GOAL_ROUNDS=${BENCH_GOAL_ROUNDS:-3}
+  GOAL_ROUNDS=${BENCH_GOAL_ROUNDS:-3}; ROUND_POOL=10000
   PROFILE_FLAG=(--release); PROFILE_DIR=release
 fi
 USERS=10000
@@ -224,13 +224,13 @@ RSS_END=$(rss_kb "$TESSERA_REAL_PID")
 # each round's ratios against its own no-op run (issue 19 asks for verify's
 # three times): a ratio is read within one round, where the load the rest
 # of the machine adds is the most alike. Each round's refresh chains start
-# from a pool issued for that round (a refresh token presented twice would
-# be reuse, which revokes its session).
+# from ROUND_POOL sessions issued for that round (a refresh token presented
+# twice would be reuse, which revokes its session).
 GOALS=$WORK/goals.tsv
 : >"$GOALS"
 for round in $(seq "$GOAL_ROUNDS"); do
   echo "bench.sh: goal round $round of $GOAL_ROUNDS"
-  "$BIN/examples/bench_tokens" "$BASE" bench "$SECRET" "$USERS" 10000 \
+  "$BIN/examples/bench_tokens" "$BASE" bench "$SECRET" "$USERS" "$ROUND_POOL" \
     "$WORK/round-access.txt" "$WORK/round-refresh.txt" >/dev/null
   BENCH_OUT=$GOALS run "noop#$round" "http://127.0.0.1:$NOOP_PORT" noop.lua
   BENCH_OUT=$GOALS run "verify_post#$round" "$BASE" verify_post.lua
