@@ -164,9 +164,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .await;
     let after_proofs = used_memory(url)?;
 
-    // Sessions in use: ROTATIONS refreshes each (the superseded digests a
-    // session remembers, and an access token per refresh), on a fresh
-    // server so the figures above stay comparable.
+    // Sessions in use: 1, 3 and 8 refreshes each (the superseded digests a
+    // session remembers, and an access token per refresh), after the
+    // figures above and under their own prefix, by their own deltas.
     let rotated = rotated_session_bytes(url, count / 10).await?;
     let per_proof = (after_proofs - after_sessions) as f64 / count as f64;
     let per_access = (after_access - before) as f64 / count as f64;

@@ -62,7 +62,7 @@ pub const REMEMBERED_PREFIX: usize = 16;
 
 /// The remembered form of a digest: its first [`REMEMBERED_PREFIX`] bytes, hex.
 pub fn remembered(digest: &RefreshDigest) -> String {
-    digest.to_hex()[..REMEMBERED_PREFIX * 2].to_owned()
+    crate::domain::hex::to_hex(&digest.0[..REMEMBERED_PREFIX])
 }
 
 /// A session (refresh family): what a refresh needs to mint the next pair.
@@ -98,8 +98,9 @@ impl SessionRecord {
     /// Whether `digest` is the current or a recently superseded refresh
     /// token of this session.
     pub fn knows(&self, digest: &RefreshDigest) -> bool {
-        let prefix = remembered(digest);
-        ct_eq(&self.refresh, &digest.to_hex()) || self.previous.iter().any(|p| ct_eq(p, &prefix))
+        let hex = digest.to_hex();
+        let prefix = &hex[..REMEMBERED_PREFIX * 2];
+        ct_eq(&self.refresh, &hex) || self.previous.iter().any(|p| ct_eq(p, prefix))
     }
 }
 
